@@ -1,0 +1,145 @@
+// `npm run stack -- up | down | status | env | reset`: the local stand-in for `supabase start`.
+import { execFileSync } from "node:child_process";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { stackEnv, FUNCTIONS_URL } from "./stack/env.ts";
+import { DB_PORT, DENO_BIN, FUNCTIONS_PORT, NODE_BIN, PGDATA, ROOT, STORAGE_DIR } from "./stack/layout.ts";
+import { applyMigrations } from "./stack/migrate.ts";
+import { applyPlatform, installNetExtensionFiles } from "./stack/platform.ts";
+import {
+  ensureCluster, isAccepting, postmasterPid, startPostgres, stopPostgres, withClient,
+} from "./stack/postgres.ts";
+import { runningPid, startDetached, stopProcess, waitFor } from "./stack/processes.ts";
+
+const say = (msg: string) => console.error(`stack: ${msg}`);
+
+async function functionsHealthy(): Promise<boolean> {
+  try {
+    const res = await fetch(`${FUNCTIONS_URL}/health`, { signal: AbortSignal.timeout(2000) });
+    await res.body?.cancel();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+async function storeVaultSecrets(env: Record<string, string>): Promise<void> {
+  // The trigger path reads where to post and which bearer to send from Vault, as it would on the
+  // platform (where `scripts/deploy` stores the same names).
+  const secrets: [string, string][] = [
+    ["functions_url", env.FUNCTIONS_URL!],
+    ["webhook_secret", env.WEBHOOK_SECRET!],
+  ];
+  await withClient(async (c) => {
+    for (const [name, value] of secrets) {
+      await c.query(
+        `select vault.create_secret($1, $2) where not exists (select from vault.secrets where name = $2)`,
+        [value, name],
+      );
+      await c.query(
+        `select vault.update_secret(id, $1) from vault.secrets where name = $2 and secret <> $1`,
+        [value, name],
+      );
+    }
+  });
+}
+
+export async function up(): Promise<void> {
+  const started = Date.now();
+  execFileSync("bash", [join(ROOT, "scripts/stack/install-system.sh")], { stdio: "inherit" });
+  installNetExtensionFiles();
+  if (ensureCluster()) say(`created a Postgres cluster in ${PGDATA}`);
+  if (postmasterPid() === undefined) {
+    say(`starting Postgres on 127.0.0.1:${DB_PORT}`);
+    startPostgres();
+  }
+  await waitFor("Postgres", isAccepting);
+  const env = stackEnv();
+  await withClient(async (c) => {
+    await applyPlatform(c);
+    const applied = await applyMigrations(c);
+    if (applied.length) say(`applied migrations: ${applied.join(", ")}`);
+  });
+  await storeVaultSecrets(env);
+
+  const childEnv = { ...process.env, ...env };
+  if (runningPid("net-dispatcher") === undefined) {
+    startDetached("net-dispatcher", NODE_BIN, [join(ROOT, "scripts/stack/net-dispatcher.ts")], childEnv);
+  }
+  if (runningPid("functions") === undefined) {
+    if (await functionsHealthy()) {
+      throw new Error(`port ${FUNCTIONS_PORT} already answers but not from this stack; stop that server first`);
+    }
+    startDetached(
+      "functions",
+      DENO_BIN,
+      ["run", "--allow-all", "--no-prompt", join(ROOT, "scripts/stack/functions-server.ts")],
+      { ...childEnv, DENO_NO_UPDATE_CHECK: "1" },
+    );
+  }
+  await waitFor("the Edge Functions server (health)", functionsHealthy, 90_000);
+  say(`up in ${Date.now() - started} ms`);
+}
+
+export async function down(): Promise<void> {
+  for (const name of ["worker", "functions", "net-dispatcher"]) {
+    if (await stopProcess(name)) say(`stopped ${name}`);
+  }
+  if (postmasterPid() !== undefined) {
+    stopPostgres();
+    say("stopped Postgres");
+  }
+}
+
+async function status(): Promise<boolean> {
+  const pgPid = postmasterPid();
+  const rows: [string, string, string, string][] = [
+    ["postgres", pgPid ? String(pgPid) : "-", `127.0.0.1:${DB_PORT}`, (await isAccepting()) ? "healthy" : "down"],
+  ];
+  const fnPid = runningPid("functions");
+  rows.push(["functions", fnPid ? String(fnPid) : "-", `127.0.0.1:${FUNCTIONS_PORT}`,
+    (await functionsHealthy()) ? "healthy" : "down"]);
+  const netPid = runningPid("net-dispatcher");
+  rows.push(["net-dispatcher", netPid ? String(netPid) : "-", "-", netPid ? "running" : "down"]);
+  const workerPid = runningPid("worker");
+  rows.push(["worker", workerPid ? String(workerPid) : "-", "-", workerPid ? "running" : "not started"]);
+  const widths = [16, 8, 18, 10];
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join(" ").trimEnd();
+  console.log(line(["PROCESS", "PID", "ADDRESS", "STATE"]));
+  for (const r of rows) console.log(line(r));
+  return rows.slice(0, 3).every((r) => r[3] === "healthy" || r[3] === "running");
+}
+
+async function main(): Promise<void> {
+  const cmd = process.argv[2] ?? "status";
+  switch (cmd) {
+    case "up":
+      await up();
+      break;
+    case "down":
+      await down();
+      break;
+    case "status":
+      process.exitCode = (await status()) ? 0 : 1;
+      break;
+    case "env":
+      for (const [k, v] of Object.entries(stackEnv())) console.log(`${k}=${v}`);
+      break;
+    case "reset":
+      await down();
+      rmSync(PGDATA, { recursive: true, force: true });
+      rmSync(STORAGE_DIR, { recursive: true, force: true });
+      await up();
+      break;
+    default:
+      console.error("usage: npm run stack -- up | down | status | env | reset");
+      process.exitCode = 2;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err) => {
+    console.error(`stack: ${(err as Error).message}`);
+    process.exit(1);
+  });
+}

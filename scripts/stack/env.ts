@@ -1,0 +1,23 @@
+// The environment of a running local stack: what `npm run stack -- env` prints and what the worker,
+// the Edge Functions and the tests are started with. Names follow what Supabase injects.
+import { DB_URL } from "./postgres.ts";
+import { FUNCTIONS_PORT, HOST, STORAGE_DIR } from "./layout.ts";
+import { loadOrCreateSecrets } from "./secrets.ts";
+
+export const SUPABASE_URL = `http://${HOST}:${FUNCTIONS_PORT}`;
+export const FUNCTIONS_URL = `${SUPABASE_URL}/functions/v1`;
+
+export function stackEnv(): Record<string, string> {
+  const secrets = loadOrCreateSecrets();
+  return {
+    DATABASE_URL: DB_URL,
+    SUPABASE_DB_URL: DB_URL,
+    SUPABASE_URL,
+    FUNCTIONS_URL,
+    SUPABASE_SERVICE_ROLE_KEY: secrets.SUPABASE_SERVICE_ROLE_KEY,
+    SUPABASE_ANON_KEY: secrets.SUPABASE_ANON_KEY,
+    WEBHOOK_SECRET: secrets.WEBHOOK_SECRET,
+    STORAGE_DIR,
+    LOCAL_MODE: "true",
+  };
+}

@@ -1,0 +1,103 @@
+// Local stand-in for Supabase's Edge Runtime (run by Deno): serves every
+// supabase/functions/<name>/index.ts at /functions/v1/<name>, and the local Storage folder at
+// /storage/v1/object/public/<bucket>/<path>. Each function calls Deno.serve(handler) at top level as it
+// would on the platform; while importing it we capture that handler instead of opening a port.
+
+type Handler = (req: Request) => Response | Promise<Response>;
+
+const root = new URL("../../", import.meta.url);
+const functionsDir = new URL("supabase/functions/", root);
+const storageDir = Deno.env.get("STORAGE_DIR") ?? new URL(".stack/storage/", root).pathname;
+const port = Number(Deno.env.get("FUNCTIONS_PORT") ?? 54321);
+
+const handlers = new Map<string, Handler>();
+const failures = new Map<string, string>();
+
+function log(event: string, fields: Record<string, unknown> = {}): void {
+  console.log(JSON.stringify({ ts: new Date().toISOString(), component: "functions", event, ...fields }));
+}
+
+async function loadFunction(name: string): Promise<void> {
+  let captured: Handler | undefined;
+  const realServe = Deno.serve;
+  // deno-lint-ignore no-explicit-any
+  (Deno as any).serve = (a: unknown, b?: unknown) => {
+    const h = typeof a === "function" ? a : typeof b === "function" ? b : (a as { handler?: Handler }).handler;
+    captured = h as Handler;
+    return { finished: Promise.resolve(), shutdown: async () => {}, ref() {}, unref() {}, addr: { port } };
+  };
+  try {
+    await import(new URL(`${name}/index.ts`, functionsDir).href);
+    if (!captured) throw new Error("index.ts did not call Deno.serve(handler)");
+    handlers.set(name, captured);
+  } catch (err) {
+    failures.set(name, (err as Error).stack ?? String(err));
+    log("load failed", { function: name, error: (err as Error).message });
+  } finally {
+    // deno-lint-ignore no-explicit-any
+    (Deno as any).serve = realServe;
+  }
+}
+
+for await (const entry of Deno.readDir(functionsDir)) {
+  if (entry.isDirectory && !entry.name.startsWith("_") && !entry.name.startsWith(".")) {
+    try {
+      await Deno.stat(new URL(`${entry.name}/index.ts`, functionsDir));
+      await loadFunction(entry.name);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+}
+log("loaded", { functions: [...handlers.keys()].sort(), failed: [...failures.keys()] });
+
+const CONTENT_TYPES: Record<string, string> = {
+  png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", webp: "image/webp", json: "application/json",
+  txt: "text/plain", html: "text/html",
+};
+
+async function serveStorage(path: string): Promise<Response> {
+  const rel = decodeURIComponent(path);
+  if (rel.split("/").some((seg) => seg === ".." || seg === "")) {
+    return Response.json({ error: "invalid object path" }, { status: 400 });
+  }
+  try {
+    const bytes = await Deno.readFile(`${storageDir}/${rel}`);
+    const ext = rel.split(".").pop()?.toLowerCase() ?? "";
+    return new Response(bytes, {
+      headers: { "content-type": CONTENT_TYPES[ext] ?? "application/octet-stream", "cache-control": "no-cache" },
+    });
+  } catch {
+    return Response.json({ error: "object not found", path: rel }, { status: 404 });
+  }
+}
+
+Deno.serve({ hostname: "127.0.0.1", port, onListen: () => log("listening", { port }) }, async (req) => {
+  const url = new URL(req.url);
+  const started = performance.now();
+  let res: Response;
+  const fn = /^\/functions\/v1\/([^/]+)/.exec(url.pathname);
+  const storage = /^\/storage\/v1\/object\/public\/(.+)$/.exec(url.pathname);
+  if (fn) {
+    const name = fn[1]!;
+    const handler = handlers.get(name);
+    if (handler) {
+      try {
+        res = await handler(req);
+      } catch (err) {
+        log("uncaught", { function: name, error: (err as Error).message });
+        res = Response.json({ error: "function threw", message: (err as Error).message }, { status: 500 });
+      }
+    } else if (failures.has(name)) {
+      res = Response.json({ error: `function ${name} failed to load`, detail: failures.get(name) }, { status: 500 });
+    } else {
+      res = Response.json({ error: `no function named ${name}` }, { status: 404 });
+    }
+  } else if (storage && req.method === "GET") {
+    res = await serveStorage(storage[1]!);
+  } else {
+    res = Response.json({ error: "not found", hint: "functions live at /functions/v1/<name>" }, { status: 404 });
+  }
+  log("request", { method: req.method, path: url.pathname, status: res.status, ms: Math.round(performance.now() - started) });
+  return res;
+});

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs the system pieces the local stack needs, idempotently: Postgres 15 with pg_cron (Debian
+# bookworm packages) and pgvector (not packaged for bookworm, so built from Debian's trixie source
+# package). Fast when everything is present: it only checks files.
+set -euo pipefail
+
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_LIB=/usr/lib/postgresql/15/lib
+PG_EXT=/usr/share/postgresql/15/extension
+PGVECTOR_VERSION=0.8.0
+
+need_root() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-system: installing $1 needs root (run as root or install it by hand)" >&2
+    exit 1
+  fi
+}
+
+apt_updated=0
+apt_install() {
+  need_root "$*"
+  if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if [ ! -x "$PG_BIN/postgres" ] || ! command -v psql >/dev/null; then
+  echo "install-system: installing postgresql-15"
+  apt_install postgresql-15 postgresql-client-15 postgresql-contrib
+fi
+
+if [ ! -f "$PG_LIB/pg_cron.so" ]; then
+  echo "install-system: installing postgresql-15-cron"
+  apt_install postgresql-15-cron
+fi
+
+if [ ! -f "$PG_LIB/vector.so" ] || [ ! -f "$PG_EXT/vector.control" ]; then
+  echo "install-system: building pgvector $PGVECTOR_VERSION from Debian's trixie source package"
+  need_root pgvector
+  if ! grep -rqs '^deb-src .* trixie ' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    echo 'deb-src http://deb.debian.org/debian trixie main' > /etc/apt/sources.list.d/trixie-src.list
+    apt_updated=0
+  fi
+  apt_install postgresql-server-dev-15 dpkg-dev make gcc
+  build=$(mktemp -d); chmod 755 "$build"
+  (cd "$build" && apt-get source -qq --download-only "pgvector=$PGVECTOR_VERSION-*" >/dev/null 2>&1 \
+     || apt-get source -qq --download-only pgvector >/dev/null)
+  (cd "$build" && dpkg-source -x --no-check ./*.dsc src >/dev/null)
+  make -s -C "$build/src" PG_CONFIG="$PG_BIN/pg_config" OPTFLAGS="" >/dev/null
+  make -s -C "$build/src" PG_CONFIG="$PG_BIN/pg_config" install >/dev/null
+  rm -rf "$build"
+fi

@@ -1,0 +1,113 @@
+// The local Postgres 15 cluster: created once under .stack/pgdata, run as the `postgres` OS user
+// (Postgres refuses to run as root), listening on 127.0.0.1:54322 like the Supabase CLI's database.
+import { execFileSync } from "node:child_process";
+import { chownSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import pg from "pg";
+import { DB_PORT, HOST, LOG_DIR, PG_BIN, PG_SOCKET_DIR, PGDATA, STACK_DIR } from "./layout.ts";
+
+export const DB_URL = `postgresql://postgres:postgres@${HOST}:${DB_PORT}/postgres`;
+const PG_LOG = join(LOG_DIR, "postgres.log");
+
+const isRoot = process.getuid?.() === 0;
+
+function postgresUid(): { uid: number; gid: number } {
+  const uid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
+  const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
+  return { uid, gid };
+}
+
+/** Runs a Postgres binary as the postgres OS user when we are root, as ourselves otherwise. */
+function asPostgres(bin: string, args: string[]): string {
+  const cmd = join(PG_BIN, bin);
+  const argv = isRoot ? ["runuser", "-u", "postgres", "--", cmd, ...args] : [cmd, ...args];
+  return execFileSync(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] }).toString();
+}
+
+function ownedDir(path: string): void {
+  mkdirSync(path, { recursive: true });
+  if (isRoot) {
+    const { uid, gid } = postgresUid();
+    chownSync(path, uid, gid);
+  }
+}
+
+// Settings that differ from initdb's defaults. fsync stays on: the durability tests kill processes
+// and must see what a real deployment would keep.
+const CONF = `
+listen_addresses = '${HOST}'
+port = ${DB_PORT}
+unix_socket_directories = '${PG_SOCKET_DIR}'
+shared_preload_libraries = 'pg_cron'
+cron.database_name = 'postgres'
+timezone = 'UTC'
+log_timezone = 'UTC'
+max_connections = 300
+shared_buffers = '512MB'
+max_wal_size = '4GB'
+log_min_messages = warning
+log_line_prefix = '%m [%p] %q%u@%d '
+`;
+
+export function ensureCluster(): boolean {
+  mkdirSync(STACK_DIR, { recursive: true });
+  ownedDir(LOG_DIR);
+  ownedDir(PG_SOCKET_DIR);
+  if (existsSync(join(PGDATA, "PG_VERSION"))) return false;
+  ownedDir(PGDATA);
+  const pwfile = join(PG_SOCKET_DIR, "initdb.pw");
+  writeFileSync(pwfile, "postgres\n", { mode: 0o644 });
+  asPostgres("initdb", [
+    "-D", PGDATA, "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8",
+    "--auth-local=trust", "--auth-host=scram-sha-256", `--pwfile=${pwfile}`,
+  ]);
+  writeFileSync(join(PGDATA, "conf.d.stack.conf"), CONF);
+  execFileSync("sh", ["-c", `echo "include 'conf.d.stack.conf'" >> '${join(PGDATA, "postgresql.conf")}'`]);
+  if (isRoot) {
+    const { uid, gid } = postgresUid();
+    chownSync(join(PGDATA, "conf.d.stack.conf"), uid, gid);
+  }
+  return true;
+}
+
+export async function isAccepting(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: DB_URL, connectionTimeoutMillis: 1000 });
+  try {
+    await client.connect();
+    await client.query("select 1");
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+export function postmasterPid(): number | undefined {
+  try {
+    const out = asPostgres("pg_ctl", ["-D", PGDATA, "status"]);
+    const m = /PID: (\d+)/.exec(out);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function startPostgres(): void {
+  asPostgres("pg_ctl", ["-D", PGDATA, "-l", PG_LOG, "-w", "-t", "60", "start"]);
+}
+
+export function stopPostgres(mode: "fast" | "immediate" = "fast"): void {
+  if (postmasterPid() === undefined) return;
+  asPostgres("pg_ctl", ["-D", PGDATA, "-m", mode, "-w", "stop"]);
+}
+
+export async function withClient<T>(fn: (c: pg.Client) => Promise<T>, url = DB_URL): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
