@@ -122,6 +122,12 @@ async function main(): Promise<void> {
     case "status":
       process.exitCode = (await status()) ? 0 : 1;
       break;
+    case "reload":
+      // Restarts the functions server and dispatcher, e.g. after adding an Edge Function.
+      await stopProcess("functions");
+      await stopProcess("net-dispatcher");
+      await up();
+      break;
     case "env":
       for (const [k, v] of Object.entries(stackEnv())) console.log(`${k}=${v}`);
       break;
@@ -132,7 +138,7 @@ async function main(): Promise<void> {
       await up();
       break;
     default:
-      console.error("usage: npm run stack -- up | down | status | env | reset");
+      console.error("usage: npm run stack -- up | down | status | env | reset | reload");
       process.exitCode = 2;
   }
 }

@@ -1,0 +1,38 @@
+// Builds the app's Resonate client. The default durable store is the app database itself (the
+// `resonate` schema driven by the SDK's PostgresNetwork); RESONATE_URL switches to a Resonate Server
+// over HTTP for deployments that outgrow one database. Worker, Edge Functions and tests all call this.
+import { Resonate } from "@resonatehq/sdk";
+import { PostgresNetwork } from "@resonatehq/sdk/postgres";
+import type { ResonateConfig } from "./config.ts";
+
+/** The group whose processes execute workflows; everything else (Edge Functions, CLIs) only starts them. */
+export const WORKER_GROUP = "workers";
+
+export interface ClientOptions {
+  databaseUrl: string;
+  resonate: ResonateConfig;
+  /** Group this process joins. Processes that only start workflows use their own group, so they never
+   *  receive (and sit on) tasks meant for the workers. */
+  group?: string;
+  pid?: string;
+}
+
+export function createResonate(opts: ClientOptions): Resonate {
+  const group = opts.group ?? opts.resonate.group;
+  const ttl = opts.resonate.ttlMs;
+  if (opts.resonate.serverUrl) {
+    return new Resonate({ url: opts.resonate.serverUrl, group, pid: opts.pid, ttl });
+  }
+  const network = new PostgresNetwork({
+    connectionString: opts.databaseUrl,
+    group,
+    pid: opts.pid,
+    tickMs: opts.resonate.tickMs,
+  });
+  return new Resonate({ network, group, pid: opts.pid, ttl });
+}
+
+/** Options that route a workflow started with beginRpc to the worker group. */
+export function toWorkers(resonate: Resonate, workerGroup = WORKER_GROUP) {
+  return resonate.options({ target: workerGroup });
+}

@@ -1,0 +1,100 @@
+// The trigger path's HTTP half, generic over tables: authenticate the Database Webhook, validate its
+// body, and start the table's workflow keyed by the row id. A workload adds a `WebhookRoute`; it never
+// copies this file. Pure request logic: starting and recording are injected, so this is unit-tested
+// without a database and wired to Resonate in `edge-webhook.ts`.
+import { HttpError, json, readJsonBody } from "./http.ts";
+import { bearerToken, secretsEqual } from "./secrets.ts";
+
+/** The body Supabase Database Webhooks (and our trigger) post. */
+export interface DatabaseWebhook {
+  type: "INSERT" | "UPDATE" | "DELETE";
+  table: string;
+  schema: string;
+  record: Record<string, unknown> | null;
+  old_record: Record<string, unknown> | null;
+}
+
+export type Validation<T> = { ok: true; value: T } | { ok: false; error: string };
+
+export interface WebhookRoute<T> {
+  /** Table whose INSERTs start the workflow, as `schema.table`. */
+  table: string;
+  /** Workflow id prefix: ids are `<kind>/<row id>`. */
+  kind: string;
+  /** Name the workflow is registered under on the workers. */
+  workflow: string;
+  /** Validates the inserted row; the message must say what to fix. */
+  validate(record: Record<string, unknown>): Validation<T>;
+  rowId(record: Record<string, unknown>): string | undefined;
+  args(value: T): unknown[];
+}
+
+export interface WebhookDeps {
+  secret: string;
+  start(workflowId: string, workflow: string, args: unknown[]): Promise<void>;
+  /** Records on the row why it will not run, so the user finds the error where they inserted. */
+  reject(table: string, rowId: string, message: string): Promise<void>;
+}
+
+export function parseWebhook(body: unknown): Validation<DatabaseWebhook> {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return { ok: false, error: "body must be a JSON object {type, table, schema, record, old_record}" };
+  }
+  const b = body as Record<string, unknown>;
+  if (b.type !== "INSERT" && b.type !== "UPDATE" && b.type !== "DELETE") {
+    return { ok: false, error: "field 'type' must be INSERT, UPDATE or DELETE" };
+  }
+  if (typeof b.table !== "string" || b.table === "") return { ok: false, error: "field 'table' must be a table name" };
+  if (typeof b.schema !== "string" || b.schema === "") return { ok: false, error: "field 'schema' must be a schema name" };
+  const isRecord = (v: unknown) => v === null || (typeof v === "object" && !Array.isArray(v));
+  if (b.record === undefined || !isRecord(b.record)) return { ok: false, error: "field 'record' must be an object or null" };
+  if (b.old_record !== undefined && !isRecord(b.old_record)) {
+    return { ok: false, error: "field 'old_record' must be an object or null" };
+  }
+  return {
+    ok: true,
+    value: {
+      type: b.type,
+      table: b.table,
+      schema: b.schema,
+      record: b.record as Record<string, unknown> | null,
+      old_record: (b.old_record ?? null) as Record<string, unknown> | null,
+    },
+  };
+}
+
+export function workflowId(kind: string, rowId: string): string {
+  return `${kind}/${rowId}`;
+}
+
+export function webhookHandler<T>(route: WebhookRoute<T>, deps: () => Promise<WebhookDeps>) {
+  return async (req: Request): Promise<Response> => {
+    if (req.method !== "POST") return json(405, { error: "use POST with a Database Webhook body" });
+    try {
+      const d = await deps();
+      const token = bearerToken(req);
+      if (!token || !(await secretsEqual(token, d.secret))) {
+        return json(401, { error: "missing or wrong bearer secret" });
+      }
+      const parsed = parseWebhook(await readJsonBody(req));
+      if (!parsed.ok) return json(400, { error: parsed.error });
+      const hook = parsed.value;
+      if (`${hook.schema}.${hook.table}` !== route.table || hook.type !== "INSERT" || !hook.record) {
+        return json(200, { status: "ignored", reason: `this function handles INSERT on ${route.table}` });
+      }
+      const rowId = route.rowId(hook.record);
+      if (!rowId) return json(400, { error: "record has no 'id'" });
+      const valid = route.validate(hook.record);
+      if (!valid.ok) {
+        await d.reject(route.table, rowId, valid.error);
+        return json(400, { error: valid.error, id: rowId });
+      }
+      const id = workflowId(route.kind, rowId);
+      await d.start(id, route.workflow, route.args(valid.value));
+      return json(202, { workflow_id: id });
+    } catch (err) {
+      if (err instanceof HttpError) return json(err.status, { error: err.message });
+      return json(500, { error: "could not start the workflow", detail: (err as Error).message });
+    }
+  };
+}
