@@ -50,14 +50,14 @@ export async function send(req: QueuedRequest): Promise<Outcome> {
       error_msg: null,
     };
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
+    const e = err as Error & { cause?: { code?: string; message?: string } };
     if (e.name === "TimeoutError") {
       return { ...base, timed_out: true, error_msg: `Timeout of ${req.timeout_milliseconds} ms reached` };
     }
     const code = e.cause?.code;
     const msg = code === "ECONNREFUSED" ? "Couldn't connect to server"
       : code === "ENOTFOUND" ? "Couldn't resolve host name"
-      : `${e.message}${code ? ` (${code})` : ""}`;
+      : [e.message, e.cause?.message, code].filter(Boolean).join(": ");
     return { ...base, timed_out: false, error_msg: msg };
   }
 }
