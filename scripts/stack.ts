@@ -2,12 +2,17 @@
 import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { stackEnv, FUNCTIONS_URL } from "./stack/env.ts";
+import { FUNCTIONS_URL, stackEnv } from "./stack/env.ts";
 import { DB_PORT, DENO_BIN, FUNCTIONS_PORT, NODE_BIN, PGDATA, ROOT, STORAGE_DIR } from "./stack/layout.ts";
 import { applyMigrations } from "./stack/migrate.ts";
 import { applyPlatform, installNetExtensionFiles } from "./stack/platform.ts";
 import {
-  ensureCluster, isAccepting, postmasterPid, startPostgres, stopPostgres, withClient,
+  ensureCluster,
+  isAccepting,
+  postmasterPid,
+  startPostgres,
+  stopPostgres,
+  withClient,
 } from "./stack/postgres.ts";
 import { runningPid, startDetached, stopProcess, waitFor } from "./stack/processes.ts";
 
@@ -68,7 +73,9 @@ export async function up(): Promise<void> {
   }
   if (runningPid("functions") === undefined) {
     if (await functionsHealthy()) {
-      throw new Error(`port ${FUNCTIONS_PORT} already answers but not from this stack; stop that server first`);
+      throw new Error(
+        `port ${FUNCTIONS_PORT} already answers but not from this stack; stop that server first`,
+      );
     }
     startDetached(
       "functions",
@@ -94,17 +101,30 @@ export async function down(): Promise<void> {
 async function status(): Promise<boolean> {
   const pgPid = postmasterPid();
   const rows: [string, string, string, string][] = [
-    ["postgres", pgPid ? String(pgPid) : "-", `127.0.0.1:${DB_PORT}`, (await isAccepting()) ? "healthy" : "down"],
+    [
+      "postgres",
+      pgPid ? String(pgPid) : "-",
+      `127.0.0.1:${DB_PORT}`,
+      (await isAccepting()) ? "healthy" : "down",
+    ],
   ];
   const fnPid = runningPid("functions");
-  rows.push(["functions", fnPid ? String(fnPid) : "-", `127.0.0.1:${FUNCTIONS_PORT}`,
-    (await functionsHealthy()) ? "healthy" : "down"]);
+  rows.push([
+    "functions",
+    fnPid ? String(fnPid) : "-",
+    `127.0.0.1:${FUNCTIONS_PORT}`,
+    (await functionsHealthy()) ? "healthy" : "down",
+  ]);
   const netPid = runningPid("net-dispatcher");
   rows.push(["net-dispatcher", netPid ? String(netPid) : "-", "-", netPid ? "running" : "down"]);
   const workerPid = runningPid("worker");
   rows.push(["worker", workerPid ? String(workerPid) : "-", "-", workerPid ? "running" : "not started"]);
   const widths = [16, 8, 18, 10];
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join(" ").trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join(" ")
+      .trimEnd();
   console.log(line(["PROCESS", "PID", "ADDRESS", "STATE"]));
   for (const r of rows) console.log(line(r));
   return rows.slice(0, 3).every((r) => r[3] === "healthy" || r[3] === "running");

@@ -1,25 +1,34 @@
 // `npm start`: brings the local stack up, starts the worker, and says where everything is.
+
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FUNCTIONS_URL, stackEnv } from "./stack/env.ts";
 import { NODE_BIN, ROOT } from "./stack/layout.ts";
 import { runningPid, startDetached, waitFor } from "./stack/processes.ts";
 import { up } from "./stack.ts";
-import { readFileSync } from "node:fs";
 
 async function main(): Promise<void> {
   await up();
   const env = stackEnv();
   if (runningPid("worker") === undefined) {
-    startDetached("worker", NODE_BIN, [join(ROOT, "scripts/worker.ts")], { ...process.env, ...env, WORKER_ID: "worker-main" });
+    startDetached("worker", NODE_BIN, [join(ROOT, "scripts/worker.ts")], {
+      ...process.env,
+      ...env,
+      WORKER_ID: "worker-main",
+    });
   }
   const log = join(ROOT, ".stack/logs/worker.log");
-  await waitFor("the worker to start", async () => {
-    try {
-      return readFileSync(log, "utf8").includes('"event":"started"');
-    } catch {
-      return false;
-    }
-  }, 30_000);
+  await waitFor(
+    "the worker to start",
+    async () => {
+      try {
+        return readFileSync(log, "utf8").includes('"event":"started"');
+      } catch {
+        return false;
+      }
+    },
+    30_000,
+  );
   console.log(`
 durable-pipelines is running.
 

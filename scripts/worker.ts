@@ -19,7 +19,10 @@ async function main(): Promise<void> {
   }
   const pid = process.env.WORKER_ID ?? `worker-${process.pid}`;
   const log = createLogger({ component: "worker", worker: pid });
-  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: Math.max(4, config.workerConcurrency) });
+  const pool = new pg.Pool({
+    connectionString: config.databaseUrl,
+    max: Math.max(4, config.workerConcurrency),
+  });
   pool.on("error", (err) => log.warn("pool error", { error: err.message }));
   const resonate = createResonate({ databaseUrl: config.databaseUrl, resonate: config.resonate, pid });
   const deps = { pool, config, log };

@@ -38,7 +38,9 @@ export function report(name: string, title: string, rows: Row[], notes = ""): vo
     notes ? `\n${notes.trim()}` : "",
     end,
   ].join("\n");
-  let doc = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n\nNumbers written by the scripts in `bench/`; rerun one to refresh its section.\n";
+  let doc = existsSync(file)
+    ? readFileSync(file, "utf8")
+    : "# Benchmarks\n\nNumbers written by the scripts in `bench/`; rerun one to refresh its section.\n";
   const re = new RegExp(`${start}[\\s\\S]*?${end}`);
   doc = re.test(doc) ? doc.replace(re, section) : `${doc.trimEnd()}\n\n${section}\n`;
   writeFileSync(file, doc);

@@ -67,10 +67,23 @@ export interface AppConfig {
   resonate: ResonateConfig;
   workerConcurrency: number;
   shutdownGraceMs: number;
+  import: ImportConfig;
+}
+
+export interface ImportConfig {
+  /** The only folder `file://` import sources may be read from. */
+  fileRoot: string;
+  /** Retries of a failing import batch after its first attempt (exponential backoff). */
+  batchRetries: number;
+  /** First retry delay of an import batch, ms; doubles per attempt. */
+  batchRetryDelayMs: number;
 }
 
 export function loadConfig(): AppConfig {
-  const databaseUrl = url("DATABASE_URL", readEnv("SUPABASE_DB_URL") ?? "postgresql://postgres:postgres@127.0.0.1:54322/postgres");
+  const databaseUrl = url(
+    "DATABASE_URL",
+    readEnv("SUPABASE_DB_URL") ?? "postgresql://postgres:postgres@127.0.0.1:54322/postgres",
+  );
   const supabaseUrl = url("SUPABASE_URL", "http://127.0.0.1:54321");
   return {
     databaseUrl,
@@ -88,5 +101,10 @@ export function loadConfig(): AppConfig {
     },
     workerConcurrency: int("WORKER_CONCURRENCY", 8, 1, 1024),
     shutdownGraceMs: int("WORKER_SHUTDOWN_GRACE_MS", 15_000, 0, 600_000),
+    import: {
+      fileRoot: str("IMPORT_FILE_ROOT", ".stack/imports"),
+      batchRetries: int("IMPORT_BATCH_RETRIES", 5, 0, 100),
+      batchRetryDelayMs: int("IMPORT_BATCH_RETRY_DELAY_MS", 1_000, 1, 600_000),
+    },
   };
 }

@@ -12,6 +12,8 @@ async function buildDeps(): Promise<WebhookDeps> {
   const cfg = loadConfig();
   if (!cfg.webhookSecret) throw new Error("WEBHOOK_SECRET is not set for this function");
   const pool = new pg.Pool({ connectionString: cfg.databaseUrl, max: 4 });
+  // An idle connection broken by a database restart must not take the whole function down.
+  pool.on("error", (err) => console.error(JSON.stringify({ event: "pool error", error: err.message })));
   const resonate = createResonate({ databaseUrl: cfg.databaseUrl, resonate: cfg.resonate, group: "edge" });
   const toWorkerGroup = toWorkers(resonate, cfg.resonate.group);
   return {

@@ -3,11 +3,10 @@
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
+  readonly status: number;
+  constructor(status: number, message: string) {
     super(message);
+    this.status = status;
   }
 }
 
@@ -20,7 +19,8 @@ export function json(status: number, body: unknown, headers: Record<string, stri
 
 export async function readJsonBody(req: Request, maxBytes = DEFAULT_MAX_BODY_BYTES): Promise<unknown> {
   const declared = Number(req.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) throw new HttpError(413, `request body is ${declared} bytes; the limit is ${maxBytes}`);
+  if (declared > maxBytes)
+    throw new HttpError(413, `request body is ${declared} bytes; the limit is ${maxBytes}`);
   const reader = req.body?.getReader();
   if (!reader) throw new HttpError(400, "request body is empty; send a JSON object");
   const chunks: Uint8Array[] = [];

@@ -8,7 +8,10 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
-export function createLogger(base: LogFields = {}, write: (line: string) => void = (l) => console.log(l)): Logger {
+export function createLogger(
+  base: LogFields = {},
+  write: (line: string) => void = (l) => console.log(l),
+): Logger {
   const emit = (level: string, event: string, fields: LogFields = {}) =>
     write(JSON.stringify({ ts: new Date().toISOString(), level, event, ...base, ...fields }));
   return {

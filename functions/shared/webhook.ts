@@ -44,10 +44,13 @@ export function parseWebhook(body: unknown): Validation<DatabaseWebhook> {
   if (b.type !== "INSERT" && b.type !== "UPDATE" && b.type !== "DELETE") {
     return { ok: false, error: "field 'type' must be INSERT, UPDATE or DELETE" };
   }
-  if (typeof b.table !== "string" || b.table === "") return { ok: false, error: "field 'table' must be a table name" };
-  if (typeof b.schema !== "string" || b.schema === "") return { ok: false, error: "field 'schema' must be a schema name" };
+  if (typeof b.table !== "string" || b.table === "")
+    return { ok: false, error: "field 'table' must be a table name" };
+  if (typeof b.schema !== "string" || b.schema === "")
+    return { ok: false, error: "field 'schema' must be a schema name" };
   const isRecord = (v: unknown) => v === null || (typeof v === "object" && !Array.isArray(v));
-  if (b.record === undefined || !isRecord(b.record)) return { ok: false, error: "field 'record' must be an object or null" };
+  if (b.record === undefined || !isRecord(b.record))
+    return { ok: false, error: "field 'record' must be an object or null" };
   if (b.old_record !== undefined && !isRecord(b.old_record)) {
     return { ok: false, error: "field 'old_record' must be an object or null" };
   }

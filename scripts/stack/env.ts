@@ -1,7 +1,8 @@
 // The environment of a running local stack: what `npm run stack -- env` prints and what the worker,
 // the Edge Functions and the tests are started with. Names follow what Supabase injects.
-import { DB_URL } from "./postgres.ts";
+
 import { FUNCTIONS_PORT, HOST, STORAGE_DIR } from "./layout.ts";
+import { DB_URL } from "./postgres.ts";
 import { loadOrCreateSecrets } from "./secrets.ts";
 
 export const SUPABASE_URL = `http://${HOST}:${FUNCTIONS_PORT}`;

@@ -19,10 +19,11 @@ function log(event: string, fields: Record<string, unknown> = {}): void {
 
 async function loadFunction(name: string): Promise<void> {
   let captured: Handler | undefined;
-  const realServe = Deno.serve;
-  // deno-lint-ignore no-explicit-any
-  (Deno as any).serve = (a: unknown, b?: unknown) => {
-    const h = typeof a === "function" ? a : typeof b === "function" ? b : (a as { handler?: Handler }).handler;
+  const deno = Deno as unknown as { serve: unknown };
+  const realServe = deno.serve;
+  deno.serve = (a: unknown, b?: unknown) => {
+    const h =
+      typeof a === "function" ? a : typeof b === "function" ? b : (a as { handler?: Handler }).handler;
     captured = h as Handler;
     return { finished: Promise.resolve(), shutdown: async () => {}, ref() {}, unref() {}, addr: { port } };
   };
@@ -34,8 +35,7 @@ async function loadFunction(name: string): Promise<void> {
     failures.set(name, (err as Error).stack ?? String(err));
     log("load failed", { function: name, error: (err as Error).message });
   } finally {
-    // deno-lint-ignore no-explicit-any
-    (Deno as any).serve = realServe;
+    deno.serve = realServe;
   }
 }
 
@@ -52,8 +52,13 @@ for await (const entry of Deno.readDir(functionsDir)) {
 log("loaded", { functions: [...handlers.keys()].sort(), failed: [...failures.keys()] });
 
 const CONTENT_TYPES: Record<string, string> = {
-  png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", webp: "image/webp", json: "application/json",
-  txt: "text/plain", html: "text/html",
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  webp: "image/webp",
+  json: "application/json",
+  txt: "text/plain",
+  html: "text/html",
 };
 
 async function serveStorage(path: string): Promise<Response> {
@@ -65,7 +70,10 @@ async function serveStorage(path: string): Promise<Response> {
     const bytes = await Deno.readFile(`${storageDir}/${rel}`);
     const ext = rel.split(".").pop()?.toLowerCase() ?? "";
     return new Response(bytes, {
-      headers: { "content-type": CONTENT_TYPES[ext] ?? "application/octet-stream", "cache-control": "no-cache" },
+      headers: {
+        "content-type": CONTENT_TYPES[ext] ?? "application/octet-stream",
+        "cache-control": "no-cache",
+      },
     });
   } catch {
     return Response.json({ error: "object not found", path: rel }, { status: 404 });
@@ -89,15 +97,26 @@ Deno.serve({ hostname: "127.0.0.1", port, onListen: () => log("listening", { por
         res = Response.json({ error: "function threw", message: (err as Error).message }, { status: 500 });
       }
     } else if (failures.has(name)) {
-      res = Response.json({ error: `function ${name} failed to load`, detail: failures.get(name) }, { status: 500 });
+      res = Response.json(
+        { error: `function ${name} failed to load`, detail: failures.get(name) },
+        { status: 500 },
+      );
     } else {
       res = Response.json({ error: `no function named ${name}` }, { status: 404 });
     }
   } else if (storage && req.method === "GET") {
     res = await serveStorage(storage[1]!);
   } else {
-    res = Response.json({ error: "not found", hint: "functions live at /functions/v1/<name>" }, { status: 404 });
+    res = Response.json(
+      { error: "not found", hint: "functions live at /functions/v1/<name>" },
+      { status: 404 },
+    );
   }
-  log("request", { method: req.method, path: url.pathname, status: res.status, ms: Math.round(performance.now() - started) });
+  log("request", {
+    method: req.method,
+    path: url.pathname,
+    status: res.status,
+    ms: Math.round(performance.now() - started),
+  });
   return res;
 });

@@ -34,8 +34,9 @@ export async function applyMigrations(client: pg.Client, dir = MIGRATIONS_DIR): 
   await client.query("select pg_advisory_lock(hashtext('supabase_migrations'))");
   try {
     const done = new Set(
-      (await client.query<{ version: string }>("select version from supabase_migrations.schema_migrations"))
-        .rows.map((r) => r.version),
+      (
+        await client.query<{ version: string }>("select version from supabase_migrations.schema_migrations")
+      ).rows.map((r) => r.version),
     );
     const applied: string[] = [];
     for (const m of listMigrations(dir)) {

@@ -28,7 +28,9 @@ interface Outcome {
 }
 
 const log = (event: string, fields: Record<string, unknown> = {}) =>
-  console.log(JSON.stringify({ ts: new Date().toISOString(), component: "net-dispatcher", event, ...fields }));
+  console.log(
+    JSON.stringify({ ts: new Date().toISOString(), component: "net-dispatcher", event, ...fields }),
+  );
 
 export async function send(req: QueuedRequest): Promise<Outcome> {
   const base = { id: req.id, status_code: null, content_type: null, headers: null, content: null };
@@ -36,7 +38,7 @@ export async function send(req: QueuedRequest): Promise<Outcome> {
     const res = await fetch(req.url, {
       method: req.method,
       headers: req.headers,
-      body: req.method === "GET" ? undefined : (req.body ?? undefined),
+      body: req.method === "GET" || !req.body ? undefined : new Uint8Array(req.body),
       signal: AbortSignal.timeout(req.timeout_milliseconds),
     });
     const content = await res.text();
@@ -55,9 +57,12 @@ export async function send(req: QueuedRequest): Promise<Outcome> {
       return { ...base, timed_out: true, error_msg: `Timeout of ${req.timeout_milliseconds} ms reached` };
     }
     const code = e.cause?.code;
-    const msg = code === "ECONNREFUSED" ? "Couldn't connect to server"
-      : code === "ENOTFOUND" ? "Couldn't resolve host name"
-      : [e.message, e.cause?.message, code].filter(Boolean).join(": ");
+    const msg =
+      code === "ECONNREFUSED"
+        ? "Couldn't connect to server"
+        : code === "ENOTFOUND"
+          ? "Couldn't resolve host name"
+          : [e.message, e.cause?.message, code].filter(Boolean).join(": ");
     return { ...base, timed_out: false, error_msg: msg };
   }
 }
@@ -65,7 +70,9 @@ export async function send(req: QueuedRequest): Promise<Outcome> {
 async function drain(client: pg.Client): Promise<number> {
   const { rows } = await client.query<QueuedRequest>(
     `select id, method, url, headers, body, timeout_milliseconds
-       from net.http_request_queue order by id limit $1`, [BATCH]);
+       from net.http_request_queue order by id limit $1`,
+    [BATCH],
+  );
   if (rows.length === 0) return 0;
   const outcomes = await Promise.all(rows.map(send));
   await client.query("begin");
@@ -76,7 +83,9 @@ async function drain(client: pg.Client): Promise<number> {
          headers jsonb, content text, timed_out boolean, error_msg text)`,
       [JSON.stringify(outcomes)],
     );
-    await client.query("delete from net.http_request_queue where id = any($1::bigint[])", [rows.map((r) => r.id)]);
+    await client.query("delete from net.http_request_queue where id = any($1::bigint[])", [
+      rows.map((r) => r.id),
+    ]);
     await client.query("commit");
   } catch (err) {
     await client.query("rollback");
@@ -101,7 +110,9 @@ async function serve(): Promise<void> {
     try {
       do {
         again = false;
-        while ((await drain(client)) === BATCH) { /* keep draining full batches */ }
+        while ((await drain(client)) === BATCH) {
+          /* keep draining full batches */
+        }
       } while (again && !stopping);
     } catch (err) {
       log("error", { error: (err as Error).message });
@@ -111,7 +122,8 @@ async function serve(): Promise<void> {
   };
   const timer = setInterval(() => void pass(), POLL_MS);
   const gc = setInterval(() => {
-    client.query(`delete from net._http_response where created < now() - interval '${RESPONSE_TTL}'`)
+    client
+      .query(`delete from net._http_response where created < now() - interval '${RESPONSE_TTL}'`)
       .catch((err) => log("error", { error: (err as Error).message }));
   }, 60_000);
   const closed = new Promise<void>((resolve) => {

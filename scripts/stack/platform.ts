@@ -19,7 +19,9 @@ export function installNetExtensionFiles(): void {
 }
 
 export async function applyPlatform(client: pg.Client): Promise<void> {
-  for (const f of readdirSync(PLATFORM_DIR).filter((f) => f.endsWith(".sql")).sort()) {
+  for (const f of readdirSync(PLATFORM_DIR)
+    .filter((f) => f.endsWith(".sql"))
+    .sort()) {
     await client.query(readFileSync(join(PLATFORM_DIR, f), "utf8"));
   }
 }

@@ -58,8 +58,16 @@ export function ensureCluster(): boolean {
   const pwfile = join(PG_SOCKET_DIR, "initdb.pw");
   writeFileSync(pwfile, "postgres\n", { mode: 0o644 });
   asPostgres("initdb", [
-    "-D", PGDATA, "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8",
-    "--auth-local=trust", "--auth-host=scram-sha-256", `--pwfile=${pwfile}`,
+    "-D",
+    PGDATA,
+    "-U",
+    "postgres",
+    "-E",
+    "UTF8",
+    "--locale=C.UTF-8",
+    "--auth-local=trust",
+    "--auth-host=scram-sha-256",
+    `--pwfile=${pwfile}`,
   ]);
   writeFileSync(join(PGDATA, "conf.d.stack.conf"), CONF);
   execFileSync("sh", ["-c", `echo "include 'conf.d.stack.conf'" >> '${join(PGDATA, "postgresql.conf")}'`]);

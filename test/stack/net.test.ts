@@ -18,7 +18,9 @@ let server: LoopbackServer;
 
 async function responseFor(id: string): Promise<ResponseRow | undefined> {
   const { rows } = await client.query<ResponseRow>(
-    "select status_code, content, timed_out, error_msg, headers from net._http_response where id = $1", [id]);
+    "select status_code, content, timed_out, error_msg, headers from net._http_response where id = $1",
+    [id],
+  );
   return rows[0];
 }
 
@@ -33,7 +35,12 @@ beforeAll(async () => {
       return;
     }
     res.setHeader("content-type", "application/json");
-    res.end(JSON.stringify({ got: req.body ? JSON.parse(req.body) : null, auth: req.headers.authorization ?? null }));
+    res.end(
+      JSON.stringify({
+        got: req.body ? JSON.parse(req.body) : null,
+        auth: req.headers.authorization ?? null,
+      }),
+    );
   });
 });
 
@@ -50,7 +57,8 @@ describe("net.http_post stand-in", () => {
       await other.query("begin");
       const { rows } = await other.query<{ id: string }>(
         `select net.http_post($1, '{"hello": "world"}'::jsonb, headers := '{"Content-Type": "application/json", "Authorization": "Bearer t0k"}'::jsonb) as id`,
-        [`${server.url}/commit`]);
+        [`${server.url}/commit`],
+      );
       const id = rows[0]!.id;
       await new Promise((r) => setTimeout(r, 1500));
       expect(server.requests.filter((r) => r.url === "/commit")).toHaveLength(0);
@@ -67,9 +75,13 @@ describe("net.http_post stand-in", () => {
 
   it("never sends a request whose transaction rolled back", async () => {
     await client.query("begin");
-    const { rows } = await client.query<{ id: string }>("select net.http_post($1) as id", [`${server.url}/rollback`]);
+    const { rows } = await client.query<{ id: string }>("select net.http_post($1) as id", [
+      `${server.url}/rollback`,
+    ]);
     await client.query("rollback");
-    const marker = await client.query<{ id: string }>("select net.http_get($1) as id", [`${server.url}/after-rollback`]);
+    const marker = await client.query<{ id: string }>("select net.http_get($1) as id", [
+      `${server.url}/after-rollback`,
+    ]);
     await eventually("the later request's response", () => responseFor(marker.rows[0]!.id));
     expect(server.requests.filter((r) => r.url === "/rollback")).toHaveLength(0);
     expect(await responseFor(rows[0]!.id)).toBeUndefined();
@@ -86,25 +98,32 @@ describe("net.http_post stand-in", () => {
       drop trigger if exists net_probe_post on public.net_probe;
       create trigger net_probe_post after insert on public.net_probe for each row execute function public.net_probe_post();`);
     try {
-      const { rows } = await client.query<{ id: string }>("insert into public.net_probe (note) values ('x') returning id");
+      const { rows } = await client.query<{ id: string }>(
+        "insert into public.net_probe (note) values ('x') returning id",
+      );
       const res = await eventually("the health function's response", async () => {
         const r = await client.query<ResponseRow & { url: string }>(
           `select r.status_code, r.content from net._http_response r
             where r.content like '%db_time%' and r.created > now() - interval '1 minute'
-            order by r.created desc limit 1`);
+            order by r.created desc limit 1`,
+        );
         return r.rows[0];
       });
       expect(rows[0]!.id).toBeDefined();
       expect(res.status_code).toBe(200);
       expect(JSON.parse(res.content!)).toMatchObject({ ok: true, database: "reachable" });
     } finally {
-      await client.query("drop table if exists public.net_probe; drop function if exists public.net_probe_post()");
+      await client.query(
+        "drop table if exists public.net_probe; drop function if exists public.net_probe_post()",
+      );
     }
   });
 
   it("records a timeout as pg_net does", async () => {
     const { rows } = await client.query<{ id: string }>(
-      "select net.http_get($1, timeout_milliseconds := 300) as id", [`${server.url}/slow`]);
+      "select net.http_get($1, timeout_milliseconds := 300) as id",
+      [`${server.url}/slow`],
+    );
     const res = await eventually("timeout row", () => responseFor(rows[0]!.id));
     expect(res.timed_out).toBe(true);
     expect(res.status_code).toBeNull();
@@ -115,7 +134,9 @@ describe("net.http_post stand-in", () => {
     const closed = await startLoopbackServer(() => {});
     const closedUrl = closed.url;
     await closed.close();
-    const { rows } = await client.query<{ id: string }>("select net.http_post($1) as id", [`${closedUrl}/nothing`]);
+    const { rows } = await client.query<{ id: string }>("select net.http_post($1) as id", [
+      `${closedUrl}/nothing`,
+    ]);
     const res = await eventually("refused row", () => responseFor(rows[0]!.id));
     expect(res.status_code).toBeNull();
     expect(res.timed_out).toBe(false);
@@ -123,7 +144,9 @@ describe("net.http_post stand-in", () => {
   });
 
   it("records a 5xx with its body", async () => {
-    const { rows } = await client.query<{ id: string }>("select net.http_post($1) as id", [`${server.url}/fail`]);
+    const { rows } = await client.query<{ id: string }>("select net.http_post($1) as id", [
+      `${server.url}/fail`,
+    ]);
     const res = await eventually("5xx row", () => responseFor(rows[0]!.id));
     expect(res.status_code).toBe(503);
     expect(res.content).toBe("service unavailable");

@@ -23,16 +23,25 @@ describe("pg_cron", () => {
   it("really fires a * * * * * job", { timeout: 130_000 }, async () => {
     await client.query("create table if not exists public.cron_probe (fired_at timestamptz default now())");
     await client.query("truncate public.cron_probe");
-    await client.query("select cron.schedule('stack-test-probe', '* * * * *', 'insert into public.cron_probe default values')");
+    await client.query(
+      "select cron.schedule('stack-test-probe', '* * * * *', 'insert into public.cron_probe default values')",
+    );
     try {
-      const fired = await eventually("the cron job to fire", async () => {
-        const { rows } = await client.query<{ n: number }>("select count(*)::int as n from public.cron_probe");
-        return rows[0]!.n > 0 ? rows[0]!.n : undefined;
-      }, 125_000);
+      const fired = await eventually(
+        "the cron job to fire",
+        async () => {
+          const { rows } = await client.query<{ n: number }>(
+            "select count(*)::int as n from public.cron_probe",
+          );
+          return rows[0]!.n > 0 ? rows[0]!.n : undefined;
+        },
+        125_000,
+      );
       expect(fired).toBeGreaterThan(0);
       const { rows } = await client.query<{ status: string }>(
         `select d.status from cron.job_run_details d join cron.job j using (jobid)
-          where j.jobname = 'stack-test-probe' order by d.start_time desc limit 1`);
+          where j.jobname = 'stack-test-probe' order by d.start_time desc limit 1`,
+      );
       expect(rows[0]?.status).toBe("succeeded");
     } finally {
       await client.query("select cron.unschedule('stack-test-probe')");
@@ -53,11 +62,15 @@ describe("pgvector", () => {
       // With sequential scans off the planner must use the HNSW index if it can; the plan proves it does.
       await client.query("set local enable_seqscan = off");
       const plan = await client.query<{ "QUERY PLAN": string }>(
-        `explain select id from public.vector_probe order by embedding operator(extensions.<=>) '[1,0,0]' limit 3`);
-      expect(plan.rows.map((r) => r["QUERY PLAN"]).join("\n")).toMatch(/Index Scan using vector_probe_embedding_idx/);
+        `explain select id from public.vector_probe order by embedding operator(extensions.<=>) '[1,0,0]' limit 3`,
+      );
+      expect(plan.rows.map((r) => r["QUERY PLAN"]).join("\n")).toMatch(
+        /Index Scan using vector_probe_embedding_idx/,
+      );
       const { rows } = await client.query<{ id: number; d: number }>(
         `select id, (embedding operator(extensions.<=>) '[1,0,0]')::float8 as d
-           from public.vector_probe order by embedding operator(extensions.<=>) '[1,0,0]' limit 3`);
+           from public.vector_probe order by embedding operator(extensions.<=>) '[1,0,0]' limit 3`,
+      );
       await client.query("commit");
       expect(rows.map((r) => r.id)).toEqual([1, 3, 2]);
       expect(rows[0]!.d).toBeCloseTo(0, 6);
@@ -70,7 +83,8 @@ describe("pgvector", () => {
 describe("Vault stand-in", () => {
   it("has the stack's secrets under the names the trigger path reads", async () => {
     const { rows } = await client.query<{ name: string; decrypted_secret: string }>(
-      "select name, decrypted_secret from vault.decrypted_secrets where name in ('functions_url', 'webhook_secret') order by name");
+      "select name, decrypted_secret from vault.decrypted_secrets where name in ('functions_url', 'webhook_secret') order by name",
+    );
     expect(rows.map((r) => r.name)).toEqual(["functions_url", "webhook_secret"]);
     expect(rows[0]!.decrypted_secret).toBe("http://127.0.0.1:54321/functions/v1");
     expect(rows[1]!.decrypted_secret).toBe(process.env.WEBHOOK_SECRET);
@@ -80,7 +94,9 @@ describe("Vault stand-in", () => {
     await client.query("begin");
     try {
       await client.query("set local role anon");
-      await expect(client.query("select * from vault.decrypted_secrets")).rejects.toThrow(/permission denied/);
+      await expect(client.query("select * from vault.decrypted_secrets")).rejects.toThrow(
+        /permission denied/,
+      );
     } finally {
       await client.query("rollback");
     }
@@ -95,7 +111,8 @@ describe("migrations", () => {
     const url = await freshDatabase(name);
     await withClient(async (c) => {
       const { rows } = await c.query<{ version: string }>(
-        "select version from supabase_migrations.schema_migrations order by version");
+        "select version from supabase_migrations.schema_migrations order by version",
+      );
       expect(rows.map((r) => r.version)).toEqual(listMigrations().map((m) => m.version));
       expect(await applyMigrations(c)).toEqual([]);
     }, url);
@@ -107,9 +124,12 @@ describe("migrations", () => {
     writeFileSync(join(dir, "20990101000001_bad.sql"), "create table mig_half (id int); select 1/0;");
     const url = await freshDatabase(name);
     await withClient(async (c) => {
-      await expect(applyMigrations(c, dir)).rejects.toThrow(/20990101000001_bad\.sql failed: division by zero/);
+      await expect(applyMigrations(c, dir)).rejects.toThrow(
+        /20990101000001_bad\.sql failed: division by zero/,
+      );
       const { rows } = await c.query<{ t: string | null; half: string | null }>(
-        "select to_regclass('mig_ok')::text as t, to_regclass('mig_half')::text as half");
+        "select to_regclass('mig_ok')::text as t, to_regclass('mig_half')::text as half",
+      );
       expect(rows[0]).toEqual({ t: "mig_ok", half: null });
     }, url);
   });

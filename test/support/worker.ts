@@ -40,8 +40,10 @@ export function startWorker(env: Record<string, string> = {}): WorkerProcess {
       const deadline = Date.now() + timeoutMs;
       const match = () => (typeof text === "string" ? out.includes(text) : text.test(out));
       while (!match()) {
-        if (Date.now() > deadline) throw new Error(`worker ${id} did not print ${text} in ${timeoutMs} ms:\n${out}`);
-        if (proc.exitCode !== null) throw new Error(`worker ${id} exited (${proc.exitCode}) before printing ${text}:\n${out}`);
+        if (Date.now() > deadline)
+          throw new Error(`worker ${id} did not print ${text} in ${timeoutMs} ms:\n${out}`);
+        if (proc.exitCode !== null)
+          throw new Error(`worker ${id} exited (${proc.exitCode}) before printing ${text}:\n${out}`);
         await new Promise((r) => setTimeout(r, 25));
       }
     },

@@ -2,7 +2,12 @@
 // starting and recording sides recorded instead of touching Resonate (those are covered end to end
 // in each workload's trigger test).
 import { describe, expect, it } from "vitest";
-import { parseWebhook, type WebhookDeps, type WebhookRoute, webhookHandler } from "../../functions/shared/webhook.ts";
+import {
+  parseWebhook,
+  type WebhookDeps,
+  type WebhookRoute,
+  webhookHandler,
+} from "../../functions/shared/webhook.ts";
 
 interface Job {
   id: string;
@@ -44,7 +49,13 @@ function post(body: unknown, auth = "Bearer s3cret"): Request {
   });
 }
 
-const insert = (record: unknown) => ({ type: "INSERT", table: "jobs", schema: "public", record, old_record: null });
+const insert = (record: unknown) => ({
+  type: "INSERT",
+  table: "jobs",
+  schema: "public",
+  record,
+  old_record: null,
+});
 
 describe("webhookHandler", () => {
   it("starts the workflow keyed by the row id and answers 202 at once", async () => {
@@ -67,7 +78,10 @@ describe("webhookHandler", () => {
     const cases: [unknown, RegExp][] = [
       ["{not json", /not valid JSON/],
       [[1, 2], /must be a JSON object/],
-      [{ type: "UPSERT", table: "jobs", schema: "public", record: {} }, /'type' must be INSERT, UPDATE or DELETE/],
+      [
+        { type: "UPSERT", table: "jobs", schema: "public", record: {} },
+        /'type' must be INSERT, UPDATE or DELETE/,
+      ],
       [{ type: "INSERT", schema: "public", record: {} }, /'table' must be a table name/],
       [{ type: "INSERT", table: "jobs", schema: "public", record: "x" }, /'record' must be an object/],
       [insert({ size: 1 }), /record has no 'id'/],

@@ -7,10 +7,17 @@ Deno.serve(async () => {
   try {
     await client.connect();
     const { rows } = await client.query<{ now: string }>("select now()::text as now");
-    return Response.json({ ok: true, database: "reachable", db_time: rows[0]!.now,
-      ms: Math.round(performance.now() - started) });
+    return Response.json({
+      ok: true,
+      database: "reachable",
+      db_time: rows[0]!.now,
+      ms: Math.round(performance.now() - started),
+    });
   } catch (err) {
-    return Response.json({ ok: false, database: "unreachable", error: (err as Error).message }, { status: 503 });
+    return Response.json(
+      { ok: false, database: "unreachable", error: (err as Error).message },
+      { status: 503 },
+    );
   } finally {
     await client.end().catch(() => {});
   }
