@@ -1,0 +1,61 @@
+// `markdown_dir`: every .md file under a local folder. Flat: one plain async crawl, no per-item sub-runs.
+import { readdir, readFile, stat } from "node:fs/promises";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { int, optStr, str, validated } from "./config.ts";
+import type { CrawledDoc, FlatKind } from "./types.ts";
+
+export interface MarkdownDirConfig {
+  path: string;
+  /** Prefix for document URLs (e.g. the repository's web URL); documents have no URL without it. */
+  urlBase: string | undefined;
+  maxFiles: number;
+}
+
+async function walk(dir: string, out: string[], max: number): Promise<void> {
+  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+  for (const e of entries) {
+    if (out.length >= max) return;
+    if (e.name.startsWith(".") || e.name === "node_modules") continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) await walk(p, out, max);
+    else if (e.isFile() && /\.(md|markdown)$/i.test(e.name)) out.push(p);
+  }
+}
+
+function titleOf(markdown: string, file: string): string {
+  const h = /^#\s+(.+?)\s*#*\s*$/m.exec(markdown);
+  return h?.[1] ?? file.replace(/\.(md|markdown)$/i, "");
+}
+
+export const markdownDir: FlatKind<MarkdownDirConfig> = {
+  kind: "markdown_dir",
+  network: false,
+  parseConfig: validated((o) => {
+    const path = str(o, "path");
+    return {
+      // Relative paths are relative to the worker's working directory (the repository root).
+      path: isAbsolute(path) ? path : resolve(path),
+      urlBase: optStr(o, "url_base"),
+      maxFiles: int(o, "max_files", 5000, 1, 100_000),
+    };
+  }),
+  async crawl(config) {
+    const info = await stat(config.path).catch(() => null);
+    if (!info?.isDirectory()) throw new Error(`markdown_dir: ${config.path} is not a readable directory`);
+    const files: string[] = [];
+    await walk(config.path, files, config.maxFiles);
+    const docs: CrawledDoc[] = [];
+    for (const file of files) {
+      const content = await readFile(file, "utf8");
+      const rel = relative(config.path, file).split(sep).join("/");
+      docs.push({
+        path: rel,
+        url: config.urlBase ? `${config.urlBase.replace(/\/$/, "")}/${rel}` : null,
+        title: titleOf(content, rel),
+        content,
+        metadata: { bytes: Buffer.byteLength(content) },
+      });
+    }
+    return docs;
+  },
+};
