@@ -1,7 +1,47 @@
-// The images workload's registration with the worker.
+// The images workload's registration with the worker: chooses the provider and the storage from the
+// environment and registers the `generateImages` workflow.
+import { createClient } from "@supabase/supabase-js";
+import type { AppConfig } from "../shared/config.ts";
+import { ConfigError } from "../shared/config.ts";
 import type { Workload } from "../workload.ts";
+import { type ImagesConfig, loadImagesConfig } from "./config.ts";
+import { openAiProvider } from "./openai.ts";
+import type { ImageProvider } from "./provider.ts";
+import { simulatedProvider } from "./simulated.ts";
+import { type ImageStorage, localStorage, supabaseStorage } from "./storage.ts";
+import { DEPENDENCY, generateImages, type ImagesDeps, WORKFLOW_NAME } from "./workflow.ts";
+
+export function buildProvider(cfg: ImagesConfig): ImageProvider {
+  if (cfg.provider === "openai") {
+    return openAiProvider({ ...cfg.openai, apiKey: cfg.openai.apiKey! });
+  }
+  return simulatedProvider({ size: cfg.simulatedSize, defaultLatencyMs: cfg.simulatedLatencyMs });
+}
+
+export function buildStorage(app: AppConfig, cfg: ImagesConfig): ImageStorage {
+  if (app.localMode) {
+    if (!app.storageDir)
+      throw new ConfigError("LOCAL_MODE=true needs STORAGE_DIR (the folder the stack serves as Storage)");
+    return localStorage(app.storageDir, cfg.bucket, app.supabaseUrl);
+  }
+  if (!app.serviceRoleKey)
+    throw new ConfigError("storing images in Supabase Storage needs SUPABASE_SERVICE_ROLE_KEY");
+  const client = createClient(app.supabaseUrl, app.serviceRoleKey, { auth: { persistSession: false } });
+  return supabaseStorage(client, cfg.bucket);
+}
 
 export const imagesWorkload: Workload = {
   name: "images",
-  register() {},
+  register(resonate, { pool, config, log }) {
+    const cfg = loadImagesConfig();
+    const deps: ImagesDeps = {
+      pool,
+      provider: buildProvider(cfg),
+      storage: buildStorage(config, cfg),
+      retry: cfg.retry,
+      log: log.child({ workload: "images" }),
+    };
+    resonate.setDependency(DEPENDENCY, deps);
+    resonate.register(WORKFLOW_NAME, generateImages);
+  },
 };

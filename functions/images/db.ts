@@ -1,0 +1,181 @@
+// The workload's SQL. Every write is keyed by (request_id, style) or the request id and safe to repeat,
+// so a step re-executed after a crash changes nothing its first execution already wrote.
+import type pg from "pg";
+import { parseSimulationOptions, type SimulationOptions } from "./validate.ts";
+
+export type RequestStatus = "queued" | "running" | "succeeded" | "partially_succeeded" | "failed";
+
+export interface StoredRequest {
+  id: string;
+  prompt: string;
+  styles: string[];
+  simulation: SimulationOptions;
+}
+
+/** A request row that is gone or malformed: retrying cannot help. */
+export class RequestUnusableError extends Error {
+  override name = "RequestUnusableError";
+}
+
+export async function loadRequest(db: pg.Pool, id: string): Promise<StoredRequest> {
+  const { rows } = await db.query<{ prompt: unknown; styles: unknown; options: unknown }>(
+    "select prompt, styles, options from public.image_requests where id = $1",
+    [id],
+  );
+  const row = rows[0];
+  if (!row) throw new RequestUnusableError(`image request ${id} does not exist`);
+  if (typeof row.prompt !== "string" || !Array.isArray(row.styles)) {
+    throw new RequestUnusableError(`image request ${id} has no prompt or styles`);
+  }
+  const sim = parseSimulationOptions(row.options);
+  if (!sim.ok) throw new RequestUnusableError(`image request ${id}: ${sim.error}`);
+  return { id, prompt: row.prompt, styles: row.styles as string[], simulation: sim.value };
+}
+
+/** Marks the request running and creates one pending row per style; returns the styles to fan out to. */
+export async function startRequest(db: pg.Pool, id: string): Promise<string[]> {
+  const { rows } = await db.query<{ styles: string[] }>(
+    `with req as (
+       update public.image_requests
+          set status = 'running', started_at = coalesce(started_at, now()), images_total = cardinality(styles)
+        where id = $1 and status in ('queued', 'running')
+        returning id, styles
+     ), ins as (
+       insert into public.generated_images (request_id, style)
+       select id, unnest(styles) from req
+       on conflict (request_id, style) do nothing
+     )
+     select styles from req`,
+    [id],
+  );
+  if (!rows[0]) {
+    const { rows: existing } = await db.query<{ status: string }>(
+      "select status from public.image_requests where id = $1",
+      [id],
+    );
+    if (!existing[0]) throw new RequestUnusableError(`image request ${id} does not exist`);
+    throw new RequestUnusableError(`image request ${id} is ${existing[0].status}; only queued requests run`);
+  }
+  return rows[0].styles;
+}
+
+export interface StoredImage {
+  style: string;
+  path: string;
+  url: string;
+  bytes: number;
+  sha256: string;
+}
+
+export type Attempt = { kind: "done"; image: StoredImage } | { kind: "call"; attempt: number };
+
+/**
+ * Counts a provider call before it is made. A style that already succeeded (its step finished but the
+ * workflow had not recorded that before a crash) is not called again: its stored result is returned.
+ */
+export async function beginAttempt(db: pg.Pool, requestId: string, style: string): Promise<Attempt> {
+  const { rows } = await db.query<{ attempts: number }>(
+    `insert into public.generated_images (request_id, style, status, attempts, started_at)
+     values ($1, $2, 'running', 1, now())
+     on conflict (request_id, style) do update
+        set status = 'running', attempts = generated_images.attempts + 1,
+            started_at = coalesce(generated_images.started_at, now()), updated_at = now()
+      where generated_images.status <> 'succeeded'
+     returning attempts`,
+    [requestId, style],
+  );
+  if (rows[0]) return { kind: "call", attempt: rows[0].attempts };
+  const { rows: done } = await db.query<StoredImage>(
+    `select style, path, url, bytes, sha256 from public.generated_images where request_id = $1 and style = $2`,
+    [requestId, style],
+  );
+  return { kind: "done", image: done[0]! };
+}
+
+export interface ImageRecord {
+  path: string;
+  url: string;
+  width: number;
+  height: number;
+  bytes: number;
+  sha256: string;
+  provider: string;
+}
+
+export async function recordSuccess(
+  db: pg.Pool,
+  requestId: string,
+  style: string,
+  img: ImageRecord,
+): Promise<void> {
+  await db.query(
+    `update public.generated_images
+        set status = 'succeeded', path = $3, url = $4, width = $5, height = $6, bytes = $7, sha256 = $8,
+            provider = $9, error = null, finished_at = now(), updated_at = now(),
+            duration_ms = (extract(epoch from (now() - started_at)) * 1000)::int
+      where request_id = $1 and style = $2`,
+    [requestId, style, img.path, img.url, img.width, img.height, img.bytes, img.sha256, img.provider],
+  );
+}
+
+/** Keeps the latest error visible while the branch retries. */
+export async function recordAttemptError(
+  db: pg.Pool,
+  requestId: string,
+  style: string,
+  message: string,
+): Promise<void> {
+  await db.query(
+    `update public.generated_images set error = $3, updated_at = now()
+      where request_id = $1 and style = $2 and status = 'running'`,
+    [requestId, style, message],
+  );
+}
+
+export async function markStyleFailed(
+  db: pg.Pool,
+  requestId: string,
+  style: string,
+  message: string,
+): Promise<void> {
+  await db.query(
+    `update public.generated_images
+        set status = 'failed', error = $3 || ' (after ' || attempts || ' provider call' ||
+              case when attempts = 1 then ')' else 's)' end,
+            finished_at = now(), updated_at = now()
+      where request_id = $1 and style = $2 and status <> 'succeeded'`,
+    [requestId, style, message],
+  );
+}
+
+export interface RequestOutcome {
+  status: RequestStatus;
+  succeeded: number;
+  failed: number;
+}
+
+/** Settles the request from its image rows: all succeeded, some, or none. */
+export async function finishRequest(db: pg.Pool, requestId: string): Promise<RequestOutcome> {
+  const { rows } = await db.query<{ status: RequestStatus; succeeded: number; failed: number }>(
+    `with counts as (
+       select count(*) filter (where status = 'succeeded')::int as succeeded,
+              count(*) filter (where status = 'failed')::int as failed,
+              string_agg(style || ': ' || coalesce(error, 'unknown error'), '; ' order by style)
+                filter (where status = 'failed') as errors
+         from public.generated_images where request_id = $1
+     )
+     update public.image_requests r
+        set status = case when c.failed = 0 then 'succeeded' when c.succeeded = 0 then 'failed'
+                          else 'partially_succeeded' end,
+            images_succeeded = c.succeeded, images_failed = c.failed,
+            error = case when c.failed = 0 then null
+                         else c.failed || ' of ' || (c.succeeded + c.failed) || ' styles failed: ' || c.errors end,
+            finished_at = coalesce(r.finished_at, now())
+       from counts c
+      where r.id = $1
+      returning r.status, c.succeeded, c.failed`,
+    [requestId],
+  );
+  if (!rows[0]) throw new RequestUnusableError(`image request ${requestId} does not exist`);
+  return rows[0];
+}

@@ -1,0 +1,149 @@
+// The durable workflow `images/<request id>`: fan out one local branch per style, then wait for each.
+// Each branch carries its own retry policy, so a failing style retries inside its branch while its
+// siblings finish; a branch that fails for good is caught here and only marks its own style failed.
+// Arguments and results are ids, style names and counts; pixels go to storage, metadata to tables.
+import { createHash } from "node:crypto";
+import type { Context } from "@resonatehq/sdk";
+import { Exponential } from "@resonatehq/sdk";
+import type pg from "pg";
+import { errorMessage, type Logger } from "../shared/log.ts";
+import type { ImagesConfig } from "./config.ts";
+import {
+  beginAttempt,
+  finishRequest,
+  loadRequest,
+  markStyleFailed,
+  type RequestOutcome,
+  RequestUnusableError,
+  recordAttemptError,
+  recordSuccess,
+  type StoredImage,
+  startRequest,
+} from "./db.ts";
+import { type ImageProvider, PermanentProviderError, TransientProviderError } from "./provider.ts";
+import type { ImageStorage } from "./storage.ts";
+import { isRequestId } from "./validate.ts";
+
+export const WORKFLOW_NAME = "generateImages";
+export const DEPENDENCY = "images";
+
+export interface ImagesDeps {
+  pool: pg.Pool;
+  provider: ImageProvider;
+  storage: ImageStorage;
+  retry: ImagesConfig["retry"];
+  log: Logger;
+}
+
+/** A provider's retry-after is honoured up to this; beyond it the retry policy's own delay applies. */
+const MAX_RETRY_AFTER_MS = 60_000;
+
+function deps(ctx: Context): ImagesDeps {
+  const d = ctx.getDependency<ImagesDeps>(DEPENDENCY);
+  if (!d) throw new Error(`dependency "${DEPENDENCY}" is not set; register the images workload first`);
+  return d;
+}
+
+export function objectPath(requestId: string, style: string): string {
+  return `${requestId}/${style}.png`;
+}
+
+/** One style: call the provider, store the PNG, record its metadata. Safe to run again after a crash. */
+export async function generateImage(ctx: Context, requestId: string, style: string): Promise<StoredImage> {
+  const { pool, provider, storage, log } = deps(ctx);
+  const req = await loadRequest(pool, requestId);
+  const attempt = await beginAttempt(pool, requestId, style);
+  if (attempt.kind === "done") return attempt.image;
+  const started = performance.now();
+  try {
+    const img = await provider.generate({
+      prompt: req.prompt,
+      style,
+      attempt: attempt.attempt,
+      simulation: req.simulation,
+    });
+    const path = objectPath(requestId, style);
+    const sha256 = createHash("sha256").update(img.png).digest("hex");
+    const url = await storage.put(path, img.png, "image/png");
+    const record = {
+      path,
+      url,
+      width: img.width,
+      height: img.height,
+      bytes: img.png.byteLength,
+      sha256,
+      provider: provider.name,
+    };
+    await recordSuccess(pool, requestId, style, record);
+    log.info("image stored", {
+      request: requestId,
+      style,
+      attempt: attempt.attempt,
+      ms: Math.round(performance.now() - started),
+    });
+    return { style, path, url, bytes: record.bytes, sha256 };
+  } catch (err) {
+    log.warn("image attempt failed", {
+      request: requestId,
+      style,
+      attempt: attempt.attempt,
+      error: errorMessage(err),
+    });
+    await recordAttemptError(pool, requestId, style, errorMessage(err));
+    if (err instanceof TransientProviderError && err.retryAfterMs) {
+      await new Promise((r) => setTimeout(r, Math.min(err.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS)));
+    }
+    throw err;
+  }
+}
+
+async function startStep(ctx: Context, requestId: string): Promise<string[]> {
+  return startRequest(deps(ctx).pool, requestId);
+}
+
+async function failStyleStep(ctx: Context, requestId: string, style: string, message: string): Promise<void> {
+  await markStyleFailed(deps(ctx).pool, requestId, style, message);
+}
+
+async function finishStep(ctx: Context, requestId: string): Promise<RequestOutcome> {
+  const outcome = await finishRequest(deps(ctx).pool, requestId);
+  deps(ctx).log.info("image request settled", { request: requestId, ...outcome });
+  return outcome;
+}
+
+export function* generateImages(ctx: Context, requestId: string): Generator<unknown, RequestOutcome, unknown> {
+  if (!isRequestId(requestId))
+    throw new RequestUnusableError(
+      `workflow argument must be a request UUID, got ${JSON.stringify(requestId)}`,
+    );
+  const { retry } = deps(ctx);
+  const dbStep = ctx.options({
+    retryPolicy: new Exponential({ delay: 100, maxRetries: 5, maxDelay: 5_000 }),
+    nonRetryableErrors: [RequestUnusableError],
+  });
+  const styles: string[] = yield* ctx.run(startStep, requestId, dbStep);
+
+  // Exponential waits delay * 2^attempt before retry `attempt` (1-based): halving the base makes the
+  // first retry wait exactly IMAGES_RETRY_DELAY_MS.
+  const branch = ctx.options({
+    retryPolicy: new Exponential({
+      delay: retry.delayMs / 2,
+      factor: 2,
+      maxRetries: retry.maxRetries,
+      maxDelay: retry.maxDelayMs,
+    }),
+    nonRetryableErrors: [PermanentProviderError, RequestUnusableError],
+  });
+  const handles = [];
+  for (const style of styles)
+    handles.push({ style, future: yield* ctx.beginRun(generateImage, requestId, style, branch) });
+
+  for (const { style, future } of handles) {
+    try {
+      yield* future;
+    } catch (err) {
+      yield* ctx.run(failStyleStep, requestId, style, errorMessage(err), dbStep);
+    }
+  }
+  return yield* ctx.run(finishStep, requestId, dbStep);
+}
