@@ -111,7 +111,10 @@ async function finishStep(ctx: Context, requestId: string): Promise<RequestOutco
   return outcome;
 }
 
-export function* generateImages(ctx: Context, requestId: string): Generator<unknown, RequestOutcome, unknown> {
+export function* generateImages(
+  ctx: Context,
+  requestId: string,
+): Generator<unknown, RequestOutcome, unknown> {
   if (!isRequestId(requestId))
     throw new RequestUnusableError(
       `workflow argument must be a request UUID, got ${JSON.stringify(requestId)}`,

@@ -1,0 +1,39 @@
+// GET /functions/v1/gallery: an HTML page of the most recent image requests (?limit=1..100, default 20)
+// with their images, styles, statuses and errors. Reads the tables directly; starts nothing.
+import pg from "pg";
+import { type GalleryRequest, renderGallery } from "../../../functions/images/gallery.ts";
+
+const pool = new pg.Pool({ connectionString: Deno.env.get("SUPABASE_DB_URL"), max: 2 });
+
+const QUERY = `
+  select r.id, r.prompt, r.status, r.error, to_char(r.created_at at time zone 'utc', 'YYYY-MM-DD HH24:MI:SS "UTC"') as created_at,
+         r.duration_ms,
+         coalesce((select json_agg(json_build_object(
+                    'style', g.style, 'status', g.status, 'url', g.url, 'width', g.width, 'height', g.height,
+                    'attempts', g.attempts, 'duration_ms', g.duration_ms, 'error', g.error)
+                    order by array_position(r.styles, g.style))
+                     from public.generated_images g where g.request_id = r.id), '[]') as images
+    from public.image_requests r
+   order by r.created_at desc
+   limit $1`;
+
+Deno.serve(async (req) => {
+  if (req.method !== "GET") return Response.json({ error: "use GET" }, { status: 405 });
+  const raw = new URL(req.url).searchParams.get("limit") ?? "20";
+  const limit = Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+    return Response.json(
+      { error: `limit must be an integer from 1 to 100, got ${JSON.stringify(raw)}` },
+      { status: 400 },
+    );
+  }
+  try {
+    const { rows } = await pool.query<GalleryRequest>(QUERY, [limit]);
+    return new Response(renderGallery(rows), { headers: { "content-type": "text/html; charset=utf-8" } });
+  } catch (err) {
+    return Response.json(
+      { error: "could not read image requests", detail: (err as Error).message },
+      { status: 503 },
+    );
+  }
+});
