@@ -1,7 +1,20 @@
-// The import workload's registration with the worker.
+// The import workload's registration with the worker: workflow "importJob", started by the
+// import-webhook Edge Function with id `import/<job id>`.
 import type { Workload } from "../workload.ts";
+import { importWorkflow, WORKFLOW_NAME } from "./workflow.ts";
 
 export const importWorkload: Workload = {
   name: "import",
-  register() {},
+  register(resonate, { pool, config, log }) {
+    const workflow = importWorkflow(
+      {
+        pool,
+        log: log.child({ workload: "import" }),
+        fileRoot: config.import.fileRoot,
+        allowPrivateNetwork: config.localMode,
+      },
+      { retries: config.import.batchRetries, delayMs: config.import.batchRetryDelayMs },
+    );
+    resonate.register(WORKFLOW_NAME, workflow);
+  },
 };

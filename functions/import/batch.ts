@@ -1,0 +1,132 @@
+// Step 2, once per batch: validate the batch's staged rows, upsert the valid ones into the target and
+// record the invalid ones, and mark the batch done, all in ONE transaction. A batch that committed is
+// never applied again (the done mark is read under a row lock first); one that did not commit left
+// nothing behind, so running it again is the whole recovery story.
+import type pg from "pg";
+import type { ImportDeps } from "./deps.ts";
+import { INSERT_ERRORS } from "./stage.ts";
+import { getTarget } from "./targets/registry.ts";
+
+export interface BatchCounts {
+  imported: number;
+  skipped: number;
+  failed: number;
+}
+
+interface StagedRow {
+  line_no: number;
+  raw: unknown;
+}
+
+export async function processBatch(deps: ImportDeps, jobId: string, index: number): Promise<BatchCounts> {
+  const client = await deps.pool.connect();
+  let broken: Error | undefined;
+  try {
+    const mark = await client.query<{ attempts: number }>(
+      `update public.import_batches
+       set attempts = attempts + 1, status = 'running', started_at = coalesce(started_at, now())
+       where job_id = $1 and batch_index = $2 and status <> 'done'
+       returning attempts`,
+      [jobId, index],
+    );
+    const attempt = mark.rows[0]?.attempts;
+    if (attempt === undefined) return await doneCounts(client, jobId, index);
+    await client.query("select app.import_fault_point($1, $2, 'before', $3)", [jobId, index, attempt]);
+    try {
+      await client.query("begin");
+      const counts = await applyBatch(client, jobId, index, attempt);
+      await client.query("commit");
+      return counts;
+    } catch (err) {
+      await client.query("rollback").catch((e: Error) => {
+        broken = e;
+      });
+      const message = (err as Error).message;
+      deps.log.warn("import batch failed", { job_id: jobId, batch: index, attempt, error: message });
+      await deps.pool.query(
+        `update public.import_batches set status = 'retrying', error = $3
+         where job_id = $1 and batch_index = $2 and status <> 'done'`,
+        [jobId, index, `attempt ${attempt}: ${message}`],
+      );
+      throw err;
+    }
+  } finally {
+    client.release(broken);
+  }
+}
+
+async function doneCounts(client: pg.ClientBase, jobId: string, index: number): Promise<BatchCounts> {
+  const { rows } = await client.query<BatchCounts & { status: string }>(
+    "select status, imported, skipped, failed from public.import_batches where job_id = $1 and batch_index = $2",
+    [jobId, index],
+  );
+  const b = rows[0];
+  if (!b) throw new Error(`import batch ${index} of job ${jobId} does not exist; was the job staged?`);
+  return { imported: b.imported, skipped: b.skipped, failed: b.failed };
+}
+
+async function applyBatch(
+  client: pg.ClientBase,
+  jobId: string,
+  index: number,
+  attempt: number,
+): Promise<BatchCounts> {
+  const lock = await client.query<{ status: string }>(
+    "select status from public.import_batches where job_id = $1 and batch_index = $2 for update",
+    [jobId, index],
+  );
+  // Another execution of this batch (a worker presumed dead that was not) committed first.
+  if (lock.rows[0]?.status === "done") return doneCounts(client, jobId, index);
+
+  const job = await client.query<{ target: string }>("select target from public.import_jobs where id = $1", [
+    jobId,
+  ]);
+  const targetName = job.rows[0]?.target ?? "";
+  const target = getTarget(targetName);
+  if (!target) throw new Error(`import job ${jobId} has unknown target ${targetName}`);
+
+  const staged = await client.query<StagedRow>(
+    "select line_no, raw from public.import_rows where job_id = $1 and batch_index = $2 order by line_no",
+    [jobId, index],
+  );
+  const valid: { lineNo: number; row: unknown }[] = [];
+  const errs = { l: [] as number[], f: [] as (string | null)[], m: [] as string[] };
+  let invalidRows = 0;
+  for (const s of staged.rows) {
+    const v = target.validate(s.raw);
+    if (v.ok) {
+      valid.push({ lineNo: s.line_no, row: v.row });
+      continue;
+    }
+    invalidRows++;
+    for (const e of v.errors) {
+      errs.l.push(s.line_no);
+      errs.f.push(e.field);
+      errs.m.push(e.message);
+    }
+  }
+  const result = await target.upsert(client, jobId, valid);
+  for (const d of result.duplicates) {
+    errs.l.push(d.lineNo);
+    errs.f.push(d.field);
+    errs.m.push(d.message);
+  }
+  if (errs.l.length > 0) await client.query(INSERT_ERRORS, [jobId, errs.l, errs.f, errs.m, index]);
+  await client.query("select app.import_fault_point($1, $2, 'inside', $3)", [jobId, index, attempt]);
+
+  const counts = { imported: result.applied, skipped: result.duplicates.length, failed: invalidRows };
+  await client.query(
+    `update public.import_batches
+     set status = 'done', imported = $3, skipped = $4, failed = $5, error = null, finished_at = now()
+     where job_id = $1 and batch_index = $2`,
+    [jobId, index, counts.imported, counts.skipped, counts.failed],
+  );
+  await client.query(
+    `update public.import_jobs
+     set imported_rows = imported_rows + $2, skipped_rows = skipped_rows + $3, failed_rows = failed_rows + $4,
+         batches_done = batches_done + 1, updated_at = now()
+     where id = $1`,
+    [jobId, counts.imported, counts.skipped, counts.failed],
+  );
+  return counts;
+}

@@ -1,0 +1,162 @@
+// Step 1 of an import: stream the source into import_rows. Memory holds one chunk of records at a
+// time; every write is keyed by (job_id, line_no), so re-running the step after a crash re-reads the
+// file and adds only what the first run did not get to.
+import { batchCount } from "./batches.ts";
+import type { ImportDeps } from "./deps.ts";
+import { InputError } from "./errors.ts";
+import { type JobSpec, parseJobSpec } from "./job-spec.ts";
+import { loadJob, markJobFailed, TERMINAL } from "./jobs.ts";
+import { readLines } from "./lines.ts";
+import { CsvParser, JsonLinesParser, type ParsedItem, type RecordParser } from "./parse.ts";
+import { openSource } from "./source.ts";
+import { getTarget } from "./targets/registry.ts";
+
+export interface StageResult {
+  ok: boolean;
+  batches: number;
+}
+
+const CHUNK_RECORDS = 5000;
+
+const INSERT_ROWS = `
+insert into public.import_rows (job_id, line_no, batch_index, raw)
+select $1, l, b, r::jsonb from unnest($2::int[], $3::int[], $4::text[]) as t(l, b, r)
+on conflict (job_id, line_no) do nothing`;
+
+export const INSERT_ERRORS = `
+insert into public.import_errors (job_id, line_no, field, message, batch_index)
+select $1, l, f, m, $5 from unnest($2::int[], $3::text[], $4::text[]) as t(l, f, m)
+on conflict (job_id, line_no, field) do nothing`;
+
+export async function stageJob(deps: ImportDeps, jobId: string): Promise<StageResult> {
+  const { pool, log } = deps;
+  const job = await loadJob(pool, jobId);
+  if (!job) {
+    log.warn("import job not found", { job_id: jobId });
+    return { ok: false, batches: 0 };
+  }
+  // Staging already committed (the crash came before the step's result was recorded).
+  if (job.status === "importing") return { ok: true, batches: job.batches_total ?? 0 };
+  if (TERMINAL.includes(job.status)) return { ok: false, batches: 0 };
+
+  const spec = parseJobSpec({ ...job });
+  if (!spec.ok) {
+    await markJobFailed(pool, jobId, spec.error);
+    return { ok: false, batches: 0 };
+  }
+  await pool.query(
+    `update public.import_jobs set status = 'staging', started_at = coalesce(started_at, now()), updated_at = now()
+     where id = $1 and status in ('queued', 'staging')`,
+    [jobId],
+  );
+  try {
+    const { records, errors } = await stageRows(deps, spec.value);
+    const batches = batchCount(records, spec.value.batchSize);
+    const client = await pool.connect();
+    try {
+      await client.query("begin");
+      await client.query(
+        `insert into public.import_batches (job_id, batch_index, rows)
+         select $1, g, least($3::int, $2::int - g * $3::int) from generate_series(0, $4::int - 1) g
+         on conflict (job_id, batch_index) do nothing`,
+        [jobId, records, spec.value.batchSize, batches],
+      );
+      await client.query(
+        `update public.import_jobs
+         set status = 'importing', total_rows = $2, failed_rows = $3, batches_total = $4, error = null,
+             staged_at = now(), updated_at = now()
+         where id = $1 and status = 'staging'`,
+        [jobId, records + errors, errors, batches],
+      );
+      await client.query("commit");
+    } catch (err) {
+      await client.query("rollback").catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+    log.info("import staged", { job_id: jobId, records, errors, batches });
+    return { ok: true, batches };
+  } catch (err) {
+    if (err instanceof InputError) {
+      await markJobFailed(pool, jobId, err.message);
+      log.warn("import source rejected", { job_id: jobId, error: err.message });
+      return { ok: false, batches: 0 };
+    }
+    // Kept on the row so the job shows why it is retrying (and why it failed, if it runs out).
+    await pool
+      .query("update public.import_jobs set error = $2, updated_at = now() where id = $1", [
+        jobId,
+        `staging: ${(err as Error).message}`,
+      ])
+      .catch(() => {});
+    throw err;
+  }
+}
+
+function parserFor(spec: JobSpec): RecordParser {
+  const target = getTarget(spec.target);
+  if (!target) throw new InputError(`target ${spec.target} is unknown`);
+  return spec.format === "csv" ? new CsvParser(target.requiredFields) : new JsonLinesParser();
+}
+
+async function stageRows(deps: ImportDeps, spec: JobSpec): Promise<{ records: number; errors: number }> {
+  const parser = parserFor(spec);
+  const source = await openSource(spec.sourceUrl, {
+    fileRoot: deps.fileRoot,
+    allowPrivateNetwork: deps.allowPrivateNetwork,
+  });
+  const client = await deps.pool.connect();
+  let records = 0;
+  let errors = 0;
+  let rows: { l: number[]; b: number[]; r: string[] } = { l: [], b: [], r: [] };
+  let errs: { l: number[]; f: (string | null)[]; m: string[] } = { l: [], f: [], m: [] };
+  // One insert in flight while the next chunk is parsed; awaiting it before the next bounds memory.
+  let inFlight: Promise<unknown> = Promise.resolve();
+  const flush = async () => {
+    await inFlight;
+    const r = rows;
+    const e = errs;
+    rows = { l: [], b: [], r: [] };
+    errs = { l: [], f: [], m: [] };
+    inFlight = Promise.all([
+      r.l.length > 0 ? client.query(INSERT_ROWS, [spec.id, r.l, r.b, r.r]) : undefined,
+      e.l.length > 0 ? client.query(INSERT_ERRORS, [spec.id, e.l, e.f, e.m, null]) : undefined,
+    ]);
+  };
+  const take = async (items: ParsedItem[]) => {
+    for (const it of items) {
+      if (it.kind === "record") {
+        rows.l.push(it.lineNo);
+        rows.b.push(Math.floor(records / spec.batchSize));
+        rows.r.push(JSON.stringify(it.raw));
+        records++;
+      } else {
+        errs.l.push(it.lineNo);
+        errs.f.push(null);
+        errs.m.push(it.message);
+        errors++;
+      }
+    }
+    if (rows.l.length + errs.l.length >= CHUNK_RECORDS) await flush();
+  };
+  try {
+    for await (const lines of readLines(source)) await take(parser.push(lines));
+    await take(parser.end());
+    await flush();
+    await inFlight;
+  } catch (err) {
+    await inFlight.catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+  if (records === 0 && errors === 0) {
+    throw new InputError(
+      spec.format === "csv"
+        ? "the file has a header row but no records; add at least one record"
+        : "the file has no records; add one JSON object per line",
+    );
+  }
+  return { records, errors };
+}

@@ -1,0 +1,132 @@
+// The `contacts` target: email required, valid and unique (the upsert key, stored lower-cased); name
+// required; company, country and phone optional.
+import type pg from "pg";
+import type { FieldError, Target, UpsertResult, Validated } from "./target.ts";
+
+export interface Contact {
+  email: string;
+  name: string;
+  company: string | null;
+  country: string | null;
+  phone: string | null;
+}
+
+const EMAIL = /^[^\s@"<>,;]+@[^\s@"<>,;]+\.[^\s@"<>,;]+$/;
+const PHONE = /^\+?[0-9 ().\-/]+$/;
+const LIMITS = { email: 254, name: 200, company: 200, country: 100, phone: 32 } as const;
+
+type TextResult = { value: string | null } | { error: string };
+
+function text(raw: Record<string, unknown>, field: keyof typeof LIMITS): TextResult {
+  const v = raw[field];
+  if (v === undefined || v === null) return { value: null };
+  if (typeof v !== "string" && typeof v !== "number")
+    return { error: `${field} must be text, got ${typeof v}` };
+  const s = String(v).trim();
+  if (s === "") return { value: null };
+  if (s.length > LIMITS[field])
+    return { error: `${field} is ${s.length} characters; the limit is ${LIMITS[field]}` };
+  return { value: s };
+}
+
+export function validateContact(raw: unknown): Validated<Contact> {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    return { ok: false, errors: [{ field: null, message: "record must be an object with email and name" }] };
+  }
+  const r = raw as Record<string, unknown>;
+  const errors: FieldError[] = [];
+  const out: { [K in keyof Contact]?: string | null } = {};
+  for (const field of ["email", "name", "company", "country", "phone"] as const) {
+    const t = text(r, field);
+    if ("error" in t) errors.push({ field, message: t.error });
+    else out[field] = t.value;
+  }
+  if (out.email === null) errors.push({ field: "email", message: "email is required" });
+  else if (out.email !== undefined && !EMAIL.test(out.email)) {
+    errors.push({ field: "email", message: `email ${JSON.stringify(out.email)} is not a valid address` });
+  }
+  if (out.name === null) errors.push({ field: "name", message: "name is required" });
+  if (out.phone && (!PHONE.test(out.phone) || (out.phone.match(/[0-9]/g)?.length ?? 0) < 5)) {
+    errors.push({
+      field: "phone",
+      message: `phone ${JSON.stringify(out.phone)} must be digits with optional + ( ) - . / and spaces`,
+    });
+  }
+  if (errors.length > 0) return { ok: false, errors };
+  return {
+    ok: true,
+    row: {
+      email: out.email!.toLowerCase(),
+      name: out.name!,
+      company: out.company ?? null,
+      country: out.country ?? null,
+      phone: out.phone ?? null,
+    },
+  };
+}
+
+// The WHERE clause makes a later line of the same job never overwrite an earlier one: such a row is a
+// duplicate inside the file and is reported, while a row from another (older) job is updated. The final
+// SELECT reads the pre-statement snapshot, so for a skipped row it finds the line that wrote the email first.
+const UPSERT = `
+with input as (
+  select * from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[])
+    as t(email, name, company, country, phone, line_no)
+), applied as (
+  insert into public.contacts as c (email, name, company, country, phone, import_job_id, import_line_no)
+  select email, name, company, country, phone, $1::uuid, line_no from input
+  on conflict (email) do update
+    set name = excluded.name, company = excluded.company, country = excluded.country, phone = excluded.phone,
+        import_job_id = excluded.import_job_id, import_line_no = excluded.import_line_no, updated_at = now()
+    where c.import_job_id is distinct from excluded.import_job_id
+  returning c.import_line_no as line_no
+)
+select i.line_no, i.email, c.import_line_no as first_line
+from input i join public.contacts c on c.email = i.email
+where i.line_no not in (select line_no from applied)`;
+
+async function upsert(
+  client: pg.ClientBase,
+  jobId: string,
+  rows: { lineNo: number; row: Contact }[],
+): Promise<UpsertResult> {
+  // One statement cannot upsert the same key twice, so duplicates inside the batch are settled here.
+  const firstLine = new Map<string, number>();
+  const unique: { lineNo: number; row: Contact }[] = [];
+  const duplicates: UpsertResult["duplicates"] = [];
+  for (const r of rows) {
+    const seen = firstLine.get(r.row.email);
+    if (seen === undefined) {
+      firstLine.set(r.row.email, r.lineNo);
+      unique.push(r);
+    } else {
+      duplicates.push({ lineNo: r.lineNo, field: "email", message: duplicateMessage(r.row.email, seen) });
+    }
+  }
+  if (unique.length === 0) return { applied: 0, duplicates };
+  const col = <K extends keyof Contact>(k: K) => unique.map((u) => u.row[k]);
+  const res = await client.query<{ line_no: number; email: string; first_line: number }>(UPSERT, [
+    jobId,
+    col("email"),
+    col("name"),
+    col("company"),
+    col("country"),
+    col("phone"),
+    unique.map((u) => u.lineNo),
+  ]);
+  for (const d of res.rows) {
+    duplicates.push({ lineNo: d.line_no, field: "email", message: duplicateMessage(d.email, d.first_line) });
+  }
+  return { applied: unique.length - res.rows.length, duplicates };
+}
+
+function duplicateMessage(email: string, firstLine: number): string {
+  return `email ${email} already appears on line ${firstLine}; this line was skipped (emails must be unique)`;
+}
+
+export const contacts: Target<Contact> = {
+  name: "contacts",
+  requiredFields: ["email", "name"],
+  validate: validateContact,
+  upsert,
+};
