@@ -7,6 +7,9 @@ export function runIdFor(now: Date, force: boolean): string {
   return `${date}-force-${iso.slice(11, 23).replace(/[:.]/g, "")}`;
 }
 
+/** The name the workers register the crawl under. */
+export const CRAWL_WORKFLOW = "crawlCorpus";
+
 export function ingestWorkflowId(runId: string): string {
   return `ingest/${runId}`;
 }

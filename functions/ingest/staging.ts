@@ -1,0 +1,79 @@
+// Staging writes: crawled documents become rows keyed by `<run id>/<source id>/<path>`, upserted in
+// batches, so a crawl step that re-runs after a crash rewrites the same rows instead of adding new ones.
+import { createHash } from "node:crypto";
+import type pg from "pg";
+import type { CrawledDoc } from "./sources/types.ts";
+
+export interface StagingRow {
+  stagingId: string;
+  runId: string;
+  sourceId: number;
+  sourceType: string;
+  sourcePath: string;
+  url: string | null;
+  title: string;
+  content: string;
+  contentHash: string;
+  metadata: Record<string, unknown>;
+}
+
+export function stagingId(runId: string, sourceId: number, path: string): string {
+  return `${runId}/${sourceId}/${path}`;
+}
+
+export function contentHash(content: string): string {
+  return createHash("sha256").update(content.replace(/\r\n?/g, "\n").trim()).digest("hex");
+}
+
+export function toStagingRow(
+  runId: string,
+  sourceId: number,
+  sourceType: string,
+  doc: CrawledDoc,
+): StagingRow {
+  return {
+    stagingId: stagingId(runId, sourceId, doc.path),
+    runId,
+    sourceId,
+    sourceType,
+    sourcePath: doc.path,
+    url: doc.url,
+    title: doc.title,
+    content: doc.content,
+    contentHash: contentHash(doc.content),
+    metadata: doc.metadata,
+  };
+}
+
+export const STAGING_BATCH = 200;
+
+export async function writeStaging(
+  db: pg.Pool | pg.PoolClient,
+  rows: StagingRow[],
+  batch = STAGING_BATCH,
+): Promise<void> {
+  for (let i = 0; i < rows.length; i += batch) {
+    const b = rows.slice(i, i + batch);
+    await db.query(
+      `insert into public.ingest_staging
+         (staging_id, run_id, source_id, source_type, source_path, url, title, content, content_hash, metadata)
+       select * from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
+                            $8::text[], $9::text[], $10::jsonb[])
+       on conflict (staging_id) do update set
+         url = excluded.url, title = excluded.title, content = excluded.content,
+         content_hash = excluded.content_hash, metadata = excluded.metadata, staged_at = now()`,
+      [
+        b.map((r) => r.stagingId),
+        b.map((r) => r.runId),
+        b.map((r) => r.sourceId),
+        b.map((r) => r.sourceType),
+        b.map((r) => r.sourcePath),
+        b.map((r) => r.url),
+        b.map((r) => r.title),
+        b.map((r) => r.content),
+        b.map((r) => r.contentHash),
+        b.map((r) => JSON.stringify(r.metadata)),
+      ],
+    );
+  }
+}
