@@ -71,7 +71,7 @@ export function renderGallery(requests: GalleryRequest[]): string {
 ${active ? '<meta http-equiv="refresh" content="2">' : ""}
 <style>
 body{font:14px system-ui,sans-serif;margin:24px;background:#f8fafc;color:#0f172a}
-h1{font-size:22px}h2{font-size:16px;margin:0 8px 0 0;display:inline}
+h1{font-size:22px}h2{font-size:16px;margin:0 8px 0 0;display:inline;overflow-wrap:anywhere}
 .request{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:16px;margin:0 0 16px}
 .request header small{display:block;color:#64748b;margin-top:4px}
 .badge{color:#fff;border-radius:999px;padding:1px 8px;font-size:12px}

@@ -67,7 +67,11 @@ it("after SIGKILL mid fan-out, finished styles are not generated again and the r
 
   const after = await imageRows(pool, id);
   // Not called again: one provider call, the same bytes, the same finish time as before the kill.
-  expect(after.photorealistic).toMatchObject({ status: "succeeded", attempts: 1, sha256: before.photorealistic!.sha256 });
+  expect(after.photorealistic).toMatchObject({
+    status: "succeeded",
+    attempts: 1,
+    sha256: before.photorealistic!.sha256,
+  });
   expect(after.photorealistic!.finished_at).toEqual(before.photorealistic!.finished_at);
   // Interrupted mid-call: the restarted worker made exactly one more call each.
   expect(after.cartoon).toMatchObject({ status: "succeeded", attempts: 2 });
