@@ -31,16 +31,19 @@ export async function resolveFilePath(path: string, fileRoot: string): Promise<s
     throw new InputError(`the import folder ${fileRoot} does not exist; create it and put the file there`);
   });
   const decoded = decodeURIComponent(path);
+  const outside = (p: string) => {
+    const rel = relative(root, p);
+    return rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel);
+  };
+  const refuse = () =>
+    new InputError(`file ${decoded} is outside the import folder ${root}; file:// sources must be inside it`);
   const wanted = isAbsolute(decoded) ? decoded : resolve(root, decoded);
+  // Checked before and after resolving symlinks, so nothing outside the folder is even probed.
+  if (outside(wanted)) throw refuse();
   const real = await realpath(wanted).catch(() => {
     throw new InputError(`file ${decoded} does not exist in the import folder ${root}`);
   });
-  const rel = relative(root, real);
-  if (rel === "" || rel.startsWith(`..${sep}`) || rel === ".." || isAbsolute(rel)) {
-    throw new InputError(
-      `file ${decoded} is outside the import folder ${root}; file:// sources must be inside it`,
-    );
-  }
+  if (outside(real)) throw refuse();
   const st = await stat(real);
   if (!st.isFile()) throw new InputError(`file ${decoded} is not a regular file`);
   return real;

@@ -1,0 +1,92 @@
+// Injected database errors (SQLSTATE 40001, raised inside the batch transaction after its writes):
+// a transient one is retried with backoff without re-running earlier batches; a persistent one fails
+// the job with a clear error and leaves the finished batches applied.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { WorkerProcess } from "../support/worker.ts";
+import { contactsCsv, effects, type Harness, importHarness, uid } from "./harness.ts";
+
+const ROWS = 5_000;
+const BATCH = 1_000;
+let h: Harness;
+let worker: WorkerProcess;
+
+beforeAll(async () => {
+  h = await importHarness("import_failures");
+  // Retries: 3 after the first attempt, 100 ms doubling (200, 400, 800 ms by the SDK's Exponential).
+  worker = h.worker({ IMPORT_BATCH_RETRIES: "3", IMPORT_BATCH_RETRY_DELAY_MS: "100" });
+  await worker.waitForOutput('"started"');
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+async function jobWithFault(batch: number, failAttempts: number): Promise<string> {
+  const id = await h.insertJob({
+    source_url: h.writeFile(`${uid()}.csv`, contactsCsv(ROWS, uid())),
+    batch_size: BATCH,
+  });
+  await h.pool.query(
+    "insert into app.import_fault_injections (job_id, batch_index, fail_attempts) values ($1, $2, $3)",
+    [id, batch, failAttempts],
+  );
+  await h.starter.beginRpc(`import/${id}`, "importJob", id, h.starter.options({ target: h.group }));
+  return id;
+}
+
+async function batchRows(id: string) {
+  const { rows } = await h.pool.query<{
+    batch_index: number;
+    status: string;
+    attempts: number;
+    error: string | null;
+    ms: number | null;
+  }>(
+    `select batch_index, status, attempts, error,
+            (extract(epoch from finished_at - started_at) * 1000)::int as ms
+     from public.import_batches where job_id = $1 order by batch_index`,
+    [id],
+  );
+  return rows;
+}
+
+describe("a failing batch", () => {
+  it("that fails twice then succeeds is retried with backoff; earlier batches do not re-run", async () => {
+    const id = await jobWithFault(2, 2);
+    const job = await h.waitFinished(id);
+    expect(job).toMatchObject({ status: "succeeded", imported_rows: ROWS, batches_done: 5, error: null });
+    const b = await batchRows(id);
+    expect(b.map((x) => x.attempts)).toEqual([1, 1, 3, 1, 1]);
+    expect(b.every((x) => x.status === "done")).toBe(true);
+    // Two waits of 200 and 400 ms sit between its first attempt and its commit.
+    expect(b[2]!.ms).toBeGreaterThanOrEqual(550);
+    expect(await effects(h.pool, id)).toEqual({ inserts: ROWS, updates: 0, maxPerEmail: 1 });
+    expect(worker.output()).toMatch(
+      /"event":"import batch failed".*"attempt":2.*injected: batch 2, attempt 2/,
+    );
+  });
+
+  it("that keeps failing ends the job failed with a clear error; finished batches stay applied", async () => {
+    const id = await jobWithFault(3, 1000);
+    const job = await h.waitFinished(id);
+    expect(job.status).toBe("failed");
+    expect(job.error).toMatch(
+      /^batch 3 failed after 4 attempts \(attempt 4: could not serialize access due to concurrent update \(injected: batch 3, attempt 4\)\); batches 0-2 stay imported \(3000 rows\)\. Fix the cause/,
+    );
+    expect(job).toMatchObject({ imported_rows: 3 * BATCH, batches_done: 3, batches_total: 5 });
+    const b = await batchRows(id);
+    expect(b.map((x) => [x.status, x.attempts])).toEqual([
+      ["done", 1],
+      ["done", 1],
+      ["done", 1],
+      ["failed", 4],
+      ["pending", 0],
+    ]);
+    const { rows } = await h.pool.query<{ n: number }>(
+      "select count(*)::int as n from public.contacts where import_job_id = $1",
+      [id],
+    );
+    expect(rows[0]!.n).toBe(3 * BATCH);
+    expect(await effects(h.pool, id)).toEqual({ inserts: 3 * BATCH, updates: 0, maxPerEmail: 1 });
+    expect(worker.proc.exitCode).toBeNull();
+  });
+});
