@@ -38,7 +38,7 @@ export interface Harness {
   insertJob(fields: Record<string, unknown>): Promise<string>;
   job(id: string): Promise<JobRow>;
   waitFinished(id: string, timeoutMs?: number): Promise<JobRow>;
-  close(): Promise<void>;
+  close(opts?: { dropDatabase?: boolean }): Promise<void>;
 }
 
 // Contacts writes are counted per email and operation, committed ones only (the audit row rolls back
@@ -123,11 +123,11 @@ export async function importHarness(dbName: string): Promise<Harness> {
         timeoutMs,
       );
     },
-    async close() {
+    async close({ dropDatabase: drop = true } = {}) {
       await Promise.all(workers.map((w) => w.kill("SIGKILL")));
       await starter.stop();
       await pool.end();
-      await dropDatabase(dbName);
+      if (drop) await dropDatabase(dbName);
       rmSync(fileRoot, { recursive: true, force: true });
     },
   };
