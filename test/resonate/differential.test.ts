@@ -1,0 +1,45 @@
+// Differential test: seeded request sequences applied to the SDK's reference Server and to the
+// resonate schema must agree step by step (see differential/runner.ts for what is compared and
+// for the explicit list of intentional deviations). A longer randomized campaign:
+//   node_modules/.bin/node scripts/resonate-campaign.ts --seeds 2000
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dropDatabase, freshDatabase } from "../support/db.ts";
+import { DEVIATIONS, formatFailure, runSeed, SchemaClient } from "./differential/runner.ts";
+
+const SEEDS = Array.from({ length: 60 }, (_, i) => i + 1);
+const STEPS = 80;
+
+describe("resonate schema vs the SDK's reference Server (eager, 30 s retry, UTC cron)", () => {
+  let client: pg.Client;
+  let sut: SchemaClient;
+
+  beforeAll(async () => {
+    const url = await freshDatabase("resonate_diff");
+    client = new pg.Client({ connectionString: url });
+    await client.connect();
+    sut = await SchemaClient.open(client);
+  });
+
+  afterAll(async () => {
+    await client?.end();
+    await dropDatabase("resonate_diff");
+  });
+
+  it("documents every intentional deviation", () => {
+    expect(Object.keys(DEVIATIONS).length).toBeGreaterThan(0);
+  });
+
+  it(`agrees on ${SEEDS.length} fixed seeds x ${STEPS} steps`, async () => {
+    const failures: string[] = [];
+    let steps = 0;
+    for (const seed of SEEDS) {
+      const result = await runSeed(sut, seed, STEPS);
+      steps += result.steps;
+      if (result.failure) failures.push(formatFailure(result.failure));
+    }
+    if (failures.length > 0) console.error(failures.join("\n\n"));
+    expect(failures, `${failures.length} failing seeds`).toEqual([]);
+    expect(steps).toBe(SEEDS.length * STEPS);
+  });
+});

@@ -1,0 +1,258 @@
+// Applies one seeded request sequence to the SDK's reference Server and to the resonate schema, and
+// compares them step by step: statuses, normalised bodies and the messages each step emits; at the
+// end, the reference's debug.snap against the schema's tables.
+//
+// The reference runs in timeoutMode "eager", the mode the schema implements, with the intentional
+// deviations below applied to it so that everything else must match exactly.
+process.env.TZ = "UTC"; // the reference evaluates cron in the process time zone; the schema uses UTC.
+
+import type pg from "pg";
+import { Server } from "../../../node_modules/@resonatehq/sdk/dist/src/network/local.js";
+import { ADDRESSES, Generator, type Json, type Step } from "./generator.ts";
+import { canonical, messageKey, normResponse, snapTables } from "./normaliser.ts";
+
+const SETTLE_STATES = ["resolved", "rejected", "rejected_canceled"];
+
+/**
+ * Intentional deviations of the schema from the 0.11.5 reference. Each is applied to the reference
+ * (or to its output) here, so the comparison stays exact for everything else.
+ */
+export const DEVIATIONS = {
+  armEveryTimeout:
+    "Every pending promise has its timeout armed, not only those with resonate:target: an awaiter " +
+    "suspended on a ctx.promise() (scope global, no target) or a local child is woken at the deadline " +
+    "instead of being stranded (spec §9 item 1; the reference's own comment admits the gap).",
+  settleStateValidated:
+    "promise.settle (top level and fenced) and task.fulfill reject states other than resolved, " +
+    "rejected, rejected_canceled with 400; the reference stores any string, even rejected_timedout.",
+  settledExecutesDropped:
+    "An execute for a task whose promise settles is deleted from the outbox in the same transaction " +
+    "(it could only produce a 409), so a step whose cascade both resumes and fulfils a task emits no execute.",
+  suspend422Body:
+    "task.suspend's 422 carries a string body; the reference returns {} (which its own isResponse " +
+    "rejects). Error bodies are not compared.",
+} as const;
+
+type Patchable = Json;
+
+export function referenceServer(): Patchable {
+  const s: Patchable = new Server({ timeoutMode: "eager" });
+
+  // DEVIATIONS.armEveryTimeout
+  const promiseCreate = s.promiseCreate.bind(s);
+  s.promiseCreate = (now: number, req: Json) => {
+    const existed = s.promises.has(req.data.id);
+    const result = promiseCreate(now, req);
+    const p = s.promises.get(req.data.id);
+    if (!existed && p?.state === "pending" && !s.pTimeouts.some((t: Json) => t.id === p.id)) {
+      result.changes.push(s.setPTimeout({ id: p.id, timeout: p.timeoutAt }));
+    }
+    return result;
+  };
+
+  // DEVIATIONS.settleStateValidated
+  const promiseSettle = s.promiseSettle.bind(s);
+  s.promiseSettle = (now: number, req: Json) => {
+    if (s.promises.has(req.data.id) && !SETTLE_STATES.includes(req.data.state)) {
+      return { response: s.response(req.kind, 400, "invalid state"), changes: [] };
+    }
+    return promiseSettle(now, req);
+  };
+  const validate = s.validate.bind(s);
+  s.validate = (req: Json) => {
+    const error = validate(req);
+    if (error !== null) return error;
+    if (req.kind === "task.fulfill" && !SETTLE_STATES.includes(req.data.action.data.state)) return "invalid state";
+    return null;
+  };
+  return s;
+}
+
+export interface Failure {
+  seed: number;
+  step: number;
+  reason: string;
+  request?: Json;
+  now?: number;
+  reference?: Json;
+  schema?: Json;
+}
+
+export interface SeedResult {
+  seed: number;
+  steps: number;
+  failure?: Failure;
+  /** How often each `kind status` and each message kind occurred: evidence the sequences reach deep states. */
+  coverage: Map<string, number>;
+}
+
+interface Outcome {
+  response: Json;
+  messages: string[];
+}
+
+/** The system under test, through a session that opted into resonate:debug_time. */
+export class SchemaClient {
+  readonly client: pg.Client;
+
+  constructor(client: pg.Client) {
+    this.client = client;
+  }
+
+  static async open(client: pg.Client): Promise<SchemaClient> {
+    await client.query("set resonate.debug_time = on");
+    return new SchemaClient(client);
+  }
+
+  async rpc(req: Json, now: number): Promise<Json> {
+    const body = { ...req, head: { ...req.head, "resonate:debug_time": now } };
+    const { rows } = await this.client.query("select resonate.resonate_rpc($1::jsonb) as res", [
+      JSON.stringify(body),
+    ]);
+    return rows[0].res;
+  }
+
+  async tick(now: number): Promise<void> {
+    await this.client.query("select resonate.process_timeouts($1::bigint)", [now]);
+  }
+
+  /** Everything the step wrote to the outbox, read through the dequeue functions; then the rest. */
+  async drain(): Promise<string[]> {
+    const out: string[] = [];
+    const ex = await this.client.query(
+      `select a.address, e.task_id, e.version from unnest($1::text[]) with ordinality as a(address, n)
+         cross join lateral resonate.dequeue_execute(a.address, 1000) e`,
+      [ADDRESSES],
+    );
+    for (const r of ex.rows) out.push(messageKey(r.address, "execute", { id: r.task_id, version: r.version }));
+    const un = await this.client.query(
+      `select a.address, u.promise from unnest($1::text[]) as a(address)
+         cross join lateral resonate.dequeue_unblock(a.address, 1000) u`,
+      [ADDRESSES],
+    );
+    for (const r of un.rows) out.push(messageKey(r.address, "unblock", r.promise));
+    const rest = await this.client.query(
+      "delete from resonate.outbox returning address, kind, task_id, version, promise",
+    );
+    for (const r of rest.rows) {
+      out.push(
+        `LEFTOVER ${messageKey(r.address, r.kind, r.kind === "execute" ? { id: r.task_id, version: r.version } : r.promise)}`,
+      );
+    }
+    return out.sort();
+  }
+}
+
+function referenceMessages(ref: Patchable, changes: Json[]): string[] {
+  // The outbox keeps one execute per task (latest wins); unblocks are keyed by (promise, address).
+  const executes = new Map<string, string>();
+  const others: string[] = [];
+  for (const c of changes) {
+    if (c.kind !== "message.send") continue;
+    const m = c.message;
+    if (m.kind === "execute") {
+      const id = m.data.task.id;
+      // DEVIATIONS.settledExecutesDropped
+      if (ref.promises.get(id)?.state !== "pending") continue;
+      executes.set(id, messageKey(c.address, "execute", m.data.task));
+    } else {
+      others.push(messageKey(c.address, "unblock", m.data.promise));
+    }
+  }
+  return [...executes.values(), ...others].sort();
+}
+
+function same(a: Json, b: Json): boolean {
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
+export async function runSeed(sut: SchemaClient, seed: number, steps: number): Promise<SeedResult> {
+  const gen = new Generator(seed);
+  const coverage = new Map<string, number>();
+  const count = (key: string) => coverage.set(key, (coverage.get(key) ?? 0) + 1);
+  const ref = referenceServer();
+  gen.world = { tasks: ref.tasks, promises: ref.promises };
+  const reset = await sut.rpc({ kind: "debug.reset", head: { corrId: "reset", version: "v" }, data: {} }, 0);
+  if (reset.head.status !== 200) throw new Error(`debug.reset failed: ${JSON.stringify(reset)}`);
+  await sut.drain();
+
+  for (let i = 0; i < steps; i++) {
+    const step: Step = gen.step();
+    const fail = (reason: string, reference?: Json, schema?: Json): SeedResult => ({
+      seed,
+      steps: i,
+      coverage,
+      failure: { seed, step: i, reason, request: step.req, now: step.now, reference, schema },
+    });
+
+    if (step.tick) {
+      const r = ref.apply(step.now, {
+        kind: "debug.tick",
+        head: { corrId: "tick", version: "v" },
+        data: { time: step.now },
+      });
+      await sut.tick(step.now);
+      const refMsgs = referenceMessages(ref, r.changes);
+      const sutMsgs = await sut.drain();
+      for (const m of sutMsgs) count(`tick message ${m.split(" ")[0]}`);
+      if (!same(refMsgs, sutMsgs)) return fail("messages of the tick before the step", refMsgs, sutMsgs);
+    }
+
+    let refOut: Outcome;
+    try {
+      const r = ref.apply(step.now, structuredClone(step.req));
+      refOut = { response: r.response, messages: referenceMessages(ref, r.changes) };
+    } catch (err) {
+      return fail(`reference threw: ${(err as Error).message}`);
+    }
+    const sutRes = await sut.rpc(step.req, step.now);
+    const sutOut: Outcome = { response: sutRes, messages: await sut.drain() };
+    count(`${step.req.kind} ${sutRes.head?.status}`);
+    for (const m of sutOut.messages) count(`message ${m.split(" ")[0]}`);
+    gen.observe(refOut.response, ref.outgoing.map((o: Json) => o.message));
+    ref.outgoing = [];
+
+    if (sutRes.kind !== step.req.kind || sutRes.head?.corrId !== step.req.head.corrId) {
+      return fail("envelope does not echo kind/corrId", undefined, sutRes);
+    }
+    if (JSON.stringify(sutRes).includes("null")) {
+      if (containsNull(sutRes)) return fail("response contains a JSON null", undefined, sutRes);
+    }
+    const a = normResponse({ ...refOut.response, kind: step.req.kind }, step.now);
+    const b = normResponse(sutRes, step.now);
+    if (!same(a, b)) return fail("response differs", refOut.response, sutRes);
+    if (!same(refOut.messages, sutOut.messages)) return fail("messages differ", refOut.messages, sutOut.messages);
+  }
+
+  const refSnap = snapTables(ref.debugSnap().response.data);
+  const snapRes = await sut.rpc({ kind: "debug.snap", head: { corrId: "snap", version: "v" }, data: {} }, gen.now);
+  const sutSnap = snapTables(snapRes.data);
+  for (const key of Object.keys(refSnap)) {
+    if (!same(refSnap[key], sutSnap[key])) {
+      return {
+        seed,
+        steps,
+        coverage,
+        failure: { seed, step: steps, reason: `final snapshot differs in ${key}`, reference: refSnap[key], schema: sutSnap[key] },
+      };
+    }
+  }
+  return { seed, steps, coverage };
+}
+
+function containsNull(x: Json): boolean {
+  if (x === null) return true;
+  if (Array.isArray(x)) return x.some(containsNull);
+  if (typeof x === "object") return Object.values(x).some(containsNull);
+  return false;
+}
+
+export function formatFailure(f: Failure): string {
+  return [
+    `seed ${f.seed}, step ${f.step} (now=${f.now}): ${f.reason}`,
+    `  request:   ${JSON.stringify(f.request)}`,
+    `  reference: ${JSON.stringify(f.reference)}`,
+    `  schema:    ${JSON.stringify(f.schema)}`,
+    `  reproduce: node_modules/.bin/node scripts/resonate-campaign.ts --seed ${f.seed} --steps ${f.step + 1}`,
+  ].join("\n");
+}
