@@ -4,8 +4,8 @@
 // Runs in its own database (resonate_campaign), so it never disturbs the shared `postgres` one.
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { dropDatabase, freshDatabase } from "../test/support/db.ts";
 import { formatFailure, runSeed, SchemaClient } from "../test/resonate/differential/runner.ts";
+import { dropDatabase, freshDatabase } from "../test/support/db.ts";
 
 const { values } = parseArgs({
   options: {
@@ -21,7 +21,10 @@ const { values } = parseArgs({
 const steps = Number(values.steps);
 const seeds = values.seed
   ? [Number(values.seed)]
-  : Array.from({ length: Number(values.seeds) }, (_, i) => i + Number(values.start ?? Date.now() % 1_000_000));
+  : Array.from(
+      { length: Number(values.seeds) },
+      (_, i) => i + Number(values.start ?? Date.now() % 1_000_000),
+    );
 
 const url = await freshDatabase("resonate_campaign");
 const client = new pg.Client({ connectionString: url });

@@ -61,7 +61,10 @@ export class Generator {
    * versions toward requests that pass their checks (acquired tasks for fencing, pending tasks
    * with their live version for acquire, pending promises to await); never to predict answers.
    */
-  world: { tasks: Map<string, Json>; promises: Map<string, Json> } = { tasks: new Map(), promises: new Map() };
+  world: { tasks: Map<string, Json>; promises: Map<string, Json> } = {
+    tasks: new Map(),
+    promises: new Map(),
+  };
 
   constructor(seed: number) {
     this.next = rng(seed);
@@ -98,7 +101,9 @@ export class Generator {
   /** An id that probably has a task, preferably in `state`, so task requests mostly reach their body. */
   private taskId(state?: string): string {
     if (state && this.chance(0.8)) {
-      const inState = [...this.world.tasks.values()].filter((t) => t.state === state).map((t) => t.id as string);
+      const inState = [...this.world.tasks.values()]
+        .filter((t) => t.state === state)
+        .map((t) => t.id as string);
       if (inState.length > 0) return this.pick(inState);
     }
     const known = [...this.versions.keys()];

@@ -62,7 +62,8 @@ export function referenceServer(): Patchable {
   s.validate = (req: Json) => {
     const error = validate(req);
     if (error !== null) return error;
-    if (req.kind === "task.fulfill" && !SETTLE_STATES.includes(req.data.action.data.state)) return "invalid state";
+    if (req.kind === "task.fulfill" && !SETTLE_STATES.includes(req.data.action.data.state))
+      return "invalid state";
     return null;
   };
   return s;
@@ -124,7 +125,8 @@ export class SchemaClient {
          cross join lateral resonate.dequeue_execute(a.address, 1000) e`,
       [ADDRESSES],
     );
-    for (const r of ex.rows) out.push(messageKey(r.address, "execute", { id: r.task_id, version: r.version }));
+    for (const r of ex.rows)
+      out.push(messageKey(r.address, "execute", { id: r.task_id, version: r.version }));
     const un = await this.client.query(
       `select a.address, u.promise from unnest($1::text[]) as a(address)
          cross join lateral resonate.dequeue_unblock(a.address, 1000) u`,
@@ -209,7 +211,10 @@ export async function runSeed(sut: SchemaClient, seed: number, steps: number): P
     const sutOut: Outcome = { response: sutRes, messages: await sut.drain() };
     count(`${step.req.kind} ${sutRes.head?.status}`);
     for (const m of sutOut.messages) count(`message ${m.split(" ")[0]}`);
-    gen.observe(refOut.response, ref.outgoing.map((o: Json) => o.message));
+    gen.observe(
+      refOut.response,
+      ref.outgoing.map((o: Json) => o.message),
+    );
     ref.outgoing = [];
 
     if (sutRes.kind !== step.req.kind || sutRes.head?.corrId !== step.req.head.corrId) {
@@ -221,11 +226,15 @@ export async function runSeed(sut: SchemaClient, seed: number, steps: number): P
     const a = normResponse({ ...refOut.response, kind: step.req.kind }, step.now);
     const b = normResponse(sutRes, step.now);
     if (!same(a, b)) return fail("response differs", refOut.response, sutRes);
-    if (!same(refOut.messages, sutOut.messages)) return fail("messages differ", refOut.messages, sutOut.messages);
+    if (!same(refOut.messages, sutOut.messages))
+      return fail("messages differ", refOut.messages, sutOut.messages);
   }
 
   const refSnap = snapTables(ref.debugSnap().response.data);
-  const snapRes = await sut.rpc({ kind: "debug.snap", head: { corrId: "snap", version: "v" }, data: {} }, gen.now);
+  const snapRes = await sut.rpc(
+    { kind: "debug.snap", head: { corrId: "snap", version: "v" }, data: {} },
+    gen.now,
+  );
   const sutSnap = snapTables(snapRes.data);
   for (const key of Object.keys(refSnap)) {
     if (!same(refSnap[key], sutSnap[key])) {
@@ -233,7 +242,13 @@ export async function runSeed(sut: SchemaClient, seed: number, steps: number): P
         seed,
         steps,
         coverage,
-        failure: { seed, step: steps, reason: `final snapshot differs in ${key}`, reference: refSnap[key], schema: sutSnap[key] },
+        failure: {
+          seed,
+          step: steps,
+          reason: `final snapshot differs in ${key}`,
+          reference: refSnap[key],
+          schema: sutSnap[key],
+        },
       };
     }
   }
