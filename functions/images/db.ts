@@ -17,13 +17,10 @@ export class RequestUnusableError extends Error {
   override name = "RequestUnusableError";
 }
 
-export async function loadRequest(db: pg.Pool, id: string): Promise<StoredRequest> {
-  const { rows } = await db.query<{ prompt: unknown; styles: unknown; options: unknown }>(
-    "select prompt, styles, options from public.image_requests where id = $1",
-    [id],
-  );
-  const row = rows[0];
-  if (!row) throw new RequestUnusableError(`image request ${id} does not exist`);
+function parseRequest(
+  id: string,
+  row: { prompt: unknown; styles: unknown; options: unknown },
+): StoredRequest {
   if (typeof row.prompt !== "string" || !Array.isArray(row.styles)) {
     throw new RequestUnusableError(`image request ${id} has no prompt or styles`);
   }
@@ -67,29 +64,53 @@ export interface StoredImage {
   sha256: string;
 }
 
-export type Attempt = { kind: "done"; image: StoredImage } | { kind: "call"; attempt: number };
+export type Attempt =
+  | { kind: "done"; image: StoredImage }
+  | { kind: "call"; attempt: number; request: StoredRequest };
 
 /**
- * Counts a provider call before it is made. A style that already succeeded (its step finished but the
- * workflow had not recorded that before a crash) is not called again: its stored result is returned.
+ * Counts a provider call before it is made and reads what the call needs, in one round trip. A style
+ * that already succeeded (its step finished but the workflow had not recorded that before a crash)
+ * is not called again: its stored result is returned.
  */
 export async function beginAttempt(db: pg.Pool, requestId: string, style: string): Promise<Attempt> {
-  const { rows } = await db.query<{ attempts: number }>(
-    `insert into public.generated_images (request_id, style, status, attempts, started_at)
-     values ($1, $2, 'running', 1, now())
-     on conflict (request_id, style) do update
-        set status = 'running', attempts = generated_images.attempts + 1,
-            started_at = coalesce(generated_images.started_at, now()), updated_at = now()
-      where generated_images.status <> 'succeeded'
-     returning attempts`,
+  const { rows } = await db.query<{
+    prompt: unknown;
+    styles: unknown;
+    options: unknown;
+    attempts: number | null;
+    status: string | null;
+    path: string;
+    url: string;
+    bytes: number;
+    sha256: string;
+  }>(
+    `with bumped as (
+       insert into public.generated_images (request_id, style, status, attempts, started_at)
+       select id, $2, 'running', 1, now() from public.image_requests where id = $1
+       on conflict (request_id, style) do update
+          set status = 'running', attempts = generated_images.attempts + 1,
+              started_at = coalesce(generated_images.started_at, now()), updated_at = now()
+        where generated_images.status <> 'succeeded'
+       returning attempts
+     )
+     select r.prompt, r.styles, r.options, b.attempts, g.status, g.path, g.url, g.bytes, g.sha256
+       from public.image_requests r
+       left join bumped b on true
+       left join public.generated_images g on g.request_id = r.id and g.style = $2
+      where r.id = $1`,
     [requestId, style],
   );
-  if (rows[0]) return { kind: "call", attempt: rows[0].attempts };
-  const { rows: done } = await db.query<StoredImage>(
-    `select style, path, url, bytes, sha256 from public.generated_images where request_id = $1 and style = $2`,
-    [requestId, style],
-  );
-  return { kind: "done", image: done[0]! };
+  const row = rows[0];
+  if (!row) throw new RequestUnusableError(`image request ${requestId} does not exist`);
+  if (row.attempts === null) {
+    // Nothing was bumped, so the row (as of before this statement) is the succeeded one.
+    return {
+      kind: "done",
+      image: { style, path: row.path, url: row.url, bytes: row.bytes, sha256: row.sha256 },
+    };
+  }
+  return { kind: "call", attempt: row.attempts, request: parseRequest(requestId, row) };
 }
 
 export interface ImageRecord {

@@ -11,7 +11,6 @@ import type { ImagesConfig } from "./config.ts";
 import {
   beginAttempt,
   finishRequest,
-  loadRequest,
   markStyleFailed,
   type RequestOutcome,
   RequestUnusableError,
@@ -51,9 +50,9 @@ export function objectPath(requestId: string, style: string): string {
 /** One style: call the provider, store the PNG, record its metadata. Safe to run again after a crash. */
 export async function generateImage(ctx: Context, requestId: string, style: string): Promise<StoredImage> {
   const { pool, provider, storage, log } = deps(ctx);
-  const req = await loadRequest(pool, requestId);
   const attempt = await beginAttempt(pool, requestId, style);
   if (attempt.kind === "done") return attempt.image;
+  const req = attempt.request;
   const started = performance.now();
   try {
     const img = await provider.generate({

@@ -56,6 +56,17 @@ create table if not exists public.generated_images (
 alter table public.image_requests enable row level security;
 alter table public.generated_images enable row level security;
 
+-- One row per request with its workflow's state in the durable store and the provider calls it made:
+-- what to look at in the dashboard or psql when a request seems stuck. security_invoker, so the
+-- tables' RLS applies to whoever queries it.
+create or replace view public.image_requests_overview with (security_invoker = true) as
+select r.id, r.prompt, r.styles, r.status, r.images_total, r.images_succeeded, r.images_failed, r.error,
+       r.created_at, r.finished_at, r.duration_ms,
+       p.state as workflow_state,
+       (select coalesce(sum(g.attempts), 0)::int from public.generated_images g where g.request_id = r.id) as provider_calls
+  from public.image_requests r
+  left join resonate.promises p on p.id = 'images/' || r.id::text;
+
 drop trigger if exists image_requests_start_workflow on public.image_requests;
 create trigger image_requests_start_workflow
   after insert on public.image_requests

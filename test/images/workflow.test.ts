@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePng } from "../../functions/images/png.ts";
 import { dropDatabase, freshDatabase, pool as makePool } from "../support/db.ts";
 import { startWorker, type WorkerProcess } from "../support/worker.ts";
-import { imageRows, insertRequest, starter, waitForFinal } from "./support/harness.ts";
+import { imageRows, insertRequest, starter, waitFor, waitForFinal } from "./support/harness.ts";
 import { decodePng } from "./support/png-decode.ts";
 
 const DB = "images_workflow_test";
@@ -104,6 +104,15 @@ describe("generateImages", () => {
       images.cartoon!.finished_at!.getTime(),
     );
     expect(images.abstract!.finished_at!.getTime()).toBeLessThan(images.cartoon!.finished_at!.getTime());
+    // The overview joins the durable store: the workflow promise resolves just after the row settles.
+    const overview = await waitFor("the workflow promise to resolve", async () => {
+      const { rows } = await pool.query(
+        "select workflow_state, provider_calls from image_requests_overview where id = $1",
+        [id],
+      );
+      return rows[0]?.workflow_state === "resolved" ? rows[0] : undefined;
+    });
+    expect(overview).toEqual({ workflow_state: "resolved", provider_calls: 5 });
   });
 
   it("marks permanently failing styles failed and settles the request as partially succeeded", async () => {
