@@ -29,7 +29,33 @@ export function createResonate(opts: ClientOptions): Resonate {
     pid: opts.pid,
     tickMs: opts.resonate.tickMs,
   });
+  survivePoolErrors(network);
   return new Resonate({ network, group, pid: opts.pid, ttl });
+}
+
+interface PoolLike {
+  on(event: "error", listener: (err: Error) => void): unknown;
+}
+
+/**
+ * PostgresNetwork (SDK 0.11.5) creates its pg.Pool without an 'error' listener, so when the database
+ * restarts, an idle pooled connection's error is an unhandled 'error' event that kills the process.
+ * With a listener the pool just drops the broken connection and opens a new one on the next query,
+ * and the network's fallback tick keeps delivering until then. Guarded by the Postgres-restart test.
+ */
+function survivePoolErrors(network: PostgresNetwork): void {
+  const internal = network as unknown as { getPool?: () => Promise<PoolLike> };
+  if (typeof internal.getPool !== "function") return;
+  internal
+    .getPool()
+    .then((pool) =>
+      pool.on("error", (err) =>
+        console.warn(
+          JSON.stringify({ level: "warn", event: "resonate pool connection lost", error: err.message }),
+        ),
+      ),
+    )
+    .catch(() => {});
 }
 
 /** Options that route a workflow started with beginRpc to the worker group. */

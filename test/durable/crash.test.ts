@@ -152,7 +152,9 @@ describe("Postgres restart mid-workflow", () => {
     expect(postmasterPid()).toBeUndefined();
     await new Promise((r) => setTimeout(r, 1_000));
     startPostgres();
-    await waitResolved(runId, 90_000);
+    await waitResolved(runId, 90_000).catch((err) => {
+      throw new Error(`${(err as Error).message}\nworker output:\n${w.output().slice(-4000)}`);
+    });
     expect(await sideEffects(runId)).toBe(STEPS);
     expect(w.proc.exitCode).toBeNull();
   });

@@ -229,8 +229,15 @@ describe("SDK on PostgresNetwork and the resonate schema", () => {
 
   it("fires a cron schedule through the store's timer loop", { timeout: 130_000 }, async () => {
     const runId = `sched-${uid()}`;
-    const schedule = await resonate.schedule(`schedule-${runId}`, "* * * * *", "sequential", runId, 1, 0,
-      resonate.options({ target: GROUP }));
+    const schedule = await resonate.schedule(
+      `schedule-${runId}`,
+      "* * * * *",
+      "sequential",
+      runId,
+      1,
+      0,
+      resonate.options({ target: GROUP }),
+    );
     try {
       await eventually(
         "the scheduled run",
