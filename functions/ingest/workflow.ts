@@ -80,9 +80,9 @@ export function ingestWorkflows(deps: IngestDeps) {
     // The cadence gate: a source crawled less than ~one cadence ago skips this run (90% so a nightly job
     // that fires a little early still counts as due).
     const { rows } = await pool.query(
-      `select id, kind, ($2 or last_crawled_at is null or last_crawled_at + cadence * 0.9 <= now()) as due
+      `select id, kind, ($1 or last_crawled_at is null or last_crawled_at + cadence * 0.9 <= now()) as due
          from public.ingest_sources where enabled order by id`,
-      [runId, force],
+      [force],
     );
     const due: PlannedSource[] = [];
     for (const r of rows) {
@@ -248,7 +248,11 @@ export function ingestWorkflows(deps: IngestDeps) {
     log.info("run finished", { run_id: runId, error });
   }
 
-  function* crawlSource(ctx: Context, runId: string, sourceId: number): Generator<unknown, SourceOutcome, unknown> {
+  function* crawlSource(
+    ctx: Context,
+    runId: string,
+    sourceId: number,
+  ): Generator<unknown, SourceOutcome, unknown> {
     const outcome: SourceOutcome = {
       sourceId,
       status: "succeeded",
