@@ -1,0 +1,127 @@
+// Fan-out overhead of the image workflow: total wall time minus the slowest branch, for 3, 10 and 50
+// styles at a fixed simulated latency, on the real durable store with a real worker process.
+//   npm run bench:images [-- --sizes 3,10,50 --runs 5 --latency 500]
+// Styles are synthetic (bench-01, ...): the rows are inserted into a database of the benchmark's own and
+// the workflow is started directly, so the webhook's production limit of 6 known styles stays as it
+// is. Images are 32 px so the number measures orchestration, not drawing.
+import { parseArgs } from "node:util";
+import { loadConfig } from "../functions/shared/config.ts";
+import { createResonate, toWorkers } from "../functions/shared/resonate-client.ts";
+import { stackEnv } from "../scripts/stack/env.ts";
+import { up } from "../scripts/stack.ts";
+import { dropDatabase, freshDatabase, pool as makePool } from "../test/support/db.ts";
+import { startWorker } from "../test/support/worker.ts";
+import { type Row, report } from "./lib/report.ts";
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: "string", default: "3,10,50" },
+    runs: { type: "string", default: "5" },
+    latency: { type: "string", default: "500" },
+  },
+});
+const sizes = values.sizes.split(",").map(Number);
+const runs = Number(values.runs);
+const latency = Number(values.latency);
+if (
+  sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 500) ||
+  !Number.isInteger(runs) ||
+  runs < 1 ||
+  !Number.isInteger(latency) ||
+  latency < 0
+) {
+  throw new Error("--sizes must be integers from 1 to 500, --runs a positive integer, --latency ms >= 0");
+}
+
+const DB = "images_bench";
+const GROUP = `images-bench-${process.pid}`;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function main(): Promise<void> {
+  await up();
+  Object.assign(process.env, stackEnv());
+  const url = await freshDatabase(DB);
+  const pool = makePool(url);
+  const worker = startWorker({
+    DATABASE_URL: url,
+    RESONATE_GROUP: GROUP,
+    IMAGES_SIMULATED_LATENCY_MS: String(latency),
+    IMAGES_SIMULATED_SIZE: "32",
+  });
+  const resonate = createResonate({
+    databaseUrl: url,
+    resonate: { ...loadConfig().resonate, serverUrl: undefined },
+    group: `${GROUP}-client`,
+  });
+  const target = toWorkers(resonate, GROUP);
+  const rows: Row[] = [];
+  try {
+    await worker.waitForOutput('"event":"started"');
+    for (const n of sizes) {
+      const styles = Array.from({ length: n }, (_, i) => `bench-${String(i + 1).padStart(2, "0")}`);
+      const walls: number[] = [];
+      const slowest: number[] = [];
+      const overheads: number[] = [];
+      let calls = 0;
+      // One unmeasured run first, so connection set-up and JIT warm-up are not counted.
+      for (let r = -1; r < runs; r++) {
+        const { rows: ins } = await pool.query<{ id: string }>(
+          "insert into image_requests (prompt, styles) values ($1, $2) returning id",
+          [`bench run ${r} of ${n} styles`, styles],
+        );
+        const id = ins[0]!.id;
+        const t = performance.now();
+        const handle = await resonate.beginRpc(`images/${id}`, "generateImages", id, target);
+        const outcome = (await handle.result()) as { status: string; succeeded: number };
+        const wall = performance.now() - t;
+        if (outcome.status !== "succeeded" || outcome.succeeded !== n)
+          throw new Error(`run ${r} of ${n} styles: ${JSON.stringify(outcome)}`);
+        const { rows: b } = await pool.query<{ slowest: number; calls: number }>(
+          "select max(duration_ms)::int as slowest, sum(attempts)::int as calls from generated_images where request_id = $1",
+          [id],
+        );
+        if (r < 0) continue;
+        walls.push(wall);
+        slowest.push(b[0]!.slowest);
+        overheads.push(wall - b[0]!.slowest);
+        calls += b[0]!.calls;
+      }
+      rows.push({
+        styles: n,
+        runs,
+        "latency ms": latency,
+        "wall ms (median)": median(walls),
+        "slowest branch ms (median)": median(slowest),
+        "overhead ms (median)": median(overheads),
+        "overhead ms (max)": Math.max(...overheads),
+        "provider calls / run": calls / runs,
+      });
+      console.log(JSON.stringify(rows.at(-1)));
+    }
+  } finally {
+    await worker.kill("SIGTERM");
+    await resonate.stop();
+    await pool.end();
+    await dropDatabase(DB);
+  }
+  report(
+    "images",
+    "Image fan-out overhead",
+    rows,
+    `Wall = from \`beginRpc("images/<id>")\` on a client to its result, through the \`resonate\` schema and one worker process
+(2-core machine, Postgres on the same host). Slowest branch = the largest \`generated_images.duration_ms\` (first provider
+call to stored image, including writing the PNG and its row). Overhead = wall - slowest branch: starting the workflow,
+the start/finish steps, creating one durable promise per branch and settling it, and delivering the result.
+Target: under 50 ms at 10 styles. Each size ran once unmeasured first.`,
+  );
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
