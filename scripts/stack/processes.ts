@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { LOG_DIR, PID_DIR, ROOT } from "./layout.ts";
+import { LOG_DIR, NODE_BIN, PID_DIR, ROOT } from "./layout.ts";
 
 export function pidFile(name: string): string {
   return join(PID_DIR, `${name}.pid`);
@@ -25,11 +25,17 @@ export function runningPid(name: string): number | undefined {
   return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
 }
 
+/** Starts a long-running stack process under scripts/stack/supervise.ts, which restarts it if it dies. */
 export function startDetached(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
   mkdirSync(PID_DIR, { recursive: true });
   mkdirSync(LOG_DIR, { recursive: true });
   const log = openSync(join(LOG_DIR, `${name}.log`), "a");
-  const child = spawn(cmd, args, { cwd: ROOT, env, detached: true, stdio: ["ignore", log, log] });
+  const child = spawn(NODE_BIN, [join(ROOT, "scripts/stack/supervise.ts"), cmd, ...args], {
+    cwd: ROOT,
+    env,
+    detached: true,
+    stdio: ["ignore", log, log],
+  });
   child.unref();
   writeFileSync(pidFile(name), String(child.pid));
   return child.pid!;
