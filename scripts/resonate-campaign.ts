@@ -4,7 +4,12 @@
 // Runs in its own database (resonate_campaign), so it never disturbs the shared `postgres` one.
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { formatFailure, runSeed, SchemaClient } from "../test/resonate/differential/runner.ts";
+import {
+  formatFailure,
+  runSeed,
+  SchemaClient,
+  type SeedResult,
+} from "../test/resonate/differential/runner.ts";
 import { dropDatabase, freshDatabase } from "../test/support/db.ts";
 
 const { values } = parseArgs({
@@ -27,15 +32,29 @@ const seeds = values.seed
     );
 
 const url = await freshDatabase("resonate_campaign");
-const client = new pg.Client({ connectionString: url });
+let client = new pg.Client({ connectionString: url });
 await client.connect();
-const sut = await SchemaClient.open(client);
+let sut = await SchemaClient.open(client);
 const started = Date.now();
 let failed = 0;
 let total = 0;
 const coverage = new Map<string, number>();
 for (const seed of seeds) {
-  const result = await runSeed(sut, seed, steps);
+  let result: SeedResult | undefined;
+  // The shared cluster may be restarted under a long campaign: reconnect and rerun the seed.
+  for (let attempt = 1; !result; attempt++) {
+    try {
+      result = await runSeed(sut, seed, steps);
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      console.warn(`seed ${seed}: ${(err as Error).message}; reconnecting`);
+      await client.end().catch(() => {});
+      await new Promise((r) => setTimeout(r, 3000));
+      client = new pg.Client({ connectionString: url });
+      await client.connect();
+      sut = await SchemaClient.open(client);
+    }
+  }
   total += result.steps;
   for (const [k, n] of result.coverage) coverage.set(k, (coverage.get(k) ?? 0) + n);
   if (result.failure) {

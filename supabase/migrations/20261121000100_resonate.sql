@@ -293,6 +293,9 @@ language sql immutable strict as $$ select 'resonate_q_' || md5($1) $$;
 create or replace function resonate._emit_execute(p_task_id text, p_version integer, p_address text) returns void
 language plpgsql as $$
 begin
+  -- PostgresNetwork listens on poll://any@<group> (no pid) and dequeues by exact address, so an
+  -- anycast target that names a pid would never be consumed: deliver it to the group instead.
+  p_address := regexp_replace(p_address, '^(poll://any@[^/]+)/.*$', '\1');
   insert into resonate.outbox (kind, address, task_id, version)
   values ('execute', p_address, p_task_id, p_version)
   on conflict (task_id) where kind = 'execute'
@@ -366,8 +369,9 @@ declare
   v_record jsonb;
   r record;
 begin
+  -- Written as a union (not `or`) so it stays two index probes instead of a scan of all tasks.
   perform 1 from resonate.tasks
-   where id = any (p_ids) or id in (select awaiter from resonate.callbacks where awaited = any (p_ids))
+   where id in (select unnest(p_ids) union select awaiter from resonate.callbacks where awaited = any (p_ids))
    order by id for no key update;
 
   update resonate.tasks

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dropDatabase, freshDatabase } from "../support/db.ts";
 import { DEVIATIONS, formatFailure, runSeed, SchemaClient } from "./differential/runner.ts";
 
-const SEEDS = Array.from({ length: 60 }, (_, i) => i + 1);
+const SEEDS = Array.from({ length: 40 }, (_, i) => i + 1);
 const STEPS = 80;
 
 describe("resonate schema vs the SDK's reference Server (eager, 30 s retry, UTC cron)", () => {
