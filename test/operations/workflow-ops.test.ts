@@ -1,0 +1,201 @@
+// The SQL operations core on a database of its own: the workflow_runs view, workflow_steps, cancel and
+// retry, driven by a real worker process. The workflows are the durable-store fixtures, started under
+// the ids the three workloads use, so the view joins them to real import, image and ingest rows.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Resonate } from "@resonatehq/sdk";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createResonate, toWorkers } from "../../functions/shared/resonate-client.ts";
+import { type FixtureWorker, startFixtureWorker } from "../durable/fixtures/processes.ts";
+import { dropDatabase, freshDatabase } from "../support/db.ts";
+import { eventually } from "../support/http-server.ts";
+
+const DB = "operations_test";
+const GROUP = "ops-workers";
+let url: string;
+let pool: pg.Pool;
+let starter: Resonate;
+let worker: FixtureWorker;
+
+interface RunRow {
+  workflow_id: string;
+  kind: string;
+  status: string;
+  durable_state: string | null;
+  done: number | null;
+  total: number | null;
+  attempts: number;
+  retries: number;
+  last_error: string | null;
+}
+
+async function run(workflowId: string): Promise<RunRow | undefined> {
+  const base = workflowId.replace(/\/retry-\d+$/, "");
+  const { rows } = await pool.query<RunRow>(
+    "select * from public.workflow_runs where workflow_id = $1 or workflow_id like $1 || '/retry-%'",
+    [base],
+  );
+  return rows[0];
+}
+
+async function durableState(id: string): Promise<string | undefined> {
+  return (await pool.query<{ state: string }>("select state from resonate.promises where id = $1", [id]))
+    .rows[0]?.state;
+}
+
+async function steps(runId: string): Promise<number> {
+  return (
+    await pool.query<{ n: number }>("select count(*)::int as n from step_log where run_id = $1", [runId])
+  ).rows[0]!.n;
+}
+
+beforeAll(async () => {
+  url = await freshDatabase(DB);
+  pool = new pg.Pool({ connectionString: url, max: 4 });
+  await pool.query(readFileSync(join(import.meta.dirname, "../durable/fixtures/schema.sql"), "utf8"));
+  worker = startFixtureWorker(url, GROUP, "ops-worker", { RESONATE_TTL_MS: "5000", RESONATE_TICK_MS: "100" });
+  await worker.ready();
+  starter = createResonate({
+    databaseUrl: url,
+    group: "ops-starter",
+    resonate: { serverUrl: undefined, group: "ops-starter", ttlMs: 10_000, tickMs: 100 },
+  });
+});
+
+afterAll(async () => {
+  await worker?.kill();
+  await starter?.stop();
+  await pool?.end();
+  await dropDatabase(DB);
+});
+
+describe("workflow_runs and workflow_steps", () => {
+  it("show an import job's workflow with its durable state and steps", async () => {
+    const { rows } = await pool.query<{ id: string }>(
+      "insert into import_jobs (source_url, format, target, batch_size) values ('file:///demo.csv', 'csv', 'contacts', 10) returning id",
+    );
+    const wf = `import/${rows[0]!.id}`;
+    await starter.beginRpc(wf, "sequential", wf, 3, 0, toWorkers(starter, GROUP));
+    await eventually(
+      "resolved",
+      async () => ((await durableState(wf)) === "resolved" ? true : undefined),
+      20_000,
+    );
+    const r = (await run(wf))!;
+    expect(r).toMatchObject({ workflow_id: wf, kind: "import", durable_state: "resolved", retries: 0 });
+    expect(r.attempts).toBeGreaterThanOrEqual(1);
+    const s = await pool.query<{ func: string; kind: string; state: string; duration_ms: string }>(
+      "select * from public.workflow_steps($1)",
+      [wf],
+    );
+    expect(s.rows.map((x) => [x.func, x.kind, x.state])).toEqual([
+      ["step", "local", "resolved"],
+      ["step", "local", "resolved"],
+      ["step", "local", "resolved"],
+    ]);
+    expect(Number(s.rows[0]!.duration_ms)).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe("cancel_workflow", () => {
+  it("stops a running workflow: no step runs after the cancel, and the run shows canceled", async () => {
+    const { rows } = await pool.query<{ id: string }>(
+      "insert into image_requests (prompt) values ('a lighthouse at dusk') returning id",
+    );
+    const wf = `images/${rows[0]!.id}`;
+    await starter.beginRpc(wf, "sequential", wf, 40, 150, toWorkers(starter, GROUP));
+    await eventually("three steps", async () => ((await steps(wf)) >= 3 ? true : undefined), 20_000);
+    const canceled = await pool.query<{ n: number }>("select public.cancel_workflow($1) as n", [wf]);
+    expect(canceled.rows[0]!.n).toBeGreaterThanOrEqual(1);
+    expect(await durableState(wf)).toBe("rejected_canceled");
+    expect((await run(wf))!.status).toBe("canceled");
+    await new Promise((r) => setTimeout(r, 500));
+    const after = await steps(wf);
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(await steps(wf)).toBe(after);
+    expect(after).toBeLessThan(40);
+    expect(worker.proc.exitCode).toBeNull();
+    expect((await pool.query<{ n: number }>("select public.cancel_workflow($1) as n", [wf])).rows[0]!.n).toBe(
+      0,
+    );
+  });
+
+  it("refuses an unknown workflow", async () => {
+    await expect(pool.query("select public.cancel_workflow('images/nope')")).rejects.toThrow(
+      /no workflow images\/nope/,
+    );
+  });
+});
+
+describe("retry_workflow", () => {
+  it("restarts a failed workflow under a fresh id with the same function and arguments", async () => {
+    const runId = `2026-11-21-retry-${Date.now()}`;
+    await pool.query("insert into ingest_runs (id) values ($1)", [runId]);
+    const wf = `ingest/${runId}`;
+    await starter.beginRpc(wf, "gated", wf, 2, 0, toWorkers(starter, GROUP));
+    await eventually(
+      "the first attempt to fail",
+      async () => ((await durableState(wf)) === "rejected" ? true : undefined),
+      20_000,
+    );
+    expect((await run(wf))!.durable_state).toBe("rejected");
+
+    await pool.query("insert into gates (run_id) values ($1)", [wf]);
+    const { rows } = await pool.query<{ id: string }>("select public.retry_workflow($1) as id", [wf]);
+    expect(rows[0]!.id).toBe(`${wf}/retry-1`);
+    await eventually(
+      "the retry to succeed",
+      async () => ((await durableState(`${wf}/retry-1`)) === "resolved" ? true : undefined),
+      20_000,
+    );
+    const r = (await run(wf))!;
+    expect(r).toMatchObject({ workflow_id: `${wf}/retry-1`, durable_state: "resolved", retries: 1 });
+    // The retry ran the same workflow with the same arguments; its side effects did not double.
+    expect(
+      (await pool.query<{ n: number }>("select count(*)::int as n from side_effects where run_id = $1", [wf]))
+        .rows[0]!.n,
+    ).toBe(2);
+    await expect(pool.query("select public.retry_workflow($1)", [wf])).rejects.toThrow(
+      /succeeded; nothing to retry/,
+    );
+  });
+
+  it("refuses to retry a workflow that is still running", async () => {
+    const { rows } = await pool.query<{ id: string }>(
+      "insert into image_requests (prompt) values ('still running') returning id",
+    );
+    const wf = `images/${rows[0]!.id}`;
+    await starter.beginRpc(wf, "sequential", wf, 20, 200, toWorkers(starter, GROUP));
+    await eventually("a step", async () => ((await steps(wf)) >= 1 ? true : undefined), 20_000);
+    await expect(pool.query("select public.retry_workflow($1)", [wf])).rejects.toThrow(
+      /still running; cancel it first/,
+    );
+    await pool.query("select public.cancel_workflow($1)", [wf]);
+  });
+});
+
+describe("who may use them", () => {
+  for (const role of ["anon", "authenticated"]) {
+    it(`${role} can read no run, step or durable state and cannot cancel or retry`, async () => {
+      const c = await pool.connect();
+      try {
+        for (const sql of [
+          "select * from public.workflow_runs",
+          "select * from public.workflow_steps('images/x')",
+          "select public.cancel_workflow('images/x')",
+          "select public.retry_workflow('images/x')",
+          "select * from resonate.promises",
+          "select resonate.process_timeouts()",
+        ]) {
+          await c.query("begin");
+          await c.query(`set local role ${role}`);
+          await expect(c.query(sql), sql).rejects.toThrow(/permission denied/);
+          await c.query("rollback");
+        }
+      } finally {
+        c.release();
+      }
+    });
+  }
+});
