@@ -1,7 +1,6 @@
 // The default provider: no keys, no network. It draws a real PNG from (prompt, style) and behaves like
 // a remote service as the request's `options` column asks: per-style latency, and failures on chosen
 // attempts, so retries and partial failures can be shown and tested for real.
-import { encodePng } from "./png.ts";
 import {
   type ImageJob,
   type ImageProvider,
@@ -9,7 +8,7 @@ import {
   type ProviderImage,
   TransientProviderError,
 } from "./provider.ts";
-import { render } from "./render.ts";
+import { renderPng } from "./renderer.ts";
 
 export interface SimulatedProviderOptions {
   size: number;
@@ -31,8 +30,8 @@ export function simulatedProvider(opts: SimulatedProviderOptions): ImageProvider
   return {
     name: "simulated",
     async generate(job: ImageJob, signal?: AbortSignal): Promise<ProviderImage> {
-      // Latency is the whole call's duration, as a remote provider's would be: the rendering happens
-      // inside it, so many branches rendering at once share the CPU while they "wait".
+      // Latency is the whole call's duration, as a remote provider's would be: the drawing happens
+      // inside it, in the render thread, while this thread goes on starting the other branches.
       const deadline = Date.now() + (job.simulation.latencyMs[job.style] ?? opts.defaultLatencyMs);
       const fail = job.simulation.fail[job.style];
       if (fail === "reject") {
@@ -47,10 +46,9 @@ export function simulatedProvider(opts: SimulatedProviderOptions): ImageProvider
           `simulated provider failure for style ${job.style} on attempt ${job.attempt} (configured: ${fail === "always" ? "always" : `first ${fail}`})`,
         );
       }
-      const raster = render(job.prompt, job.style, opts.size);
-      const png = encodePng(raster.width, raster.height, raster.rgb);
+      const png = await renderPng(job.prompt, job.style, opts.size);
       await sleep(deadline - Date.now(), signal);
-      return { png, width: raster.width, height: raster.height };
+      return { png, width: opts.size, height: opts.size };
     },
   };
 }

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { crc32, encodePng, isPng, pngSize } from "../../functions/images/png.ts";
 import { render } from "../../functions/images/render.ts";
+import { renderPng } from "../../functions/images/renderer.ts";
 import { KNOWN_STYLES } from "../../functions/images/styles.ts";
 import { decodePng, pixelStats } from "./support/png-decode.ts";
 
@@ -50,5 +51,21 @@ describe("render", () => {
     expect(pixelStats(decodePng(encodePng(32, 32, render("p", "bench-17", 32).rgb))).colors).toBeGreaterThan(
       1,
     );
+  });
+});
+
+describe("renderPng", () => {
+  it("draws in the render thread exactly what render + encodePng give, without blocking this thread", async () => {
+    const expected = (style: string) => {
+      const r = render("a lighthouse at dusk", style, 128);
+      return sha(encodePng(r.width, r.height, r.rgb));
+    };
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 1);
+    const pngs = await Promise.all(KNOWN_STYLES.map((s) => renderPng("a lighthouse at dusk", s, 128)));
+    clearInterval(ticker);
+    expect(pngs.map(sha)).toEqual(KNOWN_STYLES.map(expected));
+    // Timers kept firing on this thread while eight pictures were drawn.
+    expect(ticks).toBeGreaterThan(2);
   });
 });
