@@ -31,8 +31,9 @@ select
   -- A canceled workflow shows as canceled even though its row kept the status it had.
   case when p.state = 'rejected_canceled' then 'canceled' else runs.status end as status,
   p.state as durable_state,
-  coalesce(runs.done, steps.settled) as done,
-  coalesce(runs.total, steps.total) as total,
+  -- Workloads without their own progress counters show settled steps of all steps started so far.
+  coalesce(runs.done, case when steps.total > 0 then steps.settled end) as done,
+  coalesce(runs.total, nullif(steps.total, 0)) as total,
   case when runs.total is null then 'steps' else runs.unit end as unit,
   runs.created_at,
   runs.started_at,

@@ -1,0 +1,42 @@
+// GET /functions/v1/runs/<workflow id>: a run's status and progress, for clients that poll.
+// GET /functions/v1/runs?kind=&status=&limit=: recent runs. Callers send the anon or service role key.
+import pg from "pg";
+import { getRun, listRuns, parseFilter } from "../../../functions/operations/runs.ts";
+import { json } from "../../../functions/shared/http.ts";
+import { bearerToken, secretsEqual } from "../../../functions/shared/secrets.ts";
+
+const pool = new pg.Pool({ connectionString: Deno.env.get("SUPABASE_DB_URL"), max: 4 });
+pool.on("error", (err) => console.error(JSON.stringify({ event: "pool error", error: err.message })));
+const keys = [Deno.env.get("SUPABASE_ANON_KEY"), Deno.env.get("SUPABASE_SERVICE_ROLE_KEY")].filter(
+  (k): k is string => !!k,
+);
+
+async function authorized(req: Request): Promise<boolean> {
+  const token = bearerToken(req);
+  if (!token) return false;
+  const matches = await Promise.all(keys.map((k) => secretsEqual(token, k)));
+  return matches.some(Boolean);
+}
+
+Deno.serve(async (req) => {
+  if (req.method !== "GET") return json(405, { error: "use GET /functions/v1/runs/<workflow id>" });
+  if (!(await authorized(req)))
+    return json(401, { error: "send the anon or service role key as a bearer token" });
+  const url = new URL(req.url);
+  const id = decodeURIComponent(url.pathname.replace(/^.*?\/runs\/?/, ""));
+  try {
+    if (id) {
+      const run = await getRun(pool, id);
+      return run ? json(200, run) : json(404, { error: `no run with workflow id ${id}` });
+    }
+    const filter = parseFilter({
+      kind: url.searchParams.get("kind"),
+      status: url.searchParams.get("status"),
+      limit: url.searchParams.get("limit"),
+    });
+    if (!filter.ok) return json(400, { error: filter.error });
+    return json(200, { runs: await listRuns(pool, filter.value) });
+  } catch (err) {
+    return json(500, { error: "could not read runs", detail: (err as Error).message });
+  }
+});
