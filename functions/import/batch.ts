@@ -34,6 +34,8 @@ export async function processBatch(deps: ImportDeps, jobId: string, index: numbe
     await client.query("select app.import_fault_point($1, $2, 'before', $3)", [jobId, index, attempt]);
     try {
       await client.query("begin");
+      // See ImportDeps.asyncCommit: a batch whose commit was lost has no recorded result and runs again.
+      if (deps.asyncCommit) await client.query("set local synchronous_commit = off");
       const counts = await applyBatch(client, jobId, index, attempt);
       await client.query("commit");
       return counts;
@@ -117,14 +119,14 @@ async function applyBatch(
   const counts = { imported: result.applied, skipped: result.duplicates.length, failed: invalidRows };
   await client.query(
     `update public.import_batches
-     set status = 'done', imported = $3, skipped = $4, failed = $5, error = null, finished_at = now()
+     set status = 'done', imported = $3, skipped = $4, failed = $5, error = null, finished_at = clock_timestamp()
      where job_id = $1 and batch_index = $2`,
     [jobId, index, counts.imported, counts.skipped, counts.failed],
   );
   await client.query(
     `update public.import_jobs
      set imported_rows = imported_rows + $2, skipped_rows = skipped_rows + $3, failed_rows = failed_rows + $4,
-         batches_done = batches_done + 1, updated_at = now()
+         batches_done = batches_done + 1, updated_at = clock_timestamp()
      where id = $1`,
     [jobId, counts.imported, counts.skipped, counts.failed],
   );

@@ -23,6 +23,10 @@ insert into public.import_rows (job_id, line_no, batch_index, raw)
 select $1, l, b, r::jsonb from unnest($2::int[], $3::int[], $4::text[]) as t(l, b, r)
 on conflict (job_id, line_no) do nothing`;
 
+// See ImportDeps.asyncCommit: if Postgres dies before the step's result is recorded, it stages again.
+const ASYNC_COMMIT = "set synchronous_commit = off";
+const SYNC_COMMIT = "reset synchronous_commit";
+
 export const INSERT_ERRORS = `
 insert into public.import_errors (job_id, line_no, field, message, batch_index)
 select $1, l, f, m, $5 from unnest($2::int[], $3::text[], $4::text[]) as t(l, f, m)
@@ -64,7 +68,7 @@ export async function stageJob(deps: ImportDeps, jobId: string): Promise<StageRe
       await client.query(
         `update public.import_jobs
          set status = 'importing', total_rows = $2, failed_rows = $3, batches_total = $4, error = null,
-             staged_at = now(), updated_at = now()
+             staged_at = clock_timestamp(), updated_at = clock_timestamp()
          where id = $1 and status = 'staging'`,
         [jobId, records + errors, errors, batches],
       );
@@ -106,20 +110,26 @@ async function stageRows(deps: ImportDeps, spec: JobSpec): Promise<{ records: nu
     fileRoot: deps.fileRoot,
     allowPrivateNetwork: deps.allowPrivateNetwork,
   });
-  const client = await deps.pool.connect();
+  // Two connections, each with one insert in flight while the next chunk is parsed: Postgres does the
+  // inserting on its own cores while this process parses. Waiting for a connection's previous insert
+  // before reusing it bounds memory to a few chunks.
+  const clients = [await deps.pool.connect(), await deps.pool.connect()];
+  if (deps.asyncCommit) for (const c of clients) await c.query(ASYNC_COMMIT);
+  const inFlight: Promise<unknown>[] = [Promise.resolve(), Promise.resolve()];
+  let turn = 0;
   let records = 0;
   let errors = 0;
   let rows: { l: number[]; b: number[]; r: string[] } = { l: [], b: [], r: [] };
   let errs: { l: number[]; f: (string | null)[]; m: string[] } = { l: [], f: [], m: [] };
-  // One insert in flight while the next chunk is parsed; awaiting it before the next bounds memory.
-  let inFlight: Promise<unknown> = Promise.resolve();
   const flush = async () => {
-    await inFlight;
+    const slot = turn++ % clients.length;
+    const client = clients[slot]!;
+    await inFlight[slot];
     const r = rows;
     const e = errs;
     rows = { l: [], b: [], r: [] };
     errs = { l: [], f: [], m: [] };
-    inFlight = Promise.all([
+    inFlight[slot] = Promise.all([
       r.l.length > 0 ? client.query(INSERT_ROWS, [spec.id, r.l, r.b, r.r]) : undefined,
       e.l.length > 0 ? client.query(INSERT_ERRORS, [spec.id, e.l, e.f, e.m, null]) : undefined,
     ]);
@@ -140,16 +150,24 @@ async function stageRows(deps: ImportDeps, spec: JobSpec): Promise<{ records: nu
     }
     if (rows.l.length + errs.l.length >= CHUNK_RECORDS) await flush();
   };
+  let failure: Error | undefined;
   try {
     for await (const lines of readLines(source)) await take(parser.push(lines));
     await take(parser.end());
     await flush();
-    await inFlight;
+    await Promise.all(inFlight);
   } catch (err) {
-    await inFlight.catch(() => {});
+    failure = err as Error;
+    await Promise.allSettled(inFlight);
     throw err;
   } finally {
-    client.release();
+    for (const c of clients) {
+      const reset =
+        failure || !deps.asyncCommit ? Promise.resolve() : c.query(SYNC_COMMIT).then(() => undefined);
+      await reset.catch(() => {});
+      // A connection that failed mid-insert is discarded rather than returned to the pool.
+      c.release(failure);
+    }
   }
   if (records === 0 && errors === 0) {
     throw new InputError(

@@ -12,6 +12,7 @@ export const importWorkload: Workload = {
         log: log.child({ workload: "import" }),
         fileRoot: config.import.fileRoot,
         allowPrivateNetwork: config.localMode,
+        asyncCommit: config.resonate.serverUrl === undefined,
       },
       { retries: config.import.batchRetries, delayMs: config.import.batchRetryDelayMs },
     );
