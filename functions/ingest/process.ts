@@ -120,9 +120,42 @@ async function indexBatch(
   return texts.length;
 }
 
+async function recordedResult(pool: pg.Pool, runId: string): Promise<ProcessResult> {
+  const { rows } = await pool.query(
+    `select staged, documents_indexed, documents_unchanged, documents_removed, chunks_indexed
+       from public.ingest_runs where id = $1`,
+    [runId],
+  );
+  const r = rows[0] ?? {};
+  return {
+    staged: r.staged ?? 0,
+    duplicates: 0,
+    indexed: r.documents_indexed ?? 0,
+    unchanged: r.documents_unchanged ?? 0,
+    removed: r.documents_removed ?? 0,
+    chunks: r.chunks_indexed ?? 0,
+  };
+}
+
 export async function processAfterCrawl(runId: string, deps: ProcessDeps): Promise<ProcessResult> {
   const { pool } = deps;
+  // One pass per run at a time: a worker that lost its lease mid-pass and its successor must not
+  // interleave chunk rewrites of the same documents.
+  const lock = await pool.connect();
+  try {
+    await lock.query("select pg_advisory_lock(hashtext('ingest:index:' || $1))", [runId]);
+    return await indexRunLocked(runId, deps);
+  } finally {
+    await lock.query("select pg_advisory_unlock(hashtext('ingest:index:' || $1))", [runId]).catch(() => {});
+    lock.release();
+  }
+}
+
+async function indexRunLocked(runId: string, deps: ProcessDeps): Promise<ProcessResult> {
+  const { pool } = deps;
   const staged = await readStaging(pool, runId);
+  // Staging is deleted in the same transaction that records the counts, so none left means done.
+  if (staged.length === 0) return recordedResult(pool, runId);
   const { kept, dropped } = dedupByHash(staged);
 
   const existing = new Map<string, { hash: string; model: string }>();
@@ -157,7 +190,7 @@ export async function processAfterCrawl(runId: string, deps: ProcessDeps): Promi
         using public.ingest_run_sources rs
         where rs.run_id = $1 and rs.listing_complete and d.source_id = rs.source_id
           and not exists (select 1 from public.ingest_items i
-                           where i.source_id = d.source_id and i.item_key = d.source_path and i.listed_run_id = $1)`,
+                           where i.source_id = d.source_id and i.item_key = d.source_path)`,
       [runId],
     );
     // Duplicates: another source's copy won, so this source's earlier copy goes.

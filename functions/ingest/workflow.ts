@@ -129,6 +129,11 @@ export function ingestWorkflows(deps: IngestDeps) {
        on conflict (source_id, item_key) do update set url = excluded.url, listed_run_id = excluded.listed_run_id`,
       [sourceId, runId, items.map((i) => i.key), items.map((i) => i.url)],
     );
+    // ingest_items is the source's current upstream listing; what is no longer listed has vanished.
+    await pool.query("delete from public.ingest_items where source_id = $1 and listed_run_id <> $2", [
+      sourceId,
+      runId,
+    ]);
   }
 
   async function crawlFlat(

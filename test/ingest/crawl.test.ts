@@ -25,7 +25,7 @@ function worker(): WorkerProcess {
   const w = startWorker({
     DATABASE_URL: url,
     RESONATE_GROUP: GROUP,
-    RESONATE_TTL_MS: "8000",
+    RESONATE_TTL_MS: "15000",
     RESONATE_TICK_MS: "100",
   });
   workers.push(w);
@@ -187,7 +187,7 @@ describe("crawlCorpus", () => {
   }, async () => {
     const runId = "2026-11-22-force-000000000";
     const site = await sourceId("site");
-    lb.setPageDelay(1500);
+    lb.setPageDelay(700);
     const before = new Map(lb.counts);
     const first = workers[0]!;
     await start(runId, true);
