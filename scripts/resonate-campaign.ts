@@ -4,12 +4,7 @@
 // Runs in its own database (resonate_campaign), so it never disturbs the shared `postgres` one.
 import { parseArgs } from "node:util";
 import pg from "pg";
-import {
-  formatFailure,
-  runSeed,
-  SchemaClient,
-  type SeedResult,
-} from "../test/resonate/differential/runner.ts";
+import { formatFailure, runSeed, SchemaClient, shrink } from "../test/resonate/differential/runner.ts";
 import { dropDatabase, freshDatabase } from "../test/support/db.ts";
 
 const { values } = parseArgs({
@@ -20,6 +15,7 @@ const { values } = parseArgs({
     steps: { type: "string", default: "120" },
     keep: { type: "boolean", default: false },
     coverage: { type: "boolean", default: false },
+    shrink: { type: "boolean", default: true },
   },
 });
 
@@ -40,7 +36,7 @@ let failed = 0;
 let total = 0;
 const coverage = new Map<string, number>();
 for (const seed of seeds) {
-  let result: SeedResult | undefined;
+  let result: Awaited<ReturnType<typeof runSeed>> | undefined;
   // The shared cluster may be restarted under a long campaign: reconnect and rerun the seed.
   for (let attempt = 1; !result; attempt++) {
     try {
@@ -60,6 +56,12 @@ for (const seed of seeds) {
   if (result.failure) {
     failed++;
     console.log(`${formatFailure(result.failure)}\n`);
+    if (values.shrink) {
+      const minimal = await shrink(sut, seed, result.trace);
+      console.log(`  shrunk to ${minimal.length} steps:`);
+      for (const step of minimal) console.log(`    ${JSON.stringify(step)}`);
+      console.log("");
+    }
   }
 }
 await client.end();

@@ -33,6 +33,14 @@ export const DEVIATIONS = {
     "rejects). Error bodies are not compared.",
 } as const;
 
+// Not deviations (the schema matches the 0.11.5 reference here, unlike resonate-pg, spec §9):
+// ctx.promise() promises (scope global, no target) are awaitable: task.suspend never checks
+// awaitability and register_listener counts scope global as external; suspend 300 leaves the task
+// acquired at the same version; register_callback/suspend on a missing awaiter/awaited give 422;
+// task.fulfill checks the action id; a fenced settle of the task's own id fulfils the task;
+// duplicate awaited ids are deduplicated; schedule.create requires a target; resonate:delay that
+// is not a number is ignored; 6-field and @alias cron expressions are accepted.
+
 type Patchable = Json;
 
 export function referenceServer(): Patchable {
@@ -178,7 +186,27 @@ function same(a: Json, b: Json): boolean {
   return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 }
 
-export async function runSeed(sut: SchemaClient, seed: number, steps: number): Promise<SeedResult> {
+/**
+ * Runs `steps` generated steps of `seed`, or, with `replay`, exactly those recorded steps (used to
+ * shrink a failure). The steps actually run are returned in `trace`.
+ */
+export async function runSeed(
+  sut: SchemaClient,
+  seed: number,
+  steps: number,
+  replay?: Step[],
+): Promise<SeedResult & { trace: Step[] }> {
+  const result = await runSteps(sut, seed, replay ? replay.length : steps, replay);
+  return result;
+}
+
+async function runSteps(
+  sut: SchemaClient,
+  seed: number,
+  steps: number,
+  replay: Step[] | undefined,
+): Promise<SeedResult & { trace: Step[] }> {
+  const trace: Step[] = [];
   const gen = new Generator(seed);
   const coverage = new Map<string, number>();
   const count = (key: string) => coverage.set(key, (coverage.get(key) ?? 0) + 1);
@@ -189,10 +217,12 @@ export async function runSeed(sut: SchemaClient, seed: number, steps: number): P
   await sut.drain();
 
   for (let i = 0; i < steps; i++) {
-    const step: Step = gen.step();
-    const fail = (reason: string, reference?: Json, schema?: Json): SeedResult => ({
+    const step: Step = replay ? structuredClone(replay[i]!) : gen.step();
+    trace.push(step);
+    const fail = (reason: string, reference?: Json, schema?: Json): SeedResult & { trace: Step[] } => ({
       seed,
       steps: i,
+      trace,
       coverage,
       failure: { seed, step: i, reason, request: step.req, now: step.now, reference, schema },
     });
@@ -252,6 +282,7 @@ export async function runSeed(sut: SchemaClient, seed: number, steps: number): P
         seed,
         steps,
         coverage,
+        trace,
         failure: {
           seed,
           step: steps,
@@ -262,7 +293,7 @@ export async function runSeed(sut: SchemaClient, seed: number, steps: number): P
       };
     }
   }
-  return { seed, steps, coverage };
+  return { seed, steps, coverage, trace };
 }
 
 function containsNull(x: Json): boolean {
@@ -278,6 +309,34 @@ export function formatFailure(f: Failure): string {
     `  request:   ${JSON.stringify(f.request)}`,
     `  reference: ${JSON.stringify(f.reference)}`,
     `  schema:    ${JSON.stringify(f.schema)}`,
-    `  reproduce: node_modules/.bin/node scripts/resonate-campaign.ts --seed ${f.seed} --steps ${f.step + 1}`,
+    `  reproduce: node_modules/.bin/node scripts/resonate-campaign.ts --seed ${f.seed} --steps ${f.request ? f.step + 1 : f.step}`,
   ].join("\n");
+}
+
+/**
+ * Delta-debugging (ddmin) over the recorded steps of a failing run: the smallest subsequence that
+ * still fails, so a divergence can be read in a handful of requests.
+ */
+export async function shrink(sut: SchemaClient, seed: number, trace: Step[]): Promise<Step[]> {
+  const fails = async (steps: Step[]) => (await runSeed(sut, seed, 0, steps)).failure !== undefined;
+  let current = trace;
+  let n = 2;
+  while (current.length >= 2) {
+    const chunk = Math.ceil(current.length / n);
+    let reduced = false;
+    for (let start = 0; start < current.length; start += chunk) {
+      const candidate = [...current.slice(0, start), ...current.slice(start + chunk)];
+      if (candidate.length > 0 && (await fails(candidate))) {
+        current = candidate;
+        n = Math.max(n - 1, 2);
+        reduced = true;
+        break;
+      }
+    }
+    if (!reduced) {
+      if (n >= current.length) break;
+      n = Math.min(n * 2, current.length);
+    }
+  }
+  return current;
 }
