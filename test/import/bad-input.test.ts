@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LoopbackServer, startLoopbackServer } from "../support/http-server.ts";
 import type { WorkerProcess } from "../support/worker.ts";
-import { contactsCsv, type Harness, importHarness, uid } from "./harness.ts";
+import { type Harness, importHarness, uid } from "./harness.ts";
 
 let h: Harness;
 let worker: WorkerProcess;
