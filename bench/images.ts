@@ -4,6 +4,8 @@
 // Styles are synthetic (bench-01, ...): the rows are inserted into a database of the benchmark's own and
 // the workflow is started directly, so the webhook's production limit of 6 known styles stays as it
 // is. Images are 32 px so the number measures orchestration, not drawing.
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../functions/shared/config.ts";
 import { createResonate, toWorkers } from "../functions/shared/resonate-client.ts";
@@ -104,6 +106,10 @@ async function main(): Promise<void> {
       console.log(JSON.stringify(rows.at(-1)));
     }
   } finally {
+    const { rows: ids } = await pool.query<{ id: string }>("select id from image_requests");
+    await Promise.all(
+      ids.map((r) => rm(join(process.env.STORAGE_DIR!, "images", r.id), { recursive: true, force: true })),
+    );
     await worker.kill("SIGTERM");
     await resonate.stop();
     await pool.end();

@@ -4,7 +4,15 @@ import type pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { dropDatabase, freshDatabase, pool as makePool } from "../support/db.ts";
 import { startWorker, type WorkerProcess } from "../support/worker.ts";
-import { imageRows, insertRequest, requestRow, starter, waitFor, waitForFinal } from "./support/harness.ts";
+import {
+  imageRows,
+  insertRequest,
+  removeStoredImages,
+  requestRow,
+  starter,
+  waitFor,
+  waitForFinal,
+} from "./support/harness.ts";
 
 const DB = "images_crash_test";
 const GROUP = `images-crash-${process.pid}`;
@@ -25,6 +33,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const w of workers) await w.kill();
   await client?.resonate.stop();
+  if (pool) await removeStoredImages(pool);
   await pool?.end();
   await dropDatabase(DB);
 });

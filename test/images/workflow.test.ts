@@ -9,7 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePng } from "../../functions/images/png.ts";
 import { dropDatabase, freshDatabase, pool as makePool } from "../support/db.ts";
 import { startWorker, type WorkerProcess } from "../support/worker.ts";
-import { imageRows, insertRequest, starter, waitFor, waitForFinal } from "./support/harness.ts";
+import {
+  imageRows,
+  insertRequest,
+  removeStoredImages,
+  starter,
+  waitFor,
+  waitForFinal,
+} from "./support/harness.ts";
 import { decodePng } from "./support/png-decode.ts";
 
 const DB = "images_workflow_test";
@@ -38,6 +45,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await worker?.kill();
   await client?.resonate.stop();
+  if (pool) await removeStoredImages(pool);
   await pool?.end();
   await dropDatabase(DB);
 });

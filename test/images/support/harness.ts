@@ -1,5 +1,7 @@
 // Shared pieces of the images integration tests: a database of their own, requests inserted as a user
 // would, a Resonate client that starts workflows the way the Edge Function does, and polling helpers.
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
 import type { Resonate } from "@resonatehq/sdk";
 import type pg from "pg";
 import { loadConfig } from "../../../functions/shared/config.ts";
@@ -105,4 +107,11 @@ export function starter(
       await resonate.beginRpc(`images/${id}`, "generateImages", id, opts);
     },
   };
+}
+
+/** Deletes the files a test database's requests wrote to the shared Storage folder. */
+export async function removeStoredImages(pool: pg.Pool): Promise<void> {
+  const { rows } = await pool.query<{ id: string }>("select id from image_requests");
+  const dir = join(process.env.STORAGE_DIR!, "images");
+  await Promise.all(rows.map((r) => rm(join(dir, r.id), { recursive: true, force: true })));
 }
