@@ -5,6 +5,7 @@ import { workloads } from "../functions/registry.ts";
 import { ConfigError, loadConfig } from "../functions/shared/config.ts";
 import { createLogger, errorMessage } from "../functions/shared/log.ts";
 import { createResonate } from "../functions/shared/resonate-client.ts";
+import { gracefulStop } from "../functions/shared/shutdown.ts";
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
     max: Math.max(4, config.workerConcurrency),
   });
   pool.on("error", (err) => log.warn("pool error", { error: err.message }));
-  const resonate = createResonate({ databaseUrl: config.databaseUrl, resonate: config.resonate, pid });
+  const resonate = createResonate({ databaseUrl: config.databaseUrl, resonate: config.resonate, pid, log });
   const deps = { pool, config, log };
   for (const w of workloads) {
     w.register(resonate, deps);
@@ -41,13 +42,15 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info("stopping", { signal });
+    // The graceful path needs the grace period plus a moment to release; past that, exit regardless.
     const force = setTimeout(() => {
       log.warn("shutdown deadline passed; exiting", { grace_ms: config.shutdownGraceMs });
       process.exit(1);
-    }, config.shutdownGraceMs);
+    }, config.shutdownGraceMs + 5_000);
     force.unref();
     try {
-      await resonate.stop();
+      const report = await gracefulStop({ resonate, pool, pid, graceMs: config.shutdownGraceMs, log });
+      log.info("in-flight work handed off", { released: report.released.length });
       await pool.end();
     } catch (err) {
       log.error("shutdown error", { error: errorMessage(err) });

@@ -4,6 +4,8 @@
 import { Resonate } from "@resonatehq/sdk";
 import { PostgresNetwork } from "@resonatehq/sdk/postgres";
 import type { ResonateConfig } from "./config.ts";
+import type { Logger } from "./log.ts";
+import { sdkLogger } from "./sdk-logger.ts";
 
 /** The group whose processes execute workflows; everything else (Edge Functions, CLIs) only starts them. */
 export const WORKER_GROUP = "workers";
@@ -15,22 +17,26 @@ export interface ClientOptions {
    *  receive (and sit on) tasks meant for the workers. */
   group?: string;
   pid?: string;
+  /** Where the SDK's events go, as the app's JSON lines; without it the SDK logs warnings itself. */
+  log?: Logger;
 }
 
 export function createResonate(opts: ClientOptions): Resonate {
   const group = opts.group ?? opts.resonate.group;
   const ttl = opts.resonate.ttlMs;
+  const logger = opts.log ? sdkLogger(opts.log) : undefined;
   if (opts.resonate.serverUrl) {
-    return new Resonate({ url: opts.resonate.serverUrl, group, pid: opts.pid, ttl });
+    return new Resonate({ url: opts.resonate.serverUrl, group, pid: opts.pid, ttl, logger });
   }
   const network = new PostgresNetwork({
     connectionString: opts.databaseUrl,
     group,
     pid: opts.pid,
     tickMs: opts.resonate.tickMs,
+    logger,
   });
   survivePoolErrors(network);
-  return new Resonate({ network, group, pid: opts.pid, ttl });
+  return new Resonate({ network, group, pid: opts.pid, ttl, logger });
 }
 
 interface PoolLike {

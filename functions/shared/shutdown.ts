@@ -1,0 +1,77 @@
+// Graceful stop for a worker on the `resonate` schema: take no new tasks, give the tasks this process
+// holds until a deadline to finish, then release the rest so another worker re-runs them at once
+// instead of waiting for their leases to lapse. Fencing keeps this safe: a released task's late steps
+// are refused by the store.
+import type { Resonate } from "@resonatehq/sdk";
+import type pg from "pg";
+import type { Logger } from "./log.ts";
+
+interface PostgresNetworkInternals {
+  stopped?: boolean;
+  timer?: ReturnType<typeof setTimeout>;
+  listenClient?: { end(): Promise<void> };
+}
+
+/**
+ * Stops PostgresNetwork from dequeuing messages while keeping its connection pool, so in-flight tasks
+ * can still fence their steps. The SDK (0.11.5) only has an all-or-nothing stop(); this reaches into
+ * its fields, which the graceful-shutdown test guards.
+ */
+async function stopIntake(resonate: Resonate): Promise<boolean> {
+  const network = (resonate as unknown as { network?: PostgresNetworkInternals }).network;
+  if (!network || !("listenClient" in network)) return false;
+  network.stopped = true;
+  if (network.timer) clearTimeout(network.timer);
+  await network.listenClient?.end().catch(() => {});
+  return true;
+}
+
+async function heldTasks(pool: pg.Pool, pid: string): Promise<{ id: string; version: number }[]> {
+  const { rows } = await pool.query<{ id: string; version: number }>(
+    "select id, version from resonate.tasks where pid = $1 and state = 'acquired'",
+    [pid],
+  );
+  return rows;
+}
+
+export interface StopReport {
+  finished: boolean;
+  released: string[];
+}
+
+export async function gracefulStop(opts: {
+  resonate: Resonate;
+  pool: pg.Pool;
+  pid: string;
+  graceMs: number;
+  log: Logger;
+}): Promise<StopReport> {
+  const { resonate, pool, pid, graceMs, log } = opts;
+  const released: string[] = [];
+  if (await stopIntake(resonate)) {
+    const deadline = Date.now() + graceMs;
+    let held = await heldTasks(pool, pid);
+    if (held.length)
+      log.info("finishing in-flight tasks", { tasks: held.map((t) => t.id), grace_ms: graceMs });
+    while (held.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      held = await heldTasks(pool, pid);
+    }
+    for (const t of held) {
+      const { rows } = await pool.query<{ res: { head: { status: number } } }>(
+        "select resonate.resonate_rpc($1::jsonb) as res",
+        [
+          JSON.stringify({
+            kind: "task.release",
+            head: { corrId: `shutdown-${pid}-${t.id}`, version: "2026-04-01" },
+            data: { id: t.id, version: t.version },
+          }),
+        ],
+      );
+      if (rows[0]?.res.head.status === 200) released.push(t.id);
+    }
+    if (released.length) log.warn("released unfinished tasks to other workers", { tasks: released });
+  }
+  await resonate.stop();
+  return { finished: released.length === 0, released };
+}

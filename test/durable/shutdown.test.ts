@@ -1,0 +1,146 @@
+// Graceful stop on SIGTERM: no new tasks are taken, in-flight work finishes within the grace period,
+// and whatever cannot finish is released so another worker resumes it at once (not after the lease).
+// Also checks the worker's JSON step log lines.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Resonate } from "@resonatehq/sdk";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createResonate, toWorkers } from "../../functions/shared/resonate-client.ts";
+import { dropDatabase, freshDatabase } from "../support/db.ts";
+import { eventually } from "../support/http-server.ts";
+import { type FixtureWorker, startFixtureWorker } from "./fixtures/processes.ts";
+
+const DB = "durable_shutdown";
+let url: string;
+let pool: pg.Pool;
+let starter: Resonate;
+const workers: FixtureWorker[] = [];
+const uid = () => Math.random().toString(36).slice(2, 10);
+// A long lease: if a handoff relied on the lease lapsing, these tests would time out.
+const ENV = { RESONATE_TTL_MS: "120000", RESONATE_TICK_MS: "100" };
+
+function worker(group: string, id: string, graceMs: number): FixtureWorker {
+  const w = startFixtureWorker(url, group, id, { ...ENV, WORKER_SHUTDOWN_GRACE_MS: String(graceMs) });
+  workers.push(w);
+  return w;
+}
+
+const state = async (id: string) =>
+  (await pool.query<{ state: string }>("select state from resonate.promises where id = $1", [id])).rows[0]
+    ?.state;
+const steps = async (runId: string) =>
+  (await pool.query<{ n: number }>("select count(*)::int as n from step_log where run_id = $1", [runId]))
+    .rows[0]!.n;
+
+function exitOf(w: FixtureWorker): Promise<{ code: number | null; ms: number }> {
+  const t0 = Date.now();
+  return new Promise((resolve) => w.proc.once("exit", (code) => resolve({ code, ms: Date.now() - t0 })));
+}
+
+beforeAll(async () => {
+  url = await freshDatabase(DB);
+  pool = new pg.Pool({ connectionString: url, max: 4 });
+  await pool.query(readFileSync(join(import.meta.dirname, "fixtures/schema.sql"), "utf8"));
+  starter = createResonate({
+    databaseUrl: url,
+    group: "shutdown-starter",
+    resonate: { serverUrl: undefined, group: "shutdown-starter", ttlMs: 10_000, tickMs: 100 },
+  });
+});
+
+afterAll(async () => {
+  await Promise.all(workers.map((w) => w.kill()));
+  await starter?.stop();
+  await pool?.end();
+  await dropDatabase(DB);
+});
+
+describe("SIGTERM", () => {
+  it("lets in-flight work finish within the grace period and takes no new task", async () => {
+    const group = `graceful-${uid()}`;
+    const w = worker(group, `graceful-${uid()}`, 15_000);
+    await w.ready();
+    const runId = `finish-${uid()}`;
+    await starter.beginRpc(runId, "sequential", runId, 8, 150, toWorkers(starter, group));
+    await eventually("the first step", async () => ((await steps(runId)) >= 1 ? true : undefined));
+    const exited = exitOf(w);
+    w.proc.kill("SIGTERM");
+    await w.waitForStopping();
+    const late = `late-${uid()}`;
+    await starter.beginRpc(late, "sequential", late, 1, 0, toWorkers(starter, group));
+    const { code } = await exited;
+    expect(code).toBe(0);
+    expect(await state(runId)).toBe("resolved");
+    expect(await steps(runId)).toBe(8);
+    // The workflow started after SIGTERM was left for another worker.
+    expect(await state(late)).toBe("pending");
+    expect(await steps(late)).toBe(0);
+    expect(w.output()).toMatch(/"event":"stopped".*"released":\[\]/);
+
+    const next = worker(group, `next-${uid()}`, 1_000);
+    await eventually(
+      "the late workflow on the next worker",
+      async () => ((await state(late)) === "resolved" ? true : undefined),
+      20_000,
+    );
+    await next.kill("SIGTERM");
+  });
+
+  it("releases what cannot finish in time, and another worker resumes it at once", async () => {
+    const group = `handoff-${uid()}`;
+    const w = worker(group, `handoff-${uid()}`, 500);
+    await w.ready();
+    const runId = `handoff-${uid()}`;
+    await starter.beginRpc(runId, "sequential", runId, 30, 200, toWorkers(starter, group));
+    await eventually("three steps", async () => ((await steps(runId)) >= 3 ? true : undefined));
+    const exited = exitOf(w);
+    w.proc.kill("SIGTERM");
+    const { code, ms } = await exited;
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(5_000);
+    expect(w.output()).toMatch(new RegExp(`"event":"stopped".*"released":\\["${runId}"\\]`));
+
+    const t0 = Date.now();
+    const next = worker(group, `resume-${uid()}`, 1_000);
+    await eventually(
+      "the released workflow to finish on the next worker",
+      async () => ((await state(runId)) === "resolved" ? true : undefined),
+      30_000,
+    );
+    // Far sooner than the 120 s lease: the release handed it over.
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    const { rows } = await pool.query<{ n: number }>(
+      "select count(*)::int as n from side_effects where run_id = $1",
+      [runId],
+    );
+    expect(rows[0]!.n).toBe(30);
+    await next.kill("SIGTERM");
+  });
+});
+
+describe("worker logs", () => {
+  it("writes one JSON line per step with workflow id, step, duration and state", async () => {
+    const group = `logs-${uid()}`;
+    const w = worker(group, `logs-${uid()}`, 1_000);
+    await w.ready();
+    const runId = `logs-${uid()}`;
+    await starter.beginRpc(runId, "sequential", runId, 2, 50, toWorkers(starter, group));
+    await eventually("resolved", async () => ((await state(runId)) === "resolved" ? true : undefined));
+    const lines = w
+      .output()
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const finished = lines.filter((l) => l.event === "step finished" && l.workflow_id === runId);
+    expect(finished.map((l) => l.step_id)).toEqual(
+      expect.arrayContaining([`${runId}:0`, `${runId}:1`, runId]),
+    );
+    for (const l of finished) {
+      expect(l.state).toBe("resolved");
+      expect(typeof l.duration_ms).toBe("number");
+      expect(l.worker).toBe(w.id);
+    }
+    await w.kill("SIGTERM");
+  });
+});
