@@ -19,7 +19,7 @@ function errorText(value: unknown): string {
 export function sdkLogger(log: Logger): SdkLogger {
   const started = new Map<string, number>();
   return {
-    debug(fields, msg) {
+    debug(fields) {
       if (fields.component !== "trace" || typeof fields.id !== "string") return;
       const id = fields.id;
       const base = { workflow_id: workflowOf(id), step_id: id };
