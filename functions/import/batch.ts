@@ -22,6 +22,9 @@ export async function processBatch(deps: ImportDeps, jobId: string, index: numbe
   const client = await deps.pool.connect();
   let broken: Error | undefined;
   try {
+    // See ImportDeps.asyncCommit: a batch (or attempt count) whose commit was lost has no recorded
+    // result and runs again. Session-wide, so the attempt bookkeeping does not wait for a flush either.
+    if (deps.asyncCommit) await client.query("set synchronous_commit = off");
     const mark = await client.query<{ attempts: number }>(
       `update public.import_batches
        set attempts = attempts + 1, status = 'running', started_at = coalesce(started_at, now())
@@ -34,8 +37,6 @@ export async function processBatch(deps: ImportDeps, jobId: string, index: numbe
     await client.query("select app.import_fault_point($1, $2, 'before', $3)", [jobId, index, attempt]);
     try {
       await client.query("begin");
-      // See ImportDeps.asyncCommit: a batch whose commit was lost has no recorded result and runs again.
-      if (deps.asyncCommit) await client.query("set local synchronous_commit = off");
       const counts = await applyBatch(client, jobId, index, attempt);
       await client.query("commit");
       return counts;
@@ -53,6 +54,10 @@ export async function processBatch(deps: ImportDeps, jobId: string, index: numbe
       throw err;
     }
   } finally {
+    if (deps.asyncCommit && !broken)
+      await client.query("reset synchronous_commit").catch((e: Error) => {
+        broken = e;
+      });
     client.release(broken);
   }
 }
