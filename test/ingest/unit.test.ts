@@ -1,0 +1,236 @@
+// Pure logic of the ingest workload, no database: XML and HTML parsing, chunking, dedup, run ids,
+// rate-limit waits, request validation, and the OpenAI embedder's client code against a loopback server.
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { describe, expect, it } from "vitest";
+import { chunkMarkdown, embeddingText } from "../../functions/ingest/chunk.ts";
+import { dedupByHash } from "../../functions/ingest/dedup.ts";
+import { embeddingsConfigFromEnv, openaiEmbedder } from "../../functions/ingest/embeddings.ts";
+import { rateLimitWaitMs } from "../../functions/ingest/fetch.ts";
+import { htmlToText } from "../../functions/ingest/html.ts";
+import { runIdFor } from "../../functions/ingest/run-id.ts";
+import { parseSearchRequest, searchHandler } from "../../functions/ingest/search.ts";
+import { nextLink } from "../../functions/ingest/sources/github_issues.ts";
+import { parseFeed } from "../../functions/ingest/sources/rss.ts";
+import { parseSitemap } from "../../functions/ingest/sources/sitemap.ts";
+import { parseTriggerRequest, triggerHandler } from "../../functions/ingest/trigger.ts";
+import { parseXml } from "../../functions/ingest/xml.ts";
+
+describe("xml", () => {
+  it("parses sitemaps and feeds, and names what is wrong with malformed XML", () => {
+    expect(
+      parseSitemap(
+        '<?xml version="1.0"?><urlset><url><loc>http://h/a?x=1&amp;y=2</loc></url><url><loc>http://h/a?x=1&amp;y=2</loc></url></urlset>',
+        "http://h/sitemap.xml",
+      ),
+    ).toEqual([{ key: "/a?x=1&y=2", url: "http://h/a?x=1&y=2" }]);
+    expect(
+      parseFeed(
+        '<feed xmlns="http://www.w3.org/2005/Atom"><entry><title>T</title><link href="/p/1"/><id>1</id></entry></feed>',
+        "http://h/feed",
+      ),
+    ).toEqual([{ key: "/p/1", url: "http://h/p/1", title: "T" }]);
+    expect(parseXml("<a><![CDATA[<b>]]></a>").text).toBe("<b>");
+    expect(() => parseXml("<rss><channel><item></channel></rss>")).toThrow(
+      /closing tag <\/channel> at line 1 does not match <item>/,
+    );
+    expect(() => parseXml("<rss><channel>")).toThrow(/ends inside <channel>/);
+    expect(() => parseSitemap("<html></html>", "http://h/")).toThrow(/expected <urlset>/);
+  });
+});
+
+describe("html", () => {
+  it("keeps the title, turns headings into markdown and drops scripts and navigation", () => {
+    const page = htmlToText(
+      "<html><head><title>Hi &amp; bye</title></head><body><nav>menu</nav><h2>Part</h2><p>one<br>two</p><script>x()</script></body></html>",
+    );
+    expect(page.title).toBe("Hi & bye");
+    expect(page.text).toBe("## Part\n\none\ntwo");
+  });
+});
+
+describe("chunkMarkdown", () => {
+  it("splits on headings outside code fences and keeps the heading path", () => {
+    const chunks = chunkMarkdown("# A\nintro\n## B\nbody b\n```\n# not a heading\n```\n# C\nbody c");
+    expect(chunks.map((c) => c.headingPath)).toEqual([["A"], ["A", "B"], ["C"]]);
+    expect(chunks[1]!.content).toContain("# not a heading");
+    expect(embeddingText("Doc", chunks[1]!)).toMatch(/^Doc > A > B\n/);
+  });
+
+  it("bounds chunk size and overlaps consecutive chunks of a section", () => {
+    const para = (n: number) => `Paragraph ${n} ${"word ".repeat(40)}end${n}.`;
+    const text = `# Long\n${Array.from({ length: 12 }, (_, i) => para(i)).join("\n\n")}`;
+    const chunks = chunkMarkdown(text, { maxChars: 500, overlapChars: 80 });
+    expect(chunks.length).toBeGreaterThan(3);
+    for (const c of chunks) expect(c.content.length).toBeLessThanOrEqual(500);
+    for (let i = 1; i < chunks.length; i++) {
+      const tail = chunks[i - 1]!.content.slice(-30);
+      expect(chunks[i]!.content.slice(0, 120)).toContain(tail.slice(tail.indexOf(" ") + 1));
+    }
+    const long = chunkMarkdown(`x ${"a".repeat(3000)}`, { maxChars: 400, overlapChars: 50 });
+    for (const c of long) expect(c.content.length).toBeLessThanOrEqual(400);
+  });
+});
+
+describe("dedupByHash", () => {
+  it("keeps the copy from the highest priority, then lowest source id, then path", () => {
+    const row = (stagingId: string, sourceId: number, priority: number, contentHash = "h") => ({
+      stagingId,
+      sourceId,
+      sourcePath: stagingId,
+      contentHash,
+      priority,
+    });
+    const { kept, dropped } = dedupByHash([
+      row("b", 2, 1),
+      row("a", 3, 5),
+      row("c", 1, 5),
+      row("z", 9, 0, "other"),
+    ]);
+    expect(kept.map((k) => k.stagingId).sort()).toEqual(["c", "z"]);
+    expect(dropped.map((d) => [d.row.stagingId, d.keptStagingId])).toEqual([
+      ["a", "c"],
+      ["b", "c"],
+    ]);
+  });
+});
+
+describe("run ids and rate limits", () => {
+  it("uses the UTC date, with a time suffix when forced", () => {
+    expect(runIdFor(new Date("2026-11-21T23:59:59.123Z"), false)).toBe("2026-11-21");
+    expect(runIdFor(new Date("2026-11-21T03:04:05.678Z"), true)).toBe("2026-11-21-force-030405678");
+  });
+
+  it("reads GitHub's reset header and retry-after", () => {
+    const now = 1_000_000_000;
+    expect(
+      rateLimitWaitMs(
+        403,
+        new Headers({ "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(now / 1000 + 7) }),
+        now,
+      ),
+    ).toBe(7000);
+    expect(rateLimitWaitMs(429, new Headers({ "retry-after": "3" }), now)).toBe(3000);
+    expect(rateLimitWaitMs(403, new Headers(), now)).toBeNull();
+    expect(rateLimitWaitMs(500, new Headers({ "retry-after": "3" }), now)).toBeNull();
+    expect(nextLink('<http://a/?page=2>; rel="next", <http://a/?page=9>; rel="last"')).toBe(
+      "http://a/?page=2",
+    );
+  });
+});
+
+describe("request validation", () => {
+  it("ingest: empty body or {force}; unknown fields and wrong types are 400 with the fix", async () => {
+    expect(parseTriggerRequest(undefined)).toEqual({ ok: true, value: { force: false, trigger: "manual" } });
+    expect(parseTriggerRequest({ force: "yes" })).toEqual({
+      ok: false,
+      error: "field 'force' must be true or false",
+    });
+    expect(parseTriggerRequest({ forse: true })).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/unknown field\(s\) forse/),
+    });
+    const started: string[] = [];
+    const handler = triggerHandler(async () => ({
+      secret: "s3cret",
+      now: () => new Date("2026-11-21T03:00:00Z"),
+      start: async (_runId, workflowId) => {
+        started.push(workflowId);
+        return { created: started.length === 1 };
+      },
+    }));
+    const post = (body?: string, auth = "Bearer s3cret") =>
+      handler(new Request("http://x/ingest", { method: "POST", headers: { authorization: auth }, body }));
+    expect((await post(undefined, "Bearer nope")).status).toBe(401);
+    const first = await post();
+    expect(first.status).toBe(202);
+    expect(await first.json()).toEqual({
+      workflow_id: "ingest/2026-11-21",
+      run_id: "2026-11-21",
+      created: true,
+    });
+    expect(await (await post("{}")).json()).toMatchObject({
+      workflow_id: "ingest/2026-11-21",
+      created: false,
+    });
+    expect((await post('{"force": 1}')).status).toBe(400);
+    expect(started).toEqual(["ingest/2026-11-21", "ingest/2026-11-21"]);
+  });
+
+  it("search: 400 for an empty or oversized query or a bad k", async () => {
+    expect(parseSearchRequest({ query: "  " })).toEqual({
+      ok: false,
+      error: "field 'query' must be a non-empty string",
+    });
+    expect(parseSearchRequest({ query: "x".repeat(1001) })).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/1001 characters; the limit is 1000/),
+    });
+    expect(parseSearchRequest({ query: "q", k: 0 })).toMatchObject({ ok: false });
+    expect(parseSearchRequest({ query: " q ", source: "docs" })).toEqual({
+      ok: true,
+      value: { query: "q", k: 10, source: "docs" },
+    });
+    const handler = searchHandler(async () => {
+      throw new Error("deps must not be built for an invalid request");
+    });
+    const res = await handler(
+      new Request("http://x/search", { method: "POST", body: JSON.stringify({ query: "" }) }),
+    );
+    expect(res.status).toBe(400);
+  });
+});
+
+describe("openai embedder", () => {
+  it("posts batches with 512 dimensions, reorders by index, and reports HTTP errors", async () => {
+    const seen: { auth: string | undefined; body: { input: string[]; dimensions: number; model: string } }[] =
+      [];
+    const server = createServer((req, res) => {
+      let raw = "";
+      req.on("data", (d) => {
+        raw += d;
+      });
+      req.on("end", () => {
+        const body = JSON.parse(raw);
+        seen.push({ auth: req.headers.authorization, body });
+        if (body.input.includes("fail")) {
+          res.writeHead(429, { "content-type": "application/json" }).end('{"error":"slow down"}');
+          return;
+        }
+        const data = body.input
+          .map((t: string, index: number) => ({ index, embedding: new Array(512).fill(t.length) }))
+          .reverse();
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ data }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    try {
+      const cfg = embeddingsConfigFromEnv(
+        (n) =>
+          ({
+            INGEST_EMBEDDINGS: "openai",
+            OPENAI_API_KEY: "k",
+            OPENAI_BASE_URL: baseUrl,
+            INGEST_EMBED_BATCH: "2",
+          })[n],
+      );
+      if (cfg.provider !== "openai") throw new Error("expected openai config");
+      const e = openaiEmbedder(cfg);
+      const vectors = await e.embed(["a", "bb", "ccc"]);
+      expect(vectors.map((v) => v[0])).toEqual([1, 2, 3]);
+      expect(seen.map((s) => s.body.input)).toEqual([["a", "bb"], ["ccc"]]);
+      expect(seen[0]).toMatchObject({
+        auth: "Bearer k",
+        body: { dimensions: 512, model: "text-embedding-3-small" },
+      });
+      expect(e.model).toBe("openai:text-embedding-3-small@512");
+      await expect(e.embed(["fail"])).rejects.toThrow(/HTTP 429/);
+      expect(() => embeddingsConfigFromEnv((n) => ({ INGEST_EMBEDDINGS: "openai" })[n])).toThrow(
+        /needs OPENAI_API_KEY/,
+      );
+    } finally {
+      server.close();
+    }
+  });
+});
