@@ -1,12 +1,12 @@
 // Batch arithmetic and the job's final verdict: pure, so the rules are unit-tested without a database.
 
-export function batchCount(records: number, batchSize: number): number {
-  return Math.ceil(records / batchSize);
+/** Batch of the record with 0-based index `record`. */
+export function batchOf(record: number, batchSize: number): number {
+  return Math.floor(record / batchSize);
 }
 
-/** Record indexes (0-based, end exclusive) that batch `index` covers. */
-export function batchRange(index: number, batchSize: number): { from: number; to: number } {
-  return { from: index * batchSize, to: (index + 1) * batchSize };
+export function batchCount(records: number, batchSize: number): number {
+  return Math.ceil(records / batchSize);
 }
 
 export interface JobCounts {
@@ -14,6 +14,20 @@ export interface JobCounts {
   imported: number;
   skipped: number;
   failed: number;
+}
+
+/** The message of a job whose batch `index` ran out of retries. */
+export function batchFailureMessage(
+  index: number,
+  attempts: number,
+  cause: string,
+  importedRows: number,
+): string {
+  const kept = index === 0 ? "" : ` Batches 0-${index - 1} stay imported (${importedRows} rows).`;
+  return (
+    `batch ${index} failed after ${attempts} attempts (${cause}).${kept} ` +
+    "Fix the cause and insert a new job for the same file: rows already imported are updated, not duplicated."
+  );
 }
 
 export type FinalStatus = "succeeded" | "partially_succeeded" | "failed";

@@ -26,7 +26,7 @@ export async function openSource(url: string, opts: SourceOptions): Promise<Asyn
 }
 
 /** `file://<path>`: relative paths are inside the import folder; absolute ones must point into it. */
-export async function resolveFilePath(path: string, fileRoot: string): Promise<string> {
+async function resolveFilePath(path: string, fileRoot: string): Promise<string> {
   const root = await realpath(resolve(fileRoot)).catch(() => {
     throw new InputError(`the import folder ${fileRoot} does not exist; create it and put the file there`);
   });

@@ -1,7 +1,7 @@
 // Step 1 of an import: stream the source into import_rows. Memory holds one chunk of records at a
 // time; every write is keyed by (job_id, line_no), so re-running the step after a crash re-reads the
 // file and adds only what the first run did not get to.
-import { batchCount } from "./batches.ts";
+import { batchCount, batchOf } from "./batches.ts";
 import type { ImportDeps } from "./deps.ts";
 import { InputError } from "./errors.ts";
 import { type JobSpec, parseJobSpec } from "./job-spec.ts";
@@ -138,7 +138,7 @@ async function stageRows(deps: ImportDeps, spec: JobSpec): Promise<{ records: nu
     for (const it of items) {
       if (it.kind === "record") {
         rows.l.push(it.lineNo);
-        rows.b.push(Math.floor(records / spec.batchSize));
+        rows.b.push(batchOf(records, spec.batchSize));
         rows.r.push(JSON.stringify(it.raw));
         records++;
       } else {

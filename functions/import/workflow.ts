@@ -3,12 +3,10 @@
 // recorded return them without running, so work resumes at the first unfinished batch.
 import { type Context, Exponential } from "@resonatehq/sdk";
 import { processBatch } from "./batch.ts";
-import { type FinalStatus, verdict } from "./batches.ts";
+import { batchFailureMessage, type FinalStatus, verdict } from "./batches.ts";
 import type { ImportDeps } from "./deps.ts";
 import { loadJob, markJobFailed } from "./jobs.ts";
 import { stageJob } from "./stage.ts";
-
-export const WORKFLOW_NAME = "importJob";
 
 export interface RetrySettings {
   retries: number;
@@ -109,15 +107,13 @@ async function failAfterBatch(deps: ImportDeps, jobId: string, index: number): P
   );
   const b = rows[0];
   const job = await loadJob(deps.pool, jobId);
-  const message =
-    `batch ${index} failed after ${b?.attempts ?? "?"} attempts (${b?.error ?? "unknown error"}); ` +
-    `batches 0-${index - 1} stay imported (${job?.imported_rows ?? 0} rows). ` +
-    "Fix the cause and insert a new job for the same file: rows already imported are updated, not duplicated.";
-  await markJobFailed(
-    deps.pool,
-    jobId,
-    index === 0 ? message.replace(/batches 0--1 stay imported \(\d+ rows\)\. /, "") : message,
+  const message = batchFailureMessage(
+    index,
+    b?.attempts ?? 0,
+    b?.error ?? "unknown error",
+    job?.imported_rows ?? 0,
   );
+  await markJobFailed(deps.pool, jobId, message);
   deps.log.error("import failed", { job_id: jobId, batch: index, error: b?.error });
   return outcome("failed", await loadJob(deps.pool, jobId));
 }

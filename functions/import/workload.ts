@@ -1,7 +1,8 @@
 // The import workload's registration with the worker: workflow "importJob", started by the
 // import-webhook Edge Function with id `import/<job id>`.
 import type { Workload } from "../workload.ts";
-import { importWorkflow, WORKFLOW_NAME } from "./workflow.ts";
+import { WORKFLOW_NAME } from "./route.ts";
+import { importWorkflow } from "./workflow.ts";
 
 export const importWorkload: Workload = {
   name: "import",

@@ -70,7 +70,7 @@ describe("a failing batch", () => {
     const job = await h.waitFinished(id);
     expect(job.status).toBe("failed");
     expect(job.error).toMatch(
-      /^batch 3 failed after 4 attempts \(attempt 4: could not serialize access due to concurrent update \(injected: batch 3, attempt 4\)\); batches 0-2 stay imported \(3000 rows\)\. Fix the cause/,
+      /^batch 3 failed after 4 attempts \(attempt 4: could not serialize access due to concurrent update \(injected: batch 3, attempt 4\)\)\. Batches 0-2 stay imported \(3000 rows\)\. Fix the cause/,
     );
     expect(job).toMatchObject({ imported_rows: 3 * BATCH, batches_done: 3, batches_total: 5 });
     const b = await batchRows(id);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { batchCount, batchRange, verdict } from "../../functions/import/batches.ts";
+import { batchCount, batchFailureMessage, batchOf, verdict } from "../../functions/import/batches.ts";
 import { inferFormat, MAX_BATCH_SIZE, parseJobSpec } from "../../functions/import/job-spec.ts";
 import { isPrivateAddress } from "../../functions/import/net-guard.ts";
 import { validateContact } from "../../functions/import/targets/contacts.ts";
@@ -85,7 +85,16 @@ describe("batches", () => {
     expect(batchCount(0, 100)).toBe(0);
     expect(batchCount(1000, 100)).toBe(10);
     expect(batchCount(1001, 100)).toBe(11);
-    expect(batchRange(2, 100)).toEqual({ from: 200, to: 300 });
+    expect([batchOf(0, 100), batchOf(99, 100), batchOf(100, 100)]).toEqual([0, 0, 1]);
+  });
+
+  it("says which batches stay imported when one runs out of retries", () => {
+    expect(batchFailureMessage(3, 6, "attempt 6: boom", 3000)).toMatch(
+      /^batch 3 failed after 6 attempts \(attempt 6: boom\)\. Batches 0-2 stay imported \(3000 rows\)\. Fix the cause/,
+    );
+    expect(batchFailureMessage(0, 6, "boom", 0)).toMatch(
+      /^batch 0 failed after 6 attempts \(boom\)\. Fix the cause/,
+    );
   });
 
   it("decides the final status from the counts", () => {
