@@ -67,6 +67,8 @@ export interface AppConfig {
   resonate: ResonateConfig;
   workerConcurrency: number;
   shutdownGraceMs: number;
+  /** Port of the worker's health check on 127.0.0.1; unset means no health server. */
+  workerHealthPort: number | undefined;
   import: ImportConfig;
 }
 
@@ -101,6 +103,7 @@ export function loadConfig(): AppConfig {
     },
     workerConcurrency: int("WORKER_CONCURRENCY", 8, 1, 1024),
     shutdownGraceMs: int("WORKER_SHUTDOWN_GRACE_MS", 15_000, 0, 600_000),
+    workerHealthPort: readEnv("WORKER_HEALTH_PORT") ? int("WORKER_HEALTH_PORT", 0, 1, 65_535) : undefined,
     import: {
       fileRoot: str("IMPORT_FILE_ROOT", ".stack/imports"),
       batchRetries: int("IMPORT_BATCH_RETRIES", 5, 0, 100),
