@@ -1,0 +1,119 @@
+// The workload's SQL against a real database of its own: every write can be repeated, as a step
+// re-executed after a crash repeats it, without changing what the first execution wrote.
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  beginAttempt,
+  finishRequest,
+  markStyleFailed,
+  RequestUnusableError,
+  recordSuccess,
+  startRequest,
+} from "../../functions/images/db.ts";
+import { dropDatabase, freshDatabase, pool as makePool } from "../support/db.ts";
+import { imageRows, insertRequest, requestRow } from "./support/harness.ts";
+
+const DB = "images_db_test";
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  pool = makePool(await freshDatabase(DB));
+});
+afterAll(async () => {
+  await pool?.end();
+  await dropDatabase(DB);
+});
+
+const image = (style: string) => ({
+  path: `r/${style}.png`,
+  url: `http://x/r/${style}.png`,
+  width: 4,
+  height: 4,
+  bytes: 100,
+  sha256: "ab".repeat(32),
+  provider: "simulated",
+});
+
+describe("image SQL", () => {
+  it("starts a request once, however often the start step runs", async () => {
+    const id = await insertRequest(pool, { prompt: "p", styles: ["cartoon", "neon"] });
+    expect(await startRequest(pool, id)).toEqual(["cartoon", "neon"]);
+    const first = await requestRow(pool, id);
+    expect(await startRequest(pool, id)).toEqual(["cartoon", "neon"]);
+    expect(await requestRow(pool, id)).toEqual(first);
+    expect(first).toMatchObject({ status: "running", images_total: 2 });
+    expect(Object.values(await imageRows(pool, id)).map((r) => [r.style, r.status, r.attempts])).toEqual([
+      ["cartoon", "pending", 0],
+      ["neon", "pending", 0],
+    ]);
+  });
+
+  it("counts each provider call and never calls again for a succeeded style", async () => {
+    const id = await insertRequest(pool, {
+      prompt: "a fox",
+      styles: ["cartoon"],
+      options: { fail: { cartoon: 1 } },
+    });
+    await startRequest(pool, id);
+    expect(await beginAttempt(pool, id, "cartoon")).toEqual({
+      kind: "call",
+      attempt: 1,
+      request: {
+        id,
+        prompt: "a fox",
+        styles: ["cartoon"],
+        simulation: { latencyMs: {}, fail: { cartoon: 1 } },
+      },
+    });
+    expect(await beginAttempt(pool, id, "cartoon")).toMatchObject({ kind: "call", attempt: 2 });
+    await recordSuccess(pool, id, "cartoon", image("cartoon"));
+    const done = await beginAttempt(pool, id, "cartoon");
+    expect(done).toEqual({
+      kind: "done",
+      image: {
+        style: "cartoon",
+        path: "r/cartoon.png",
+        url: "http://x/r/cartoon.png",
+        bytes: 100,
+        sha256: "ab".repeat(32),
+      },
+    });
+    await markStyleFailed(pool, id, "cartoon", "late failure");
+    expect((await imageRows(pool, id)).cartoon).toMatchObject({
+      status: "succeeded",
+      attempts: 2,
+      error: null,
+    });
+  });
+
+  it("settles the request from its rows, the same way every time", async () => {
+    const id = await insertRequest(pool, { prompt: "p", styles: ["cartoon", "neon"] });
+    await startRequest(pool, id);
+    await beginAttempt(pool, id, "cartoon");
+    await recordSuccess(pool, id, "cartoon", image("cartoon"));
+    await beginAttempt(pool, id, "neon");
+    await markStyleFailed(pool, id, "neon", "refused");
+    const outcome = await finishRequest(pool, id);
+    expect(outcome).toEqual({ status: "partially_succeeded", succeeded: 1, failed: 1 });
+    const first = await requestRow(pool, id);
+    expect(first.error).toBe("1 of 2 styles failed: neon: refused (after 1 provider call)");
+    expect(await finishRequest(pool, id)).toEqual(outcome);
+    expect((await requestRow(pool, id)).finished_at).toEqual(first.finished_at);
+  });
+
+  it("refuses to run a request that is missing or was rejected", async () => {
+    await expect(startRequest(pool, "00000000-0000-4000-8000-000000000000")).rejects.toThrow(
+      new RequestUnusableError("image request 00000000-0000-4000-8000-000000000000 does not exist"),
+    );
+    const id = await insertRequest(pool, { prompt: "" });
+    await pool.query("update image_requests set status = 'failed', error = 'prompt is empty' where id = $1", [
+      id,
+    ]);
+    await expect(startRequest(pool, id)).rejects.toThrow(
+      `image request ${id} is failed; only queued requests run`,
+    );
+    await expect(
+      beginAttempt(pool, "00000000-0000-4000-8000-000000000000", "cartoon"),
+    ).rejects.toBeInstanceOf(RequestUnusableError);
+  });
+});
