@@ -22,6 +22,10 @@ export type SpecResult = { ok: true; value: JobSpec } | { ok: false; error: stri
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+export function isJobId(value: unknown): value is string {
+  return typeof value === "string" && UUID.test(value);
+}
+
 /** The format named on the row, or the one the source's file extension implies. */
 export function inferFormat(sourceUrl: string): Format | undefined {
   const path = sourceUrl.split(/[?#]/)[0]!.toLowerCase();
@@ -33,7 +37,7 @@ export function inferFormat(sourceUrl: string): Format | undefined {
 export function parseJobSpec(record: Record<string, unknown>): SpecResult {
   const fail = (error: string): SpecResult => ({ ok: false, error });
   const id = record.id;
-  if (typeof id !== "string" || !UUID.test(id)) return fail("id must be a uuid");
+  if (!isJobId(id)) return fail("id must be a uuid");
 
   const source = record.source_url;
   if (typeof source !== "string" || source.trim() === "") {

@@ -1,6 +1,7 @@
 // Reads and finishes import_jobs rows. Every write is guarded by the row's status, so replaying a
 // step after a crash cannot move a finished job backwards.
 import type pg from "pg";
+import { isJobId } from "./job-spec.ts";
 
 export interface JobRow {
   id: string;
@@ -22,7 +23,10 @@ export const TERMINAL = ["succeeded", "partially_succeeded", "failed"];
 
 type Queryable = Pick<pg.Pool, "query"> | Pick<pg.ClientBase, "query">;
 
+/** Undefined for an unknown job, and for a workflow argument that is not a uuid at all (which would
+ *  otherwise fail the query on every retry). */
 export async function loadJob(db: Queryable, jobId: string): Promise<JobRow | undefined> {
+  if (!isJobId(jobId)) return undefined;
   const { rows } = await db.query<JobRow>("select * from public.import_jobs where id = $1", [jobId]);
   return rows[0];
 }

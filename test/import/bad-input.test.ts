@@ -198,6 +198,23 @@ describe("bad input", () => {
     expect(rows.map((r) => r.name)).toEqual(["Ann", 'Cy "the" Third', "Eve, Jr.", "Ivy"]);
   });
 
+  it("ends a workflow started with a job id that is not a uuid, or of no job, without retrying", async () => {
+    const to = h.starter.options({ target: h.group });
+    for (const arg of ["not-a-uuid", "8c3c0d8e-98b5-4f6e-9a43-5a1f1f0e0c11"]) {
+      const handle = await h.starter.beginRpc(`import/${arg}`, "importJob", arg, to);
+      expect(await handle.result()).toEqual({
+        status: "missing",
+        total: 0,
+        imported: 0,
+        skipped: 0,
+        failed: 0,
+      });
+    }
+    expect(worker.output()).toMatch(
+      /"event":"import job not found","component":"worker".*"job_id":"not-a-uuid"/,
+    );
+  });
+
   it("keeps working: the same worker imports a good file afterwards", async () => {
     const id = await h.startJob({
       source_url: h.writeFile("good.jsonl", '{"email":"z@good.test","name":"Z"}\n'),
