@@ -3,7 +3,17 @@ import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { FUNCTIONS_URL, stackEnv } from "./stack/env.ts";
-import { DB_PORT, DENO_BIN, FUNCTIONS_PORT, NODE_BIN, PGDATA, ROOT, STORAGE_DIR } from "./stack/layout.ts";
+import {
+  DB_PORT,
+  DENO_BIN,
+  FUNCTIONS_PORT,
+  HOST,
+  NODE_BIN,
+  PGDATA,
+  ROOT,
+  STORAGE_DIR,
+  WORKER_HEALTH_PORT,
+} from "./stack/layout.ts";
 import { applyMigrations } from "./stack/migrate.ts";
 import { applyPlatform, installNetExtensionFiles } from "./stack/platform.ts";
 import {
@@ -18,15 +28,17 @@ import { runningPid, startDetached, stopProcess, waitFor } from "./stack/process
 
 const say = (msg: string) => console.error(`stack: ${msg}`);
 
-async function functionsHealthy(): Promise<boolean> {
+async function httpOk(url: string): Promise<boolean> {
   try {
-    const res = await fetch(`${FUNCTIONS_URL}/health`, { signal: AbortSignal.timeout(2000) });
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
     await res.body?.cancel();
     return res.ok;
   } catch {
     return false;
   }
 }
+
+const functionsHealthy = () => httpOk(`${FUNCTIONS_URL}/health`);
 
 async function storeVaultSecrets(env: Record<string, string>): Promise<void> {
   // The trigger path reads where to post and which bearer to send from Vault, as it would on the
@@ -118,7 +130,14 @@ async function status(): Promise<boolean> {
   const netPid = runningPid("net-dispatcher");
   rows.push(["net-dispatcher", netPid ? String(netPid) : "-", "-", netPid ? "running" : "down"]);
   const workerPid = runningPid("worker");
-  rows.push(["worker", workerPid ? String(workerPid) : "-", "-", workerPid ? "running" : "not started"]);
+  const workerHealthy =
+    workerPid !== undefined && (await httpOk(`http://${HOST}:${WORKER_HEALTH_PORT}/health`));
+  rows.push([
+    "worker",
+    workerPid ? String(workerPid) : "-",
+    `${HOST}:${WORKER_HEALTH_PORT}`,
+    workerPid ? (workerHealthy ? "healthy" : "unhealthy") : "not started",
+  ]);
   const widths = [16, 8, 18, 10];
   const line = (r: string[]) =>
     r
@@ -127,7 +146,7 @@ async function status(): Promise<boolean> {
       .trimEnd();
   console.log(line(["PROCESS", "PID", "ADDRESS", "STATE"]));
   for (const r of rows) console.log(line(r));
-  return rows.slice(0, 3).every((r) => r[3] === "healthy" || r[3] === "running");
+  return rows.every((r) => r[3] === "healthy" || r[3] === "running" || r[3] === "not started");
 }
 
 async function main(): Promise<void> {

@@ -15,6 +15,7 @@ export const SECRETS_FILE = join(STACK_DIR, "secrets.env");
 export const PG_BIN = "/usr/lib/postgresql/15/bin";
 export const DB_PORT = 54322;
 export const FUNCTIONS_PORT = 54321;
+export const WORKER_HEALTH_PORT = 54330;
 export const HOST = "127.0.0.1";
 
 export const NODE_BIN = join(ROOT, "node_modules", ".bin", "node");

@@ -1,0 +1,36 @@
+// Caps how many tasks one worker executes at once (WORKER_CONCURRENCY). The SDK (0.11.5) starts every
+// `execute` message it receives; this queues the excess in arrival order. A queued task stays pending
+// in the store, so if it waits past the retry interval another worker in the group may take it first;
+// the late local attempt then gets a 409 on acquire and is dropped, which is harmless.
+import type { Resonate } from "@resonatehq/sdk";
+
+export interface ConcurrencyGauge {
+  active(): number;
+  queued(): number;
+}
+
+type OnMessage = (msg: unknown) => Promise<unknown>;
+
+export function limitConcurrency(resonate: Resonate, max: number): ConcurrencyGauge {
+  const core = (resonate as unknown as { core?: { onMessage?: OnMessage } }).core;
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  if (core?.onMessage) {
+    const original = core.onMessage.bind(core);
+    core.onMessage = (msg) =>
+      new Promise((resolve, reject) => {
+        const run = () => {
+          active++;
+          original(msg)
+            .then(resolve, reject)
+            .finally(() => {
+              active--;
+              waiting.shift()?.();
+            });
+        };
+        if (active < max) run();
+        else waiting.push(run);
+      });
+  }
+  return { active: () => active, queued: () => waiting.length };
+}

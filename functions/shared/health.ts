@@ -1,0 +1,49 @@
+// The worker's health check: GET http://127.0.0.1:<WORKER_HEALTH_PORT>/health answers 200 while the
+// worker runs and reaches its database, 503 while it stops or cannot reach it, with what it is doing.
+import { createServer, type Server } from "node:http";
+import type pg from "pg";
+import type { ConcurrencyGauge } from "./concurrency.ts";
+
+export interface HealthState {
+  worker: string;
+  group: string;
+  stopping: () => boolean;
+  gauge: ConcurrencyGauge;
+  pool: pg.Pool;
+}
+
+export async function healthReport(
+  s: HealthState,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  let database = "reachable";
+  try {
+    await s.pool.query("select 1");
+  } catch (err) {
+    database = `unreachable: ${(err as Error).message}`;
+  }
+  const ok = database === "reachable" && !s.stopping();
+  return {
+    status: ok ? 200 : 503,
+    body: {
+      status: s.stopping() ? "stopping" : ok ? "ok" : "degraded",
+      worker: s.worker,
+      group: s.group,
+      database,
+      tasks_running: s.gauge.active(),
+      tasks_queued: s.gauge.queued(),
+      uptime_s: Math.round(process.uptime()),
+    },
+  };
+}
+
+export function serveHealth(port: number, state: HealthState): Promise<Server> {
+  const server = createServer(async (req, res) => {
+    if (req.url !== "/health") {
+      res.writeHead(404, { "content-type": "application/json" }).end('{"error":"GET /health"}');
+      return;
+    }
+    const { status, body } = await healthReport(state);
+    res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+  });
+  return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
+}

@@ -1,0 +1,114 @@
+// The worker runtime's concurrency cap and health check, on real worker processes.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Resonate } from "@resonatehq/sdk";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createResonate, toWorkers } from "../../functions/shared/resonate-client.ts";
+import { dropDatabase, freshDatabase } from "../support/db.ts";
+import { eventually } from "../support/http-server.ts";
+import { startWorker } from "../support/worker.ts";
+import { type FixtureWorker, startFixtureWorker } from "./fixtures/processes.ts";
+
+const DB = "durable_runtime";
+let url: string;
+let pool: pg.Pool;
+let starter: Resonate;
+const workers: FixtureWorker[] = [];
+const uid = () => Math.random().toString(36).slice(2, 10);
+
+beforeAll(async () => {
+  url = await freshDatabase(DB);
+  pool = new pg.Pool({ connectionString: url, max: 4 });
+  await pool.query(readFileSync(join(import.meta.dirname, "fixtures/schema.sql"), "utf8"));
+  starter = createResonate({
+    databaseUrl: url,
+    group: "runtime-starter",
+    resonate: { serverUrl: undefined, group: "runtime-starter", ttlMs: 10_000, tickMs: 100 },
+  });
+});
+
+afterAll(async () => {
+  await Promise.all(workers.map((w) => w.kill()));
+  await starter?.stop();
+  await pool?.end();
+  await dropDatabase(DB);
+});
+
+describe("WORKER_CONCURRENCY", () => {
+  it("caps how many tasks one worker runs at once", async () => {
+    const group = `cap-${uid()}`;
+    const w = startFixtureWorker(url, group, `cap-${uid()}`, {
+      WORKER_CONCURRENCY: "2",
+      RESONATE_TICK_MS: "100",
+    });
+    workers.push(w);
+    await w.ready();
+    const runs = Array.from({ length: 6 }, () => `cap-${uid()}`);
+    await Promise.all(
+      runs.map((r) => starter.beginRpc(r, "sequential", r, 1, 600, toWorkers(starter, group))),
+    );
+    await eventually(
+      "all six runs",
+      async () => {
+        const { rows } = await pool.query<{ n: number }>(
+          "select count(*)::int as n from resonate.promises where id = any($1) and state = 'resolved'",
+          [runs],
+        );
+        return rows[0]!.n === 6 ? true : undefined;
+      },
+      30_000,
+    );
+    const { rows } = await pool.query<{ t: number }>(
+      "select extract(epoch from at) * 1000 as t from step_log where run_id = any($1) order by at",
+      [runs],
+    );
+    const starts = rows.map((r) => Number(r.t));
+    expect(starts).toHaveLength(6);
+    // With two slots, the i-th start waits for a slot freed by the (i-2)-th run's 600 ms step.
+    for (let i = 2; i < starts.length; i++) expect(starts[i]! - starts[i - 2]!).toBeGreaterThanOrEqual(550);
+  });
+});
+
+describe("health check", () => {
+  it("answers 200 with what the worker is doing, and 503 while it stops", async () => {
+    const port = 40_000 + Math.floor(Math.random() * 10_000);
+    const group = `health-${uid()}`;
+    const w = startFixtureWorker(url, group, `health-${uid()}`, {
+      WORKER_HEALTH_PORT: String(port),
+      WORKER_SHUTDOWN_GRACE_MS: "3000",
+      RESONATE_TICK_MS: "100",
+    });
+    workers.push(w);
+    await w.ready();
+    const idle = await fetch(`http://127.0.0.1:${port}/health`);
+    expect(idle.status).toBe(200);
+    expect(await idle.json()).toMatchObject({
+      status: "ok",
+      database: "reachable",
+      worker: w.id,
+      tasks_running: 0,
+    });
+
+    const runId = `health-${uid()}`;
+    await starter.beginRpc(runId, "sequential", runId, 20, 300, toWorkers(starter, group));
+    await eventually("the workflow to start", async () => {
+      const body = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as {
+        tasks_running: number;
+      };
+      return body.tasks_running === 1 ? true : undefined;
+    });
+    w.proc.kill("SIGTERM");
+    await w.waitForStopping();
+    const stopping = await fetch(`http://127.0.0.1:${port}/health`);
+    expect(stopping.status).toBe(503);
+    expect(await stopping.json()).toMatchObject({ status: "stopping", tasks_running: 1 });
+  });
+
+  it("stops at start with a message naming a malformed variable", async () => {
+    const w = startWorker({ DATABASE_URL: url, WORKER_CONCURRENCY: "lots" });
+    const code = await new Promise<number | null>((resolve) => w.proc.once("exit", resolve));
+    expect(code).toBe(2);
+    expect(w.output()).toContain('WORKER_CONCURRENCY must be an integer from 1 to 1024, got "lots"');
+  });
+});
