@@ -84,6 +84,9 @@ export async function up(): Promise<void> {
     startDetached("net-dispatcher", NODE_BIN, [join(ROOT, "scripts/stack/net-dispatcher.ts")], childEnv);
   }
   if (runningPid("functions") === undefined) {
+    // A server that was just told to stop (a concurrent `reload`) may answer for a moment longer.
+    const deadline = Date.now() + 10_000;
+    while ((await functionsHealthy()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     if (await functionsHealthy()) {
       throw new Error(
         `port ${FUNCTIONS_PORT} already answers but not from this stack; stop that server first`,

@@ -41,14 +41,25 @@ export function startDetached(name: string, cmd: string, args: string[], env: No
   return child.pid!;
 }
 
+/** Stops a stack process and everything it started: each runs as the leader of its own process group. */
 export async function stopProcess(name: string, graceMs = 10_000): Promise<boolean> {
   const pid = runningPid(name);
-  rmSync(pidFile(name), { force: true });
-  if (pid === undefined) return false;
-  process.kill(pid, "SIGTERM");
+  if (pid === undefined) {
+    rmSync(pidFile(name), { force: true });
+    return false;
+  }
+  const signalGroup = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      /* already gone */
+    }
+  };
+  signalGroup("SIGTERM");
   const deadline = Date.now() + graceMs;
   while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  if (isAlive(pid)) process.kill(pid, "SIGKILL");
+  signalGroup("SIGKILL");
+  rmSync(pidFile(name), { force: true });
   return true;
 }
 
