@@ -17,6 +17,7 @@ export interface JobRow {
   batches_total: number | null;
   batches_done: number;
   error: string | null;
+  staged_at: Date | null;
 }
 
 export const TERMINAL = ["succeeded", "partially_succeeded", "failed"];

@@ -39,9 +39,17 @@ export async function stageJob(deps: ImportDeps, jobId: string): Promise<StageRe
     log.warn("import job not found", { job_id: jobId });
     return { ok: false, batches: 0 };
   }
-  // Staging already committed (the crash came before the step's result was recorded).
-  if (job.status === "importing") return { ok: true, batches: job.batches_total ?? 0 };
-  if (TERMINAL.includes(job.status)) return { ok: false, batches: 0 };
+  // Staging already committed (the crash came before the step's result was recorded), or a retry of a
+  // finished job: the batches that are done only report their counts.
+  if (job.status === "importing" || (TERMINAL.includes(job.status) && job.status !== "failed")) {
+    return { ok: true, batches: job.batches_total ?? 0 };
+  }
+  // A failed job runs again only when a new workflow is started for it (retry_workflow): one that failed
+  // at a batch resumes at its unfinished batches; one that failed earlier is staged again.
+  if (job.status === "failed" && job.staged_at !== null) {
+    await reopen(deps, jobId);
+    return { ok: true, batches: job.batches_total ?? 0 };
+  }
 
   const spec = parseJobSpec({ ...job });
   if (!spec.ok) {
@@ -49,8 +57,9 @@ export async function stageJob(deps: ImportDeps, jobId: string): Promise<StageRe
     return { ok: false, batches: 0 };
   }
   await pool.query(
-    `update public.import_jobs set status = 'staging', started_at = coalesce(started_at, now()), updated_at = now()
-     where id = $1 and status in ('queued', 'staging')`,
+    `update public.import_jobs
+     set status = 'staging', error = null, finished_at = null, started_at = coalesce(started_at, now()), updated_at = now()
+     where id = $1 and status in ('queued', 'staging', 'failed')`,
     [jobId],
   );
   try {
@@ -96,6 +105,29 @@ export async function stageJob(deps: ImportDeps, jobId: string): Promise<StageRe
       .catch(() => {});
     throw err;
   }
+}
+
+async function reopen(deps: ImportDeps, jobId: string): Promise<void> {
+  const client = await deps.pool.connect();
+  try {
+    await client.query("begin");
+    await client.query(
+      "update public.import_batches set status = 'pending', finished_at = null where job_id = $1 and status = 'failed'",
+      [jobId],
+    );
+    await client.query(
+      `update public.import_jobs set status = 'importing', error = null, finished_at = null, updated_at = now()
+       where id = $1 and status = 'failed'`,
+      [jobId],
+    );
+    await client.query("commit");
+  } catch (err) {
+    await client.query("rollback").catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+  deps.log.info("import reopened", { job_id: jobId });
 }
 
 function parserFor(spec: JobSpec): RecordParser {

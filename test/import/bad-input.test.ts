@@ -1,17 +1,22 @@
 // Bad input never crashes the worker and never loses the job: each case ends as a job row `failed` or
 // `partially_succeeded` whose message says what to fix, and the same worker then imports a good file.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LoopbackServer, startLoopbackServer } from "../support/http-server.ts";
+import { eventually, type LoopbackServer, startLoopbackServer } from "../support/http-server.ts";
 import type { WorkerProcess } from "../support/worker.ts";
 import { type Harness, importHarness, uid } from "./harness.ts";
 
 let h: Harness;
 let worker: WorkerProcess;
 let server: LoopbackServer;
+let laterFileExists = false;
 
 beforeAll(async () => {
   h = await importHarness("import_bad_input");
   server = await startLoopbackServer((req, res) => {
+    if (req.url === "/later.csv" && laterFileExists) {
+      res.writeHead(200).end("email,name\nlater@x.test,Later\n");
+      return;
+    }
     if (req.url.startsWith("/broken")) {
       res.writeHead(503).end("try later");
       return;
@@ -213,6 +218,25 @@ describe("bad input", () => {
     expect(worker.output()).toMatch(
       /"event":"import job not found","component":"worker".*"job_id":"not-a-uuid"/,
     );
+  });
+
+  it("stages again when a job that failed on its source is retried after the source is fixed", async () => {
+    const id = await h.startJob({ source_url: `${server.url}/later.csv`, batch_size: 10 });
+    expect(await h.waitFinished(id)).toMatchObject({
+      status: "failed",
+      error: expect.stringMatching(/HTTP 404/),
+    });
+    laterFileExists = true;
+    await h.pool.query("select public.retry_workflow($1)", [`import/${id}`]);
+    const job = await eventually(
+      "the retried job to succeed",
+      async () => {
+        const j = await h.job(id);
+        return j.status === "succeeded" ? j : undefined;
+      },
+      30_000,
+    );
+    expect(job).toMatchObject({ imported_rows: 1, total_rows: 1, error: null });
   });
 
   it("keeps working: the same worker imports a good file afterwards", async () => {

@@ -2,6 +2,7 @@
 // a transient one is retried with backoff without re-running earlier batches; a persistent one fails
 // the job with a clear error and leaves the finished batches applied.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../support/http-server.ts";
 import type { WorkerProcess } from "../support/worker.ts";
 import { contactsCsv, effects, type Harness, importHarness, uid } from "./harness.ts";
 
@@ -88,5 +89,33 @@ describe("a failing batch", () => {
     expect(rows[0]!.n).toBe(3 * BATCH);
     expect(await effects(h.pool, id)).toEqual({ inserts: 3 * BATCH, updates: 0, maxPerEmail: 1 });
     expect(worker.proc.exitCode).toBeNull();
+  });
+
+  it("resumes at the failed batch when retried with retry_workflow once the cause is gone", async () => {
+    const id = await jobWithFault(3, 1000);
+    expect((await h.waitFinished(id)).status).toBe("failed");
+    await h.pool.query("delete from app.import_fault_injections where job_id = $1", [id]);
+    const { rows } = await h.pool.query<{ id: string }>("select public.retry_workflow($1) as id", [
+      `import/${id}`,
+    ]);
+    expect(rows[0]!.id).toBe(`import/${id}/retry-1`);
+    const job = await eventually(
+      "the retried job to succeed",
+      async () => {
+        const j = await h.job(id);
+        return j.status === "succeeded" ? j : undefined;
+      },
+      30_000,
+    );
+    expect(job).toMatchObject({ imported_rows: ROWS, batches_done: 5, error: null });
+    // Batches 0-2 were not touched again; batch 3 got one more attempt; batch 4 ran for the first time.
+    expect((await batchRows(id)).map((b) => [b.status, b.attempts])).toEqual([
+      ["done", 1],
+      ["done", 1],
+      ["done", 1],
+      ["done", 5],
+      ["done", 1],
+    ]);
+    expect(await effects(h.pool, id)).toEqual({ inserts: ROWS, updates: 0, maxPerEmail: 1 });
   });
 });

@@ -67,7 +67,8 @@ export function validateContact(raw: unknown): Validated<Contact> {
 
 // The WHERE clause makes a later line of the same job never overwrite an earlier one: such a row is a
 // duplicate inside the file and is reported, while a row from another (older) job is updated. The final
-// SELECT reads the pre-statement snapshot, so for a skipped row it finds the line that wrote the email first.
+// SELECT reads the pre-statement snapshot, so for a skipped row (and only those are looked up) it finds
+// the line that wrote the email first.
 const UPSERT = `
 with input as (
   select * from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[])
@@ -81,9 +82,10 @@ with input as (
     where c.import_job_id is distinct from excluded.import_job_id
   returning c.import_line_no as line_no
 )
-select i.line_no, i.email, c.import_line_no as first_line
-from input i join public.contacts c on c.email = i.email
-where i.line_no not in (select line_no from applied)`;
+select i.line_no, i.email,
+       (select c.import_line_no from public.contacts c where c.email = i.email) as first_line
+from input i
+where not exists (select from applied a where a.line_no = i.line_no)`;
 
 async function upsert(
   client: pg.ClientBase,
