@@ -38,9 +38,9 @@ async function generate(rows: number): Promise<string> {
   return file;
 }
 
-/** Peak resident set of a process, from the kernel's high-water mark. */
-function peakRssMiB(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+/** Resident set of a process (VmRSS) or its peak so far (VmHWM), from the kernel. */
+function rssMiB(pid: number, field: "VmRSS" | "VmHWM" = "VmHWM"): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
@@ -75,7 +75,7 @@ async function plainImport(file: string, batch: number, url: string): Promise<vo
   await flush();
   const ms = performance.now() - started;
   await client.end();
-  console.log(JSON.stringify({ ms, imported, peakMiB: peakRssMiB(process.pid) }));
+  console.log(JSON.stringify({ ms, imported, peakMiB: rssMiB(process.pid) }));
 }
 
 async function runPlain(
@@ -99,6 +99,7 @@ async function runDurable(file: string, batch: number, url: string, db: pg.Pool)
   const group = `bench-${Date.now()}`;
   const worker = startWorker({ DATABASE_URL: url, RESONATE_GROUP: group, IMPORT_FILE_ROOT: DIR });
   await worker.waitForOutput('"started"');
+  const idleMiB = rssMiB(worker.proc.pid!, "VmRSS");
   const starter = createResonate({
     databaseUrl: url,
     group: `${group}-starter`,
@@ -126,7 +127,8 @@ async function runDurable(file: string, batch: number, url: string, db: pg.Pool)
           ms: Number(job.ms),
           stagingMs: Number(job.staging_ms),
           imported: job.imported_rows as number,
-          peakMiB: peakRssMiB(worker.proc.pid!),
+          peakMiB: rssMiB(worker.proc.pid!),
+          idleMiB,
         };
       }
       await new Promise((r) => setTimeout(r, 100));
@@ -142,7 +144,10 @@ async function main(): Promise<void> {
     await plainImport(process.argv[3]!, Number(process.argv[4]), process.argv[5]!);
     return;
   }
-  const sizes = process.argv.includes("--full") ? [100_000, 1_000_000] : [100_000];
+  const full = process.argv.includes("--full");
+  const sizes = full ? [100_000, 1_000_000] : [100_000];
+  // This machine is shared and noisy: each pair runs REPEAT times interleaved, and the fastest of each counts.
+  const repeat = (size: number) => (size <= 100_000 ? 2 : 1);
   mkdirSync(DIR, { recursive: true });
   const url = await freshDatabase("import_bench");
   const db = new pg.Pool({ connectionString: url, max: 2 });
@@ -150,23 +155,30 @@ async function main(): Promise<void> {
   for (const size of sizes) {
     const file = await generate(size);
     for (const batch of BATCH_SIZES) {
-      await reset(db);
-      const plain = await runPlain(file, batch, url);
-      await reset(db);
-      const durable = await runDurable(file, batch, url, db);
-      if (plain.imported !== size || durable.imported !== size) {
-        throw new Error(`imported ${plain.imported} (plain) / ${durable.imported} (durable) of ${size}`);
+      let plain: Awaited<ReturnType<typeof runPlain>> | undefined;
+      let durable: Awaited<ReturnType<typeof runDurable>> | undefined;
+      for (let r = 0; r < repeat(size); r++) {
+        await reset(db);
+        const p = await runPlain(file, batch, url);
+        await reset(db);
+        const d = await runDurable(file, batch, url, db);
+        if (p.imported !== size || d.imported !== size) {
+          throw new Error(`imported ${p.imported} (plain) / ${d.imported} (durable) of ${size}`);
+        }
+        if (!plain || p.ms < plain.ms) plain = p;
+        if (!durable || d.ms < durable.ms) durable = d;
       }
       const row: Row = {
         rows: size,
         batch_size: batch,
-        "plain rows/s": Math.round(size / (plain.ms / 1000)),
-        "durable rows/s": Math.round(size / (durable.ms / 1000)),
-        "durable / plain": Number((plain.ms / durable.ms).toFixed(2)),
-        "durable: staging s": Number((durable.stagingMs / 1000).toFixed(1)),
-        "durable: batches s": Number(((durable.ms - durable.stagingMs) / 1000).toFixed(1)),
-        "worker peak MiB": Math.round(durable.peakMiB),
-        "plain peak MiB": Math.round(plain.peakMiB),
+        "plain rows/s": Math.round(size / (plain!.ms / 1000)),
+        "durable rows/s": Math.round(size / (durable!.ms / 1000)),
+        "durable / plain": Number((plain!.ms / durable!.ms).toFixed(2)),
+        "durable: staging s": Number((durable!.stagingMs / 1000).toFixed(1)),
+        "durable: batches s": Number(((durable!.ms - durable!.stagingMs) / 1000).toFixed(1)),
+        "worker idle MiB": Math.round(durable!.idleMiB),
+        "worker peak MiB": Math.round(durable!.peakMiB),
+        "plain peak MiB": Math.round(plain!.peakMiB),
       };
       rows.push(row);
       console.log(JSON.stringify(row));
@@ -181,7 +193,8 @@ async function main(): Promise<void> {
 batch: validate, upsert, mark done in one transaction), timed from the job row's insert to its finish.
 Plain: one process streams the same CSV through the same parser, validation and multi-row upsert, one statement
 per batch, no staging and no durability. Both write to an emptied contacts table in the same database.
-Peak MiB is each process's VmHWM (peak RSS). Full set: \`npm run bench:import -- --full\`.`,
+Peak MiB is each process's VmHWM (peak RSS); worker idle is its RSS before the import (every workload's
+code loaded). 100k rows: fastest of 2 interleaved runs; 1M: one run. Full set: \`npm run bench:import -- --full\`.`,
   );
 }
 

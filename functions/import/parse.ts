@@ -4,6 +4,16 @@
 import { InputError } from "./errors.ts";
 import type { LineItem } from "./lines.ts";
 
+// Postgres text and jsonb cannot hold U+0000; one such record would fail its whole staging chunk.
+const NUL_MESSAGE = (line: number) =>
+  `line ${line} contains a NUL character (U+0000), which cannot be stored; remove it`;
+
+function hasNul(v: unknown): boolean {
+  if (typeof v === "string") return v.includes("\u0000");
+  if (typeof v !== "object" || v === null) return false;
+  return Object.entries(v).some(([k, x]) => k.includes("\u0000") || hasNul(x));
+}
+
 export type ParsedItem =
   | { kind: "record"; lineNo: number; raw: Record<string, unknown> }
   | { kind: "error"; lineNo: number; message: string };
@@ -138,6 +148,11 @@ export class CsvParser implements RecordParser {
     }
     this.pending = [];
     this.pendingChars = 0;
+    if (text.includes("\u0000")) {
+      if (!this.header) throw new InputError(`the header row: ${NUL_MESSAGE(start)}`);
+      out.push({ kind: "error", lineNo: start, message: NUL_MESSAGE(start) });
+      return;
+    }
     if (!this.header) {
       this.header = this.checkHeader(r.fields);
       return;
@@ -213,6 +228,11 @@ export class JsonLinesParser implements RecordParser {
           lineNo: line.no,
           message: `line ${line.no} is ${kind}, not a JSON object`,
         });
+        continue;
+      }
+      // The escape is the cheap filter; only the parsed strings tell a NUL from an escaped backslash.
+      if (line.text.includes("\\u0000") && hasNul(value)) {
+        out.push({ kind: "error", lineNo: line.no, message: NUL_MESSAGE(line.no) });
         continue;
       }
       out.push({ kind: "record", lineNo: line.no, raw: value as Record<string, unknown> });

@@ -139,6 +139,16 @@ describe("CsvParser", () => {
     expect(items[1]).toMatchObject({ kind: "record", lineNo: 3 });
   });
 
+  it("reports a record with a NUL character, which Postgres cannot store", async () => {
+    const items = await parseAll(new CsvParser(), "email,name\na@x.io,A\u0000nn\nb@x.io,B\n");
+    expect(items[0]).toMatchObject({
+      kind: "error",
+      lineNo: 2,
+      message: expect.stringMatching(/NUL character/),
+    });
+    expect(items[1]).toMatchObject({ kind: "record", lineNo: 3 });
+  });
+
   it("rejects files it cannot read at all with a message that says what to fix", async () => {
     await expect(parseAll(new CsvParser(), "")).rejects.toThrow(/file is empty/);
     await expect(parseAll(new CsvParser(), "\n\n")).rejects.toThrow(InputError);
@@ -165,6 +175,16 @@ describe("JsonLinesParser", () => {
     ]);
     expect(items[1]).toMatchObject({ message: expect.stringMatching(/line 3 is not valid JSON/) });
     expect(items[2]).toMatchObject({ message: "line 4 is an array, not a JSON object" });
+  });
+
+  it("reports an escaped NUL in a value or key, but not an escaped backslash before u0000", async () => {
+    const items = await parseAll(
+      new JsonLinesParser(),
+      '{"name":"a\\u0000"}\n{"x":[{"k\\u0000":1}]}\n{"name":"fine \\\\u0000"}\n',
+    );
+    expect(items.map((i) => i.kind)).toEqual(["error", "error", "record"]);
+    expect(items[0]).toMatchObject({ message: expect.stringMatching(/line 1 contains a NUL character/) });
+    expect(items[2]).toMatchObject({ raw: { name: "fine \\u0000" } });
   });
 
   it("rejects an empty file", async () => {
