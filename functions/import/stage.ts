@@ -53,6 +53,13 @@ export async function stageJob(deps: ImportDeps, jobId: string): Promise<StageRe
     return { ok: true, batches: job.batches_total ?? 0 };
   }
 
+  // Retried after failing before staging finished: the source may have changed since, so what the earlier
+  // run staged goes. No batch ran yet (batches start only after staging commits), so nothing else refers to it.
+  if (job.status === "failed") {
+    await pool.query("delete from public.import_rows where job_id = $1", [jobId]);
+    await pool.query("delete from public.import_errors where job_id = $1 and batch_index is null", [jobId]);
+  }
+
   const spec = parseJobSpec({ ...job });
   if (!spec.ok) {
     await markJobFailed(pool, jobId, spec.error);
