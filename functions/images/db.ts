@@ -123,20 +123,65 @@ export interface ImageRecord {
   provider: string;
 }
 
+/**
+ * Writes a style's final state and, if that left no style pending or running, settles the request in
+ * the same transaction: the request is done the moment its last image is, with no extra durable step.
+ * The request row is locked first, so branches finishing at the same moment take turns and exactly one
+ * sees every style final (under READ COMMITTED each statement sees what committed before it began).
+ */
+async function finalizeStyle(
+  db: pg.Pool,
+  requestId: string,
+  write: { sql: string; params: unknown[] },
+): Promise<void> {
+  const c = await db.connect();
+  try {
+    await c.query("begin");
+    await c.query("select 1 from public.image_requests where id = $1 for update", [requestId]);
+    await c.query(write.sql, write.params);
+    await c.query(SETTLE_WHEN_COMPLETE, [requestId]);
+    await c.query("commit");
+  } catch (err) {
+    await c.query("rollback").catch(() => {});
+    throw err;
+  } finally {
+    c.release();
+  }
+}
+
+const SETTLE_WHEN_COMPLETE = `
+  with counts as (
+    select count(*) filter (where status = 'succeeded')::int as succeeded,
+           count(*) filter (where status = 'failed')::int as failed,
+           count(*) filter (where status in ('pending', 'running'))::int as open,
+           string_agg(style || ': ' || coalesce(error, 'unknown error'), '; ' order by style)
+             filter (where status = 'failed') as errors
+      from public.generated_images where request_id = $1
+  )
+  update public.image_requests r
+     set status = case when c.failed = 0 then 'succeeded' when c.succeeded = 0 then 'failed'
+                       else 'partially_succeeded' end,
+         images_succeeded = c.succeeded, images_failed = c.failed,
+         error = case when c.failed = 0 then null
+                      else c.failed || ' of ' || (c.succeeded + c.failed) || ' styles failed: ' || c.errors end,
+         finished_at = now()
+    from counts c
+   where r.id = $1 and r.status = 'running' and c.open = 0`;
+
 export async function recordSuccess(
   db: pg.Pool,
   requestId: string,
   style: string,
   img: ImageRecord,
 ): Promise<void> {
-  await db.query(
-    `update public.generated_images
-        set status = 'succeeded', path = $3, url = $4, width = $5, height = $6, bytes = $7, sha256 = $8,
-            provider = $9, error = null, finished_at = now(), updated_at = now(),
-            duration_ms = (extract(epoch from (now() - started_at)) * 1000)::int
-      where request_id = $1 and style = $2`,
-    [requestId, style, img.path, img.url, img.width, img.height, img.bytes, img.sha256, img.provider],
-  );
+  await finalizeStyle(db, requestId, {
+    sql: `update public.generated_images
+             set status = 'succeeded', path = $3, url = $4, width = $5, height = $6, bytes = $7, sha256 = $8,
+                 provider = $9, error = null, finished_at = now(), updated_at = now(),
+                 duration_ms = (extract(epoch from (now() - started_at)) * 1000)::int
+           where request_id = $1 and style = $2`,
+    params: [requestId, style, img.path, img.url, img.width, img.height, img.bytes, img.sha256, img.provider],
+  });
 }
 
 /** Keeps the latest error visible while the branch retries. */
@@ -159,14 +204,14 @@ export async function markStyleFailed(
   style: string,
   message: string,
 ): Promise<void> {
-  await db.query(
-    `update public.generated_images
-        set status = 'failed', error = $3 || ' (after ' || attempts || ' provider call' ||
-              case when attempts = 1 then ')' else 's)' end,
-            finished_at = now(), updated_at = now()
-      where request_id = $1 and style = $2 and status <> 'succeeded'`,
-    [requestId, style, message],
-  );
+  await finalizeStyle(db, requestId, {
+    sql: `update public.generated_images
+             set status = 'failed', error = $3 || ' (after ' || attempts || ' provider call' ||
+                   case when attempts = 1 then ')' else 's)' end,
+                 finished_at = now(), updated_at = now()
+           where request_id = $1 and style = $2 and status <> 'succeeded'`,
+    params: [requestId, style, message],
+  });
 }
 
 export interface RequestOutcome {
@@ -175,28 +220,8 @@ export interface RequestOutcome {
   failed: number;
 }
 
-/** Settles the request from its image rows: all succeeded, some, or none. */
-export async function finishRequest(db: pg.Pool, requestId: string): Promise<RequestOutcome> {
-  const { rows } = await db.query<{ status: RequestStatus; succeeded: number; failed: number }>(
-    `with counts as (
-       select count(*) filter (where status = 'succeeded')::int as succeeded,
-              count(*) filter (where status = 'failed')::int as failed,
-              string_agg(style || ': ' || coalesce(error, 'unknown error'), '; ' order by style)
-                filter (where status = 'failed') as errors
-         from public.generated_images where request_id = $1
-     )
-     update public.image_requests r
-        set status = case when c.failed = 0 then 'succeeded' when c.succeeded = 0 then 'failed'
-                          else 'partially_succeeded' end,
-            images_succeeded = c.succeeded, images_failed = c.failed,
-            error = case when c.failed = 0 then null
-                         else c.failed || ' of ' || (c.succeeded + c.failed) || ' styles failed: ' || c.errors end,
-            finished_at = coalesce(r.finished_at, now())
-       from counts c
-      where r.id = $1
-      returning r.status, c.succeeded, c.failed`,
-    [requestId],
-  );
-  if (!rows[0]) throw new RequestUnusableError(`image request ${requestId} does not exist`);
-  return rows[0];
+/** The request's final status from its styles' outcomes; the same rule SETTLE_WHEN_COMPLETE applies. */
+export function outcomeOf(succeeded: number, failed: number): RequestOutcome {
+  const status = failed === 0 ? "succeeded" : succeeded === 0 ? "failed" : "partially_succeeded";
+  return { status, succeeded, failed };
 }

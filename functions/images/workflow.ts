@@ -10,8 +10,8 @@ import { errorMessage, type Logger } from "../shared/log.ts";
 import type { ImagesConfig } from "./config.ts";
 import {
   beginAttempt,
-  finishRequest,
   markStyleFailed,
+  outcomeOf,
   type RequestOutcome,
   RequestUnusableError,
   recordAttemptError,
@@ -104,12 +104,6 @@ async function failStyleStep(ctx: Context, requestId: string, style: string, mes
   await markStyleFailed(deps(ctx).pool, requestId, style, message);
 }
 
-async function finishStep(ctx: Context, requestId: string): Promise<RequestOutcome> {
-  const outcome = await finishRequest(deps(ctx).pool, requestId);
-  deps(ctx).log.info("image request settled", { request: requestId, ...outcome });
-  return outcome;
-}
-
 export function* generateImages(
   ctx: Context,
   requestId: string,
@@ -140,12 +134,18 @@ export function* generateImages(
   for (const style of styles)
     handles.push({ style, future: yield* ctx.beginRun(generateImage, requestId, style, branch) });
 
+  // Each style's final write settles the request once no style is left open (db.ts), so there is no
+  // separate finishing step; the result is counted here from the handles.
+  let succeeded = 0;
+  let failed = 0;
   for (const { style, future } of handles) {
     try {
       yield* future;
+      succeeded++;
     } catch (err) {
       yield* ctx.run(failStyleStep, requestId, style, errorMessage(err), dbStep);
+      failed++;
     }
   }
-  return yield* ctx.run(finishStep, requestId, dbStep);
+  return outcomeOf(succeeded, failed);
 }
