@@ -227,6 +227,7 @@ describe("bad input", () => {
       error: expect.stringMatching(/HTTP 404/),
     });
     laterFileExists = true;
+    expect(await h.waitWorkflowSettled(id)).toBe("resolved");
     await h.pool.query("select public.retry_workflow($1)", [`import/${id}`]);
     const job = await eventually(
       "the retried job to succeed",

@@ -95,6 +95,7 @@ describe("a failing batch", () => {
     const id = await jobWithFault(3, 1000);
     expect((await h.waitFinished(id)).status).toBe("failed");
     await h.pool.query("delete from app.import_fault_injections where job_id = $1", [id]);
+    expect(await h.waitWorkflowSettled(id)).toBe("resolved");
     const { rows } = await h.pool.query<{ id: string }>("select public.retry_workflow($1) as id", [
       `import/${id}`,
     ]);

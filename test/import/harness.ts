@@ -38,6 +38,8 @@ export interface Harness {
   insertJob(fields: Record<string, unknown>): Promise<string>;
   job(id: string): Promise<JobRow>;
   waitFinished(id: string, timeoutMs?: number): Promise<JobRow>;
+  /** Waits for workflow `import/<id>` itself to settle (its job row turns final a step earlier). */
+  waitWorkflowSettled(id: string): Promise<string>;
   close(opts?: { dropDatabase?: boolean }): Promise<void>;
 }
 
@@ -121,6 +123,19 @@ export async function importHarness(dbName: string): Promise<Harness> {
           return ["succeeded", "partially_succeeded", "failed"].includes(j.status) ? j : undefined;
         },
         timeoutMs,
+      );
+    },
+    waitWorkflowSettled(id) {
+      return eventually(
+        `workflow import/${id} to settle`,
+        async () => {
+          const { rows } = await pool.query<{ state: string }>(
+            "select state from resonate.promises where id = $1",
+            [`import/${id}`],
+          );
+          return rows[0] && rows[0].state !== "pending" ? rows[0].state : undefined;
+        },
+        30_000,
       );
     },
     async close({ dropDatabase: drop = true } = {}) {
