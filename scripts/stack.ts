@@ -20,6 +20,7 @@ import {
   ensureCluster,
   isAccepting,
   postmasterPid,
+  restartPostgres,
   startPostgres,
   stopPostgres,
   withClient,
@@ -65,10 +66,14 @@ export async function up(): Promise<void> {
   const started = Date.now();
   execFileSync("bash", [join(ROOT, "scripts/stack/install-system.sh")], { stdio: "inherit" });
   installNetExtensionFiles();
-  if (ensureCluster()) say(`created a Postgres cluster in ${PGDATA}`);
+  const cluster = ensureCluster();
+  if (cluster.created) say(`created a Postgres cluster in ${PGDATA}`);
   if (postmasterPid() === undefined) {
     say(`starting Postgres on 127.0.0.1:${DB_PORT}`);
     startPostgres();
+  } else if (cluster.settingsChanged) {
+    say("Postgres settings changed; restarting Postgres");
+    restartPostgres();
   }
   await waitFor("Postgres", isAccepting);
   const env = stackEnv();

@@ -1,7 +1,7 @@
 // The local Postgres 15 cluster: created once under .stack/pgdata, run as the `postgres` OS user
 // (Postgres refuses to run as root), listening on 127.0.0.1:54322 like the Supabase CLI's database.
 import { execFileSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { DB_PORT, HOST, LOG_DIR, PG_BIN, PG_SOCKET_DIR, PGDATA, STACK_DIR } from "./layout.ts";
@@ -40,6 +40,9 @@ port = ${DB_PORT}
 unix_socket_directories = '${PG_SOCKET_DIR}'
 shared_preload_libraries = 'pg_cron'
 cron.database_name = 'postgres'
+# Jobs run in background workers instead of libpq connections, which would need a password over TCP.
+cron.use_background_workers = on
+max_worker_processes = 32
 timezone = 'UTC'
 log_timezone = 'UTC'
 max_connections = 300
@@ -49,33 +52,41 @@ log_min_messages = warning
 log_line_prefix = '%m [%p] %q%u@%d '
 `;
 
-export function ensureCluster(): boolean {
+/** Creates the cluster if missing and keeps its settings current. Returns what it did. */
+export function ensureCluster(): { created: boolean; settingsChanged: boolean } {
   mkdirSync(STACK_DIR, { recursive: true });
   ownedDir(LOG_DIR);
   ownedDir(PG_SOCKET_DIR);
-  if (existsSync(join(PGDATA, "PG_VERSION"))) return false;
-  ownedDir(PGDATA);
-  const pwfile = join(PG_SOCKET_DIR, "initdb.pw");
-  writeFileSync(pwfile, "postgres\n", { mode: 0o644 });
-  asPostgres("initdb", [
-    "-D",
-    PGDATA,
-    "-U",
-    "postgres",
-    "-E",
-    "UTF8",
-    "--locale=C.UTF-8",
-    "--auth-local=trust",
-    "--auth-host=scram-sha-256",
-    `--pwfile=${pwfile}`,
-  ]);
-  writeFileSync(join(PGDATA, "conf.d.stack.conf"), CONF);
-  execFileSync("sh", ["-c", `echo "include 'conf.d.stack.conf'" >> '${join(PGDATA, "postgresql.conf")}'`]);
-  if (isRoot) {
-    const { uid, gid } = postgresUid();
-    chownSync(join(PGDATA, "conf.d.stack.conf"), uid, gid);
+  const confFile = join(PGDATA, "conf.d.stack.conf");
+  let created = false;
+  if (!existsSync(join(PGDATA, "PG_VERSION"))) {
+    ownedDir(PGDATA);
+    const pwfile = join(PG_SOCKET_DIR, "initdb.pw");
+    writeFileSync(pwfile, "postgres\n", { mode: 0o644 });
+    asPostgres("initdb", [
+      "-D",
+      PGDATA,
+      "-U",
+      "postgres",
+      "-E",
+      "UTF8",
+      "--locale=C.UTF-8",
+      "--auth-local=trust",
+      "--auth-host=scram-sha-256",
+      `--pwfile=${pwfile}`,
+    ]);
+    appendFileSync(join(PGDATA, "postgresql.conf"), "\ninclude 'conf.d.stack.conf'\n");
+    created = true;
   }
-  return true;
+  const settingsChanged = !existsSync(confFile) || readFileSync(confFile, "utf8") !== CONF;
+  if (settingsChanged) {
+    writeFileSync(confFile, CONF);
+    if (isRoot) {
+      const { uid, gid } = postgresUid();
+      chownSync(confFile, uid, gid);
+    }
+  }
+  return { created, settingsChanged: settingsChanged && !created };
 }
 
 export async function isAccepting(): Promise<boolean> {
@@ -103,6 +114,10 @@ export function postmasterPid(): number | undefined {
 
 export function startPostgres(): void {
   asPostgres("pg_ctl", ["-D", PGDATA, "-l", PG_LOG, "-w", "-t", "60", "start"]);
+}
+
+export function restartPostgres(): void {
+  asPostgres("pg_ctl", ["-D", PGDATA, "-l", PG_LOG, "-m", "fast", "-w", "-t", "60", "restart"]);
 }
 
 export function stopPostgres(mode: "fast" | "immediate" = "fast"): void {

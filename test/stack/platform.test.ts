@@ -38,11 +38,16 @@ describe("pg_cron", () => {
         125_000,
       );
       expect(fired).toBeGreaterThan(0);
-      const { rows } = await client.query<{ status: string }>(
-        `select d.status from cron.job_run_details d join cron.job j using (jobid)
-          where j.jobname = 'stack-test-probe' order by d.start_time desc limit 1`,
-      );
-      expect(rows[0]?.status).toBe("succeeded");
+      // pg_cron records the run's outcome just after the job's own transaction commits.
+      const status = await eventually("the run's recorded status", async () => {
+        const { rows } = await client.query<{ status: string }>(
+          `select d.status from cron.job_run_details d join cron.job j using (jobid)
+            where j.jobname = 'stack-test-probe' and d.status not in ('starting', 'running')
+            order by d.start_time desc nulls last limit 1`,
+        );
+        return rows[0]?.status;
+      });
+      expect(status).toBe("succeeded");
     } finally {
       await client.query("select cron.unschedule('stack-test-probe')");
       await client.query("drop table public.cron_probe");
