@@ -33,6 +33,12 @@ if [ ! -f "$PG_LIB/pg_cron.so" ]; then
   apt_install postgresql-15-cron
 fi
 
+# Headless Chromium for the gallery's screenshot test (Debian's package; no browser download).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "install-system: installing chromium"
+  apt_install chromium
+fi
+
 if [ ! -f "$PG_LIB/vector.so" ] || [ ! -f "$PG_EXT/vector.control" ]; then
   echo "install-system: building pgvector $PGVECTOR_VERSION from Debian's trixie source package"
   need_root pgvector
