@@ -1,6 +1,7 @@
 // Search latency and HNSW recall at scale: N synthetic chunks (default 100k) with clustered 512-d vectors
 // and synthetic text in a database of their own; p50/p95 of the hybrid SQL function and of the pure
-// vector query, and recall@10 of the HNSW index against an exact scan. `npm run bench:search [-- --rows N]`.
+// vector query, and recall@10 of the HNSW index against an exact scan. `npm run bench:search [-- --rows N]`;
+// `--keep` leaves the database in place, `--reuse` measures a kept corpus again without reloading it.
 import pg from "pg";
 import { databaseUrl, dropDatabase, freshDatabase } from "../test/support/db.ts";
 import { report } from "./lib/report.ts";
@@ -12,6 +13,21 @@ const arg = (name: string, fallback: number) => {
 const ROWS = arg("rows", 100_000);
 const QUERIES = arg("queries", 200);
 const DB = "ingest_bench_search";
+// Synthetic text: WORDS_PER_CHUNK tokens a chunk (about the chunker's 1000-character bound), drawn from a
+// Zipf-distributed vocabulary of stop words plus CONTENT_WORDS content words.
+const WORDS_PER_CHUNK = 120;
+const CONTENT_WORDS = 5000;
+// The 60 most frequent English words, all stop words of the 'english' configuration (dropped by to_tsvector
+// as in real text), take the first ranks; generated content words (three CV syllables, one lexeme each
+// after stemming) the rest.
+const STOP = (
+  "the of and to a in is it that for on was with as be at by this have from " +
+  "or an are not but all were they we which their there been has can will had if more when " +
+  "so what no out up into than them its only other some then these do about any our who should"
+).split(" ");
+const STOP_WORDS = STOP.length;
+const SYLLABLES = "ka lo mi ru ta zo pa ni du va bu fo gi ju xa ho wu yi ca so".split(" ");
+const sqlArray = (xs: string[]) => `array[${xs.map((x) => `'${x}'`).join(",")}]::text[]`;
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -43,17 +59,29 @@ async function load(db: pg.Client): Promise<void> {
     create temp table centroids as
       select c as id, array(select (random() - 0.5)::real from generate_series(1, 512) where c > 0) as v
       from generate_series(1, 100) c;
-    create temp table words as
-      select array['index','vector','search','chunk','latency','recall','garden','river','mountain','copper',
-        'lantern','harbor','signal','orbit','meadow','falcon','cipher','ember','glacier','quartz','thunder',
-        'willow','pepper','canyon','saddle','marble','violet','anchor','beacon','comet'] as w;
+    -- Vocabulary: the 60 most frequent English words (stop words, dropped by to_tsvector as in real text)
+    -- followed by ${CONTENT_WORDS} generated content words (CV syllables: one lexeme each after stemming).
+    create table bench_vocab as
+      select array_cat(${sqlArray(STOP)},
+        array(
+          select s[1 + n % 20] || s[1 + (n / 20) % 20] || s[1 + (n / 400) % 20]
+          from (select ${sqlArray(SYLLABLES)} as s) syl, generate_series(0, ${CONTENT_WORDS - 1}) n
+          order by n)) as w;
     insert into documents (id, source_id, source_path, source_type, title, content_hash, model, run_id)
       select d, 1, 'doc-' || d, 'markdown_dir', 'Synthetic document ' || d, md5(d::text), 'synthetic', 'bench'
       from generate_series(1, 1000) d;`);
   await db.query(
     `insert into chunks (document_id, chunk_index, heading_path, content, embedding, model)
      select 1 + (i % 1000), i / 1000, array['Section ' || (i % 7)],
-       (select string_agg(w[1 + floor(random() * 30)::int], ' ') from words, generate_series(1, 40) g where i > 0),
+       -- Zipf (s = 1) token ranks: floor(exp(u * ln(V + 1))) has P(rank k) = ln((k+1)/k) / ln(V+1) ~ 1/k.
+       -- The word is computed from its rank (the same mapping as bench_vocab): indexing a 5060-element
+       -- text array per token made the load take half an hour.
+       (select string_agg(case when r <= ${STOP_WORDS} then (${sqlArray(STOP)})[r]
+                 else (${sqlArray(SYLLABLES)})[1 + (r - ${STOP_WORDS + 1}) % 20]
+                   || (${sqlArray(SYLLABLES)})[1 + (r - ${STOP_WORDS + 1}) / 20 % 20]
+                   || (${sqlArray(SYLLABLES)})[1 + (r - ${STOP_WORDS + 1}) / 400 % 20] end, ' ')
+          from (select floor(exp(random() * ln(${STOP_WORDS + CONTENT_WORDS + 1})))::int as r
+                  from generate_series(1, ${WORDS_PER_CHUNK}) g where i > 0) t),
        (select array_agg(c.v[j] + ((random() - 0.5) * 0.5)::real order by j)
           from centroids c, generate_series(1, 512) j where c.id = 1 + (i * 7919) % 100)::extensions.vector,
        'synthetic'
@@ -70,26 +98,33 @@ async function load(db: pg.Client): Promise<void> {
 }
 
 async function runQueries(db: pg.Client, reused: boolean): Promise<void> {
-  await db.query(
-    "create temp table if not exists words as select array['index','vector','search','chunk','latency','recall','garden','river']::text[] as w",
-  );
   // Queries: stored vectors plus noise (so they sit in a cluster without being a stored point), and two
-  // random words for the full-text half.
+  // content words drawn from the corpus's own Zipf distribution (stop words excluded, as a user's keywords
+  // would be) for the full-text half: log-uniform ranks between the first content word and the last.
   const { rows: qs } = await db.query(
     `select (select array_agg(x + ((random() - 0.5) * 0.5)::real) from unnest(c.embedding::real[]) x)::vector::text as v,
-            (select w[1 + floor(random() * array_length(w, 1))::int] || ' ' || w[1 + floor(random() * array_length(w, 1))::int] from words) as t
-       from chunks c where c.id % 997 = 0 limit $1`,
-    [QUERIES],
+            (select w[floor(exp(ln($2 + 1.0) + random() * (ln(array_length(w, 1) + 1.0) - ln($2 + 1.0))))::int] || ' ' ||
+                    w[floor(exp(ln($2 + 1.0) + random() * (ln(array_length(w, 1) + 1.0) - ln($2 + 1.0))))::int]
+               from bench_vocab where c.id > 0) as t
+       from chunks c where c.id % 491 = 0 limit $1`,
+    [QUERIES, STOP_WORDS],
   );
   const queries = qs.slice(0, QUERIES);
   const hybrid: number[] = [];
   const vectorOnly: number[] = [];
+  const matches: number[] = [];
   let recallSum = 0;
   const RECALL_QUERIES = Math.min(100, queries.length);
   for (const [i, q] of queries.entries()) {
     let s = performance.now();
     await db.query("select * from search_chunks($1::extensions.vector, $2, 10, 'synthetic')", [q.v, q.t]);
     hybrid.push(performance.now() - s);
+    // How many chunks the full-text half matched (untimed): search_chunks ranks at most 1000 of them.
+    const m = await db.query(
+      "select count(*)::int as n from chunks where fts @@ websearch_to_tsquery('english', $1)",
+      [q.t],
+    );
+    matches.push(m.rows[0].n);
     await db.query("begin; set local hnsw.ef_search = 100");
     s = performance.now();
     const ann = await db.query(
@@ -109,7 +144,8 @@ async function runQueries(db: pg.Client, reused: boolean): Promise<void> {
     await db.query("commit");
   }
   await db.end();
-  await dropDatabase(DB);
+  // --keep leaves the corpus for a later --reuse run (or for EXPLAIN ANALYZE by hand).
+  if (!process.argv.includes("--keep")) await dropDatabase(DB);
   report(
     "search",
     `Search over ${ROWS.toLocaleString("en")} chunks (512-d, HNSW cosine)`,
@@ -123,10 +159,17 @@ async function runQueries(db: pg.Client, reused: boolean): Promise<void> {
         value: recallSum / RECALL_QUERIES,
         target: ">= 0.95",
       },
+      { measure: "full-text matches per query p50 (chunks)", value: pct(matches, 50), target: "" },
+      { measure: "full-text matches per query p95 (chunks)", value: pct(matches, 95), target: "" },
+      {
+        measure: "queries matching > 1000 chunks (text half ranks a 1000-row sample)",
+        value: matches.filter((n) => n > 1000).length,
+        target: "",
+      },
       { measure: "load time (s)", value: reused ? "reused" : loadS, target: "" },
       { measure: "HNSW build time (s)", value: reused ? "reused" : buildS, target: "" },
     ],
-    `${queries.length} queries, each a cluster centre plus noise with two random words for the full-text half. Synthetic vectors (100 clusters) stand in for embeddings; the SQL path is the one the search Edge Function calls. Query embedding time (local model, ~10 ms in Deno) is not included.`,
+    `${queries.length} queries, each a stored vector plus noise, with two content words for the full-text half drawn from the corpus's Zipf distribution (stop words excluded). Synthetic text: ${WORDS_PER_CHUNK} tokens a chunk drawn Zipf (s = 1) from ${STOP_WORDS} English stop words plus ${CONTENT_WORDS.toLocaleString("en")} generated content words. Synthetic vectors (100 clusters) stand in for embeddings; the SQL path is the one the search Edge Function calls. Query embedding time (local model, ~10 ms in Deno) is not included. Latencies are one client, sequential, on a 2-core machine shared with other test runs.`,
   );
 }
 

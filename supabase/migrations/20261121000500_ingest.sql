@@ -149,6 +149,15 @@ alter table public.chunks enable row level security;
 -- Hybrid search: the nearest chunks by cosine distance (HNSW) and the best full-text matches, fused by
 -- reciprocal rank fusion: score = sum over both lists of 1 / (rrf_k + rank). Only vectors of the model
 -- that embedded the query are compared.
+--
+-- The full-text half is bounded. Ranking every match costs one heap fetch and one ts_rank_cd per matching
+-- row, so a query of common words (thousands of matches) used to dominate the latency. Instead it ranks a
+-- candidate set of at most 1000 matches taken from the GIN index as they come (physical order, no ranking
+-- order), plus those of the vector candidates that match the text, and keeps the top 4 * match_count of
+-- those by ts_rank_cd. Trade-off: when a query matches more than 1000 chunks, its best text match may not
+-- be among the 1000 and its text ranks are relative to that sample; such a query is unselective, its text
+-- ranks carry little signal, and chunks close to the query vector still get their text rank because the
+-- vector candidates are always ranked. A query matching at most 1000 chunks ranks exactly as before.
 create or replace function public.search_chunks(
   query_embedding extensions.vector(512),
   query_text text,
@@ -169,13 +178,20 @@ returns table (
   text_rank real,
   score double precision
 )
-language sql
+language plpgsql
 stable
 set search_path = public, extensions
 -- Filters on model/source would otherwise cut the HNSW candidate list short.
 set hnsw.iterative_scan = relaxed_order
 set hnsw.ef_search = 100
+-- Plan each call with its arguments. A generic plan (what a `language sql` body gets) cannot see that the
+-- limit is 4 * match_count or that source_filter is null; at 100k chunks it chose a parallel seq scan of
+-- every embedding plus a sort (an exact scan, ~800 ms) over the HNSW index.
+set plan_cache_mode = force_custom_plan
 as $$
+#variable_conflict use_column
+begin
+  return query
   with vec as (
     select c.id, c.embedding <=> query_embedding as distance
     from chunks c
@@ -187,17 +203,32 @@ as $$
   vec_ranked as (
     select id, distance, row_number() over (order by distance) as rank from vec
   ),
+  tsq as (
+    select websearch_to_tsquery('english', query_text) as q
+  ),
+  -- The candidate set (see above): the rank is computed only for the rows the limit lets through.
+  txt_candidates as (
+    (
+      select c.id, ts_rank_cd(c.fts, tsq.q) as rank_value
+      from chunks c, tsq
+      where c.fts @@ tsq.q and c.model = model_name
+        and (source_filter is null
+          or exists (select from documents d where d.id = c.document_id and d.source_id = source_filter))
+      limit 1000
+    )
+    union
+    select c.id, ts_rank_cd(c.fts, tsq.q)
+    from vec v
+    join chunks c on c.id = v.id, tsq
+    where c.fts @@ tsq.q
+  ),
   txt as (
-    select c.id, ts_rank_cd(c.fts, q) as rank_value
-    from chunks c
-    join documents d on d.id = c.document_id,
-      websearch_to_tsquery('english', query_text) q
-    where c.fts @@ q and c.model = model_name and (source_filter is null or d.source_id = source_filter)
-    order by rank_value desc
+    select id, rank_value from txt_candidates
+    order by rank_value desc, id
     limit greatest(match_count, 1) * 4
   ),
   txt_ranked as (
-    select id, rank_value, row_number() over (order by rank_value desc) as rank from txt
+    select id, rank_value, row_number() over (order by rank_value desc, id) as rank from txt
   ),
   fused as (
     select coalesce(v.id, t.id) as id,
@@ -213,7 +244,8 @@ as $$
   join chunks c on c.id = f.id
   join documents d on d.id = c.document_id
   order by f.score desc, c.id
-  limit match_count
+  limit match_count;
+end
 $$;
 
 revoke all on function public.search_chunks(extensions.vector, text, integer, text, bigint, integer) from public, anon, authenticated;
