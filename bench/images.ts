@@ -8,6 +8,7 @@ import { rm } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import type { Context } from "@resonatehq/sdk";
 import { loadConfig } from "../functions/shared/config.ts";
 import { createResonate, toWorkers } from "../functions/shared/resonate-client.ts";
 import { stackEnv } from "../scripts/stack/env.ts";
@@ -39,6 +40,17 @@ if (
 const DB = "images_bench";
 const GROUP = `images-bench-${process.pid}`;
 
+async function wait(_ctx: Context, ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+function* bareFanOut(ctx: Context, n: number, ms: number): Generator<unknown, number, unknown> {
+  const handles = [];
+  for (let i = 0; i < n; i++) handles.push(yield* ctx.beginRun(wait, ms));
+  for (const h of handles) yield* h;
+  return n;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -63,6 +75,14 @@ async function main(): Promise<void> {
     group: `${GROUP}-client`,
   });
   const target = toWorkers(resonate, GROUP);
+  // The floor to compare with: the same two loops on the same store, with branches that only wait.
+  const bare = createResonate({
+    databaseUrl: url,
+    resonate: { ...loadConfig().resonate, serverUrl: undefined },
+    group: `${GROUP}-bare`,
+  });
+  bare.register("bareFanOut", bareFanOut);
+  const bareTarget = toWorkers(resonate, `${GROUP}-bare`);
   const rows: Row[] = [];
   try {
     await worker.waitForOutput('"event":"started"');
@@ -100,6 +120,19 @@ async function main(): Promise<void> {
         dbOverheads.push(b[0]!.settled - b[0]!.slowest);
         calls += b[0]!.calls;
       }
+      const bareOverheads: number[] = [];
+      for (let r = -1; r < runs; r++) {
+        const t = performance.now();
+        const handle = await resonate.beginRpc(
+          `bare/${n}/${r}/${Date.now()}`,
+          "bareFanOut",
+          n,
+          latency,
+          bareTarget,
+        );
+        await handle.result();
+        if (r >= 0) bareOverheads.push(performance.now() - t - latency);
+      }
       rows.push({
         styles: n,
         runs,
@@ -107,9 +140,11 @@ async function main(): Promise<void> {
         "wall ms (median)": median(walls),
         "slowest branch ms (median)": median(slowest),
         "overhead ms (median)": median(overheads),
+        "overhead ms (min)": Math.min(...overheads),
         "overhead ms (max)": Math.max(...overheads),
         "insert to settled - slowest ms (median)": median(dbOverheads),
         "provider calls / run": calls / runs,
+        "bare fan-out overhead ms (median)": median(bareOverheads),
       });
       console.log(JSON.stringify(rows.at(-1)));
     }
@@ -119,6 +154,7 @@ async function main(): Promise<void> {
       ids.map((r) => rm(join(process.env.STORAGE_DIR!, "images", r.id), { recursive: true, force: true })),
     );
     await worker.kill("SIGTERM");
+    await bare.stop();
     await resonate.stop();
     await pool.end();
     await dropDatabase(DB);
@@ -133,6 +169,9 @@ call to stored image, including writing the PNG and its row). Overhead = wall - 
 the start/finish steps, creating one durable promise per branch and settling it, and delivering the result.
 "Insert to settled" is the same from the database's clock: \`image_requests.finished_at - created_at\` minus the slowest
 branch, i.e. without the last promise settlement and the client's notification. Target: under 50 ms at 10 styles.
+Min is the run least disturbed by other processes. Bare fan-out = the same two loops on the same store
+with branches that only wait the latency (no database, no storage, run in this process): the floor the SDK and
+the \`resonate\` schema set, one promise created and one settled per branch.
 Each size ran once unmeasured first. Load average when the run started: ${loadAtStart.toFixed(1)} on ${cpus().length} cores
 (other engineers' tests share the machine).`,
   );

@@ -104,7 +104,9 @@ export async function beginAttempt(db: pg.Pool, requestId: string, style: string
   const row = rows[0];
   if (!row) throw new RequestUnusableError(`image request ${requestId} does not exist`);
   if (row.attempts === null) {
-    // Nothing was bumped, so the row (as of before this statement) is the succeeded one.
+    // Nothing was bumped, so the row (as of before this statement) is the succeeded one. A crash may
+    // have come between its write and the settle check; repeat the check.
+    await settleIfComplete(db, requestId);
     return {
       kind: "done",
       image: { style, path: row.path, url: row.url, bytes: row.bytes, sha256: row.sha256 },
@@ -124,29 +126,13 @@ export interface ImageRecord {
 }
 
 /**
- * Writes a style's final state and, if that left no style pending or running, settles the request in
- * the same transaction: the request is done the moment its last image is, with no extra durable step.
- * The request row is locked first, so branches finishing at the same moment take turns and exactly one
- * sees every style final (under READ COMMITTED each statement sees what committed before it began).
+ * Settles the request if no style is pending or running. Called after each style's final write has
+ * committed, as a statement of its own: of two styles finishing at the same moment, the one whose check
+ * runs later sees both writes, so the request is always settled, by one or both (the second finds it
+ * no longer 'running' and changes nothing). No lock, so finishing styles never queue behind each other.
  */
-async function finalizeStyle(
-  db: pg.Pool,
-  requestId: string,
-  write: { sql: string; params: unknown[] },
-): Promise<void> {
-  const c = await db.connect();
-  try {
-    await c.query("begin");
-    await c.query("select 1 from public.image_requests where id = $1 for update", [requestId]);
-    await c.query(write.sql, write.params);
-    await c.query(SETTLE_WHEN_COMPLETE, [requestId]);
-    await c.query("commit");
-  } catch (err) {
-    await c.query("rollback").catch(() => {});
-    throw err;
-  } finally {
-    c.release();
-  }
+async function settleIfComplete(db: pg.Pool, requestId: string): Promise<void> {
+  await db.query(SETTLE_WHEN_COMPLETE, [requestId]);
 }
 
 const SETTLE_WHEN_COMPLETE = `
@@ -174,14 +160,15 @@ export async function recordSuccess(
   style: string,
   img: ImageRecord,
 ): Promise<void> {
-  await finalizeStyle(db, requestId, {
-    sql: `update public.generated_images
-             set status = 'succeeded', path = $3, url = $4, width = $5, height = $6, bytes = $7, sha256 = $8,
-                 provider = $9, error = null, finished_at = now(), updated_at = now(),
-                 duration_ms = (extract(epoch from (now() - started_at)) * 1000)::int
-           where request_id = $1 and style = $2`,
-    params: [requestId, style, img.path, img.url, img.width, img.height, img.bytes, img.sha256, img.provider],
-  });
+  await db.query(
+    `update public.generated_images
+        set status = 'succeeded', path = $3, url = $4, width = $5, height = $6, bytes = $7, sha256 = $8,
+            provider = $9, error = null, finished_at = now(), updated_at = now(),
+            duration_ms = (extract(epoch from (now() - started_at)) * 1000)::int
+      where request_id = $1 and style = $2`,
+    [requestId, style, img.path, img.url, img.width, img.height, img.bytes, img.sha256, img.provider],
+  );
+  await settleIfComplete(db, requestId);
 }
 
 /** Keeps the latest error visible while the branch retries. */
@@ -204,14 +191,15 @@ export async function markStyleFailed(
   style: string,
   message: string,
 ): Promise<void> {
-  await finalizeStyle(db, requestId, {
-    sql: `update public.generated_images
-             set status = 'failed', error = $3 || ' (after ' || attempts || ' provider call' ||
-                   case when attempts = 1 then ')' else 's)' end,
-                 finished_at = now(), updated_at = now()
-           where request_id = $1 and style = $2 and status <> 'succeeded'`,
-    params: [requestId, style, message],
-  });
+  await db.query(
+    `update public.generated_images
+        set status = 'failed', error = $3 || ' (after ' || attempts || ' provider call' ||
+              case when attempts = 1 then ')' else 's)' end,
+            finished_at = now(), updated_at = now()
+      where request_id = $1 and style = $2 and status <> 'succeeded'`,
+    [requestId, style, message],
+  );
+  await settleIfComplete(db, requestId);
 }
 
 export interface RequestOutcome {
