@@ -166,9 +166,10 @@ async function main(): Promise<void> {
     `Wall = from \`beginRpc("images/<id>")\` on a client to its result, through the \`resonate\` schema and one worker process
 (2-core machine, Postgres on the same host). Slowest branch = the largest \`generated_images.duration_ms\` (first provider
 call to stored image, including writing the PNG and its row). Overhead = wall - slowest branch: starting the workflow,
-the start/finish steps, creating one durable promise per branch and settling it, and delivering the result.
+the start step, creating one durable promise per branch and settling it, and delivering the result.
 "Insert to settled" is the same from the database's clock: \`image_requests.finished_at - created_at\` minus the slowest
-branch, i.e. without the last promise settlement and the client's notification. Target: under 50 ms at 10 styles.
+branch: the request settles with its last image's write, so this leaves out the branches' promise settlements and the
+client's notification. Target: under 50 ms at 10 styles.
 Min is the run least disturbed by other processes. Bare fan-out = the same two loops on the same store
 with branches that only wait the latency (no database, no storage, run in this process): the floor the SDK and
 the \`resonate\` schema set, one promise created and one settled per branch.
