@@ -205,11 +205,14 @@ begin
 end
 $$;
 
+-- The JSON builders below are STABLE, not IMMUTABLE, because jsonb_build_object is stable: only then
+-- does the planner inline them into the calling statement (whose plan PL/pgSQL caches) instead of
+-- planning their body on every call, which dominated a request's cost.
 create or replace function resonate._ok(p_status integer, p_data jsonb) returns jsonb
-language sql immutable as $$ select jsonb_build_object('status', p_status, 'data', p_data) $$;
+language sql stable as $$ select jsonb_build_object('status', p_status, 'data', p_data) $$;
 
 create or replace function resonate._err(p_status integer, p_message text) returns jsonb
-language sql immutable as $$ select jsonb_build_object('status', p_status, 'data', to_jsonb(p_message)) $$;
+language sql stable as $$ select jsonb_build_object('status', p_status, 'data', to_jsonb(p_message)) $$;
 
 create or replace function resonate._valid_settle_state(p_state text) returns boolean
 language sql immutable as $$ select p_state in ('resolved', 'rejected', 'rejected_canceled') $$;
@@ -223,7 +226,7 @@ create or replace function resonate._logically_pending(p resonate.promises, p_no
 language sql immutable as $$ select p.state = 'pending' and (p_now is null or p_now < p.timeout_at) $$;
 
 create or replace function resonate._promise_json(p resonate.promises, p_now bigint) returns jsonb
-language sql immutable as $$
+language sql stable as $$
   select jsonb_build_object(
            'id', p.id,
            'state', case when p.state = 'pending' and p_now >= p.timeout_at
@@ -239,7 +242,7 @@ language sql immutable as $$
 $$;
 
 create or replace function resonate._task_json(t resonate.tasks, p_promise_settled boolean) returns jsonb
-language sql immutable as $$
+language sql stable as $$
   select jsonb_build_object(
            'id', t.id,
            'state', case when p_promise_settled then 'fulfilled' else t.state end,
@@ -259,7 +262,7 @@ language sql stable as $$
 $$;
 
 create or replace function resonate._schedule_json(s resonate.schedules) returns jsonb
-language sql immutable as $$
+language sql stable as $$
   select jsonb_build_object(
            'id', s.id, 'cron', s.cron, 'promiseId', s.promise_id, 'promiseTimeout', s.promise_timeout,
            'promiseParam', s.promise_param, 'promiseTags', s.promise_tags, 'createdAt', s.created_at,
@@ -352,11 +355,13 @@ $$;
 -- ---------------------------------------------------------------------------------------------
 
 -- The first step of every writing request: the promise rows it touches, in the global order.
+-- PL/pgSQL rather than SQL: a SQL function that cannot be inlined is planned on every call, and
+-- this runs on every request; PL/pgSQL keeps the plan.
 create or replace function resonate._lock_promises(p_ids text[]) returns void
-language sql as $$
-  select null::void from (
-    select 1 from resonate.promises where id = any (p_ids) order by id for no key update
-  ) locked
+language plpgsql as $$
+begin
+  perform 1 from resonate.promises where id = any (p_ids) order by id for no key update;
+end
 $$;
 
 -- The settlement cascade, atomic with the state change that precedes it. Handles a batch so the
@@ -369,6 +374,14 @@ declare
   v_record jsonb;
   r record;
 begin
+  -- Most settlements are plain steps (`ctx.run` children): no task, nobody waiting. Callbacks and
+  -- listeners are only added while the promise's row lock is held, which the caller holds now, so
+  -- three probes decide that there is nothing to cascade.
+  if not exists (select 1 from resonate.tasks where id = any (p_ids))
+     and not exists (select 1 from resonate.callbacks where awaited = any (p_ids))
+     and not exists (select 1 from resonate.listeners where awaited = any (p_ids)) then
+    return;
+  end if;
   -- Written as a union (not `or`) so it stays two index probes instead of a scan of all tasks.
   perform 1 from resonate.tasks
    where id in (select unnest(p_ids) union select awaiter from resonate.callbacks where awaited = any (p_ids))
