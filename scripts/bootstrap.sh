@@ -7,5 +7,7 @@ cd "$(dirname "$0")/.."
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
    || [ ! -x node_modules/.bin/node ] || [ ! -x node_modules/.bin/deno ]; then
   echo "bootstrap: installing npm dependencies" >&2
-  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error
+  # `npm install`, not `npm ci`: npm here records only this platform's optional packages in the
+  # lockfile, and `npm ci` then refuses the lockfile as out of sync. Versions still come from it.
+  ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --loglevel=error
 fi
