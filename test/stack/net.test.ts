@@ -87,34 +87,53 @@ describe("net.http_post stand-in", () => {
     expect(await responseFor(rows[0]!.id)).toBeUndefined();
   });
 
-  it("fires from an AFTER INSERT trigger and reaches a Deno Edge Function", async () => {
+  it("an AFTER INSERT trigger's net.http_post reaches a Deno Edge Function only after commit, never after rollback", async () => {
     await client.query(`
       create table if not exists public.net_probe (id bigint generated always as identity primary key, note text);
+      create table if not exists public.net_probe_requests (probe_id bigint, request_id bigint);
       create or replace function public.net_probe_post() returns trigger language plpgsql as $$
       begin
-        perform net.http_get('http://127.0.0.1:54321/functions/v1/health', params := jsonb_build_object('probe', new.id));
+        insert into public.net_probe_requests
+        values (new.id, net.http_post('http://127.0.0.1:54321/functions/v1/health', jsonb_build_object('probe', new.id)));
         return null;
       end $$;
       drop trigger if exists net_probe_post on public.net_probe;
       create trigger net_probe_post after insert on public.net_probe for each row execute function public.net_probe_post();`);
-    try {
-      const { rows } = await client.query<{ id: string }>(
+    const writer = new pg.Client({ connectionString: DB_URL });
+    await writer.connect();
+    const insertAndGetRequest = async () => {
+      const probe = await writer.query<{ id: string }>(
         "insert into public.net_probe (note) values ('x') returning id",
       );
-      const res = await eventually("the health function's response", async () => {
-        const r = await client.query<ResponseRow & { url: string }>(
-          `select r.status_code, r.content from net._http_response r
-            where r.content like '%db_time%' and r.created > now() - interval '1 minute'
-            order by r.created desc limit 1`,
-        );
-        return r.rows[0];
-      });
-      expect(rows[0]!.id).toBeDefined();
+      const req = await writer.query<{ request_id: string }>(
+        "select request_id from public.net_probe_requests where probe_id = $1",
+        [probe.rows[0]!.id],
+      );
+      return req.rows[0]!.request_id;
+    };
+    try {
+      await writer.query("begin");
+      const committed = await insertAndGetRequest();
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await responseFor(committed), "no request may leave before commit").toBeUndefined();
+      await writer.query("commit");
+      const res = await eventually("the Edge Function's response", () => responseFor(committed));
       expect(res.status_code).toBe(200);
       expect(JSON.parse(res.content!)).toMatchObject({ ok: true, database: "reachable" });
+
+      await writer.query("begin");
+      const rolledBack = await insertAndGetRequest();
+      await writer.query("rollback");
+      await writer.query("begin");
+      const later = await insertAndGetRequest();
+      await writer.query("commit");
+      await eventually("the later request's response", () => responseFor(later));
+      // Request ids come from a sequence, which a rollback does not rewind: nothing else has this id.
+      expect(await responseFor(rolledBack)).toBeUndefined();
     } finally {
+      await writer.end();
       await client.query(
-        "drop table if exists public.net_probe; drop function if exists public.net_probe_post()",
+        "drop table if exists public.net_probe, public.net_probe_requests; drop function if exists public.net_probe_post()",
       );
     }
   });
