@@ -831,6 +831,13 @@ begin
     return v_check.o_error;
   end if;
   if v_action ->> 'kind' = 'promise.create' then
+    -- Starting a local step (a child without a target: no task, no message) need not wait for its own
+    -- WAL flush. The step's outcome is recorded next by a synchronous commit, which flushes this
+    -- record with it; if the database crashes first, both are lost together and the replay simply
+    -- starts the step again, as after a worker crash. One fsync per step instead of two.
+    if resonate._target(resonate._obj(v_action -> 'data', 'tags')) is null then
+      perform set_config('synchronous_commit', 'off', true);
+    end if;
     v_inner := resonate._promise_create(v_action -> 'data', p_now);
   else
     v_inner := resonate._promise_settle(v_action -> 'data', p_now);
