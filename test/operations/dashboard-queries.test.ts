@@ -9,7 +9,9 @@ import { DB_URL } from "../support/db.ts";
 const dir = join(ROOT, "sql", "dashboard");
 
 describe("sql/dashboard", () => {
-  const queries = readdirSync(dir).filter((f) => f.endsWith(".sql")).sort();
+  const queries = readdirSync(dir)
+    .filter((f) => f.endsWith(".sql"))
+    .sort();
 
   it("has the queries people need", () => {
     expect(queries.length).toBeGreaterThanOrEqual(5);
