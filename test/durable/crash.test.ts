@@ -1,14 +1,10 @@
-// Durability under real crashes: worker processes are SIGKILLed mid-workflow and Postgres is
-// restarted mid-workflow; the database then shows what ran and how often.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Resonate } from "@resonatehq/sdk";
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createResonate, toWorkers } from "../../functions/shared/resonate-client.ts";
+import { toWorkers } from "../../functions/shared/resonate-client.ts";
 import { postmasterPid, startPostgres, stopPostgres } from "../../scripts/stack/postgres.ts";
-import { dropDatabase, freshDatabase } from "../support/db.ts";
 import { eventually } from "../support/http-server.ts";
+import { type FixtureDatabase, fixtureDatabase } from "./fixtures/database.ts";
 import { type FixtureWorker, startFixtureWorker } from "./fixtures/processes.ts";
 
 const DB = "durable_crash";
@@ -17,12 +13,12 @@ const WORKER_ENV = { RESONATE_TTL_MS: "3000", RESONATE_TICK_MS: "100" };
 let url: string;
 let pool: pg.Pool;
 let starter: Resonate;
-const workers: FixtureWorker[] = [];
+let db: FixtureDatabase;
 const uid = () => Math.random().toString(36).slice(2, 10);
 
 function worker(group: string, id: string): FixtureWorker {
   const w = startFixtureWorker(url, group, id, WORKER_ENV);
-  workers.push(w);
+  db.workers.push(w);
   return w;
 }
 
@@ -58,23 +54,12 @@ async function waitResolved(id: string, timeoutMs = 60_000): Promise<void> {
 }
 
 beforeAll(async () => {
-  url = await freshDatabase(DB);
-  pool = new pg.Pool({ connectionString: url, max: 4 });
-  pool.on("error", () => {});
-  await pool.query(readFileSync(join(import.meta.dirname, "fixtures/schema.sql"), "utf8"));
-  // Only starts workflows; its own group never receives the workers' tasks.
-  starter = createResonate({
-    databaseUrl: url,
-    group: "crash-starter",
-    resonate: { serverUrl: undefined, group: "crash-starter", ttlMs: 10_000, tickMs: 100 },
-  });
+  db = await fixtureDatabase(DB, "crash-starter");
+  ({ url, pool, starter } = db);
 });
 
 afterAll(async () => {
-  await Promise.all(workers.map((w) => w.kill()));
-  await starter?.stop();
-  await pool?.end();
-  await dropDatabase(DB);
+  await db?.close();
 });
 
 describe("SIGKILL mid-workflow", () => {

@@ -1,28 +1,23 @@
-// Graceful stop on SIGTERM: no new tasks are taken, in-flight work finishes within the grace period,
-// and whatever cannot finish is released so another worker resumes it at once (not after the lease).
-// Also checks the worker's JSON step log lines.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Resonate } from "@resonatehq/sdk";
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createResonate, toWorkers } from "../../functions/shared/resonate-client.ts";
-import { dropDatabase, freshDatabase } from "../support/db.ts";
+import { toWorkers } from "../../functions/shared/resonate-client.ts";
 import { eventually } from "../support/http-server.ts";
+import { type FixtureDatabase, fixtureDatabase } from "./fixtures/database.ts";
 import { type FixtureWorker, startFixtureWorker } from "./fixtures/processes.ts";
 
 const DB = "durable_shutdown";
 let url: string;
 let pool: pg.Pool;
 let starter: Resonate;
-const workers: FixtureWorker[] = [];
+let db: FixtureDatabase;
 const uid = () => Math.random().toString(36).slice(2, 10);
 // A long lease: if a handoff relied on the lease lapsing, these tests would time out.
 const ENV = { RESONATE_TTL_MS: "120000", RESONATE_TICK_MS: "100" };
 
 function worker(group: string, id: string, graceMs: number): FixtureWorker {
   const w = startFixtureWorker(url, group, id, { ...ENV, WORKER_SHUTDOWN_GRACE_MS: String(graceMs) });
-  workers.push(w);
+  db.workers.push(w);
   return w;
 }
 
@@ -39,21 +34,12 @@ function exitOf(w: FixtureWorker): Promise<{ code: number | null; ms: number }> 
 }
 
 beforeAll(async () => {
-  url = await freshDatabase(DB);
-  pool = new pg.Pool({ connectionString: url, max: 4 });
-  await pool.query(readFileSync(join(import.meta.dirname, "fixtures/schema.sql"), "utf8"));
-  starter = createResonate({
-    databaseUrl: url,
-    group: "shutdown-starter",
-    resonate: { serverUrl: undefined, group: "shutdown-starter", ttlMs: 10_000, tickMs: 100 },
-  });
+  db = await fixtureDatabase(DB, "shutdown-starter");
+  ({ url, pool, starter } = db);
 });
 
 afterAll(async () => {
-  await Promise.all(workers.map((w) => w.kill()));
-  await starter?.stop();
-  await pool?.end();
-  await dropDatabase(DB);
+  await db?.close();
 });
 
 describe("SIGTERM", () => {

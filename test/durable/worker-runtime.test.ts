@@ -1,38 +1,26 @@
-// The worker runtime's concurrency cap and health check, on real worker processes.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Resonate } from "@resonatehq/sdk";
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createResonate, toWorkers } from "../../functions/shared/resonate-client.ts";
-import { dropDatabase, freshDatabase } from "../support/db.ts";
+import { toWorkers } from "../../functions/shared/resonate-client.ts";
 import { eventually } from "../support/http-server.ts";
 import { startWorker } from "../support/worker.ts";
-import { type FixtureWorker, startFixtureWorker } from "./fixtures/processes.ts";
+import { type FixtureDatabase, fixtureDatabase } from "./fixtures/database.ts";
+import { startFixtureWorker } from "./fixtures/processes.ts";
 
 const DB = "durable_runtime";
 let url: string;
 let pool: pg.Pool;
 let starter: Resonate;
-const workers: FixtureWorker[] = [];
+let db: FixtureDatabase;
 const uid = () => Math.random().toString(36).slice(2, 10);
 
 beforeAll(async () => {
-  url = await freshDatabase(DB);
-  pool = new pg.Pool({ connectionString: url, max: 4 });
-  await pool.query(readFileSync(join(import.meta.dirname, "fixtures/schema.sql"), "utf8"));
-  starter = createResonate({
-    databaseUrl: url,
-    group: "runtime-starter",
-    resonate: { serverUrl: undefined, group: "runtime-starter", ttlMs: 10_000, tickMs: 100 },
-  });
+  db = await fixtureDatabase(DB, "runtime-starter");
+  ({ url, pool, starter } = db);
 });
 
 afterAll(async () => {
-  await Promise.all(workers.map((w) => w.kill()));
-  await starter?.stop();
-  await pool?.end();
-  await dropDatabase(DB);
+  await db?.close();
 });
 
 describe("WORKER_CONCURRENCY", () => {
@@ -42,7 +30,7 @@ describe("WORKER_CONCURRENCY", () => {
       WORKER_CONCURRENCY: "2",
       RESONATE_TICK_MS: "100",
     });
-    workers.push(w);
+    db.workers.push(w);
     await w.ready();
     const runs = Array.from({ length: 6 }, () => `cap-${uid()}`);
     await Promise.all(
@@ -79,7 +67,7 @@ describe("health check", () => {
       WORKER_SHUTDOWN_GRACE_MS: "3000",
       RESONATE_TICK_MS: "100",
     });
-    workers.push(w);
+    db.workers.push(w);
     await w.ready();
     const idle = await fetch(`http://127.0.0.1:${port}/health`);
     expect(idle.status).toBe(200);
