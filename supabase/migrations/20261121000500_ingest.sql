@@ -263,20 +263,13 @@ security definer
 set search_path = ''
 as $$
 declare
-  base_url text;
-  secret text;
+  request_id bigint;
 begin
-  select decrypted_secret into base_url from vault.decrypted_secrets where name = 'functions_url';
-  select decrypted_secret into secret from vault.decrypted_secrets where name = 'webhook_secret';
-  if base_url is null or secret is null then
+  request_id := app.post_to_function('ingest', jsonb_build_object('force', force, 'trigger', trigger_name), 10000);
+  if request_id is null then
     raise exception 'app.trigger_ingest: set Vault secrets functions_url and webhook_secret first';
   end if;
-  return net.http_post(
-    url := base_url || '/ingest',
-    body := jsonb_build_object('force', force, 'trigger', trigger_name),
-    headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || secret),
-    timeout_milliseconds := 10000
-  );
+  return request_id;
 end
 $$;
 
