@@ -1,6 +1,6 @@
 // The image workload's settings, read from the environment and checked at start like the shared
 // config: which provider draws the images, where they are stored, and how failed branches retry.
-import { ConfigError } from "../shared/config.ts";
+import { ConfigError, int } from "../shared/config.ts";
 import { readEnv } from "../shared/env.ts";
 
 export type ProviderName = "simulated" | "openai";
@@ -27,16 +27,6 @@ export interface ImagesConfig {
     /** Retries after the first attempt; a branch makes at most maxRetries + 1 provider calls. */
     maxRetries: number;
   };
-}
-
-function int(name: string, fallback: number, min: number, max: number): number {
-  const raw = readEnv(name);
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
-  }
-  return n;
 }
 
 export function loadImagesConfig(): ImagesConfig {

@@ -14,7 +14,8 @@ function str(name: string, fallback?: string): string {
   throw new ConfigError(`${name} is required but not set (see .env.example)`);
 }
 
-function int(name: string, fallback: number, min: number, max: number): number {
+/** An integer variable within bounds; exported so each workload's settings read the same way. */
+export function int(name: string, fallback: number, min: number, max: number): number {
   const raw = readEnv(name);
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);

@@ -41,6 +41,19 @@ async function recordPromise(_ctx: Context, runId: string, promiseId: string): P
   await pool.query("insert into awaited (run_id, promise_id) values ($1, $2)", [runId, promiseId]);
 }
 
+/** Starts the approval workflow and returns its handle and the id of the promise it waits on. */
+async function startApproval(runId: string) {
+  const handle = await resonate.beginRun(runId, "approval", runId, 60_000);
+  const promiseId = await eventually("the awaited promise id", async () => {
+    const { rows } = await pool.query<{ promise_id: string }>(
+      "select promise_id from awaited where run_id = $1",
+      [runId],
+    );
+    return rows[0]?.promise_id;
+  });
+  return { handle, promiseId };
+}
+
 beforeAll(async () => {
   url = await freshDatabase(DB);
   pool = new pg.Pool({ connectionString: url, max: 8 });
@@ -148,16 +161,7 @@ describe("SDK on PostgresNetwork and the resonate schema", () => {
 
   it("waits on ctx.promise resolved from outside by SQL", async () => {
     const runId = `sql-approval-${uid()}`;
-    const handle = await resonate.beginRun(runId, "approval", runId, 60_000);
-    const promiseId = await eventually(
-      "the awaited promise id",
-      async () =>
-        (
-          await pool.query<{ promise_id: string }>("select promise_id from awaited where run_id = $1", [
-            runId,
-          ])
-        ).rows[0]?.promise_id,
-    );
+    const { handle, promiseId } = await startApproval(runId);
     const { rows } = await pool.query<{ res: { head: { status: number } } }>(
       `select resonate.resonate_rpc(jsonb_build_object(
          'kind', 'promise.settle',
@@ -172,16 +176,7 @@ describe("SDK on PostgresNetwork and the resonate schema", () => {
 
   it("waits on ctx.promise resolved from outside with resonate.promises.resolve", async () => {
     const runId = `api-approval-${uid()}`;
-    const handle = await resonate.beginRun(runId, "approval", runId, 60_000);
-    const promiseId = await eventually(
-      "the awaited promise id",
-      async () =>
-        (
-          await pool.query<{ promise_id: string }>("select promise_id from awaited where run_id = $1", [
-            runId,
-          ])
-        ).rows[0]?.promise_id,
-    );
+    const { handle, promiseId } = await startApproval(runId);
     await resonate.promises.resolve(promiseId, { data: b64("by the SDK") });
     expect(await handle.result()).toBe("approved: by the SDK");
   });
