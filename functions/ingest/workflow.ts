@@ -164,10 +164,16 @@ export function ingestWorkflows(deps: IngestDeps) {
     const listed = kind as ListedKind<unknown>;
     const items = await listed.list(config);
     await recordListing(runId, sourceId, items);
-    // The cap with rollover: never-fetched items first, then the least recently fetched.
+    // The cap with rollover: never-tried items first, then the least recently tried. A failed fetch
+    // counts as a try, so items that keep failing take their turn instead of filling every run.
     const { rows } = await pool.query<{ item_key: string }>(
-      `select item_key from public.ingest_items where source_id = $1 and listed_run_id = $2
-        order by fetched_at nulls first, item_key limit $3`,
+      `select i.item_key from public.ingest_items i
+         left join lateral (
+           select max(e.at) as at from public.ingest_item_errors e
+            where e.source_id = i.source_id and e.item_key = i.item_key
+         ) failed on true
+        where i.source_id = $1 and i.listed_run_id = $2
+        order by greatest(i.fetched_at, failed.at) nulls first, i.item_key limit $3`,
       [sourceId, runId, listed.limits(config).maxItemsPerRun],
     );
     return {

@@ -75,6 +75,8 @@ create table if not exists public.ingest_item_errors (
   at timestamptz not null default now(),
   primary key (run_id, source_id, item_key)
 );
+-- The rollover order asks when each item of a source last failed.
+create index if not exists ingest_item_errors_item on public.ingest_item_errors (source_id, item_key, at);
 
 -- Transient: raw crawled content, written by the crawl and deleted by indexing only after it succeeded.
 create table if not exists public.ingest_staging (

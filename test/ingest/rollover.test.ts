@@ -214,4 +214,36 @@ describe("max_items_per_run", () => {
     expect((await db.query("select count(*)::int as n from ingest_item_errors")).rows[0].n).toBe(0);
     expect((await db.query("select count(*)::int as n from ingest_staging")).rows[0].n).toBe(0);
   });
+  it("counts a failed fetch as a try, so items that keep failing take turns instead of filling every run", {
+    timeout: 90_000,
+  }, async () => {
+    // A second source whose first page by key always answers 500, with room for one item per run. If a
+    // failure did not count as a try, `broken` would look never-fetched forever and take every run.
+    await db.query("update ingest_sources set enabled = false where id = $1", [site]);
+    const { rows } = await db.query(
+      "insert into ingest_sources (name, kind, config) values ('flaky', 'sitemap', $1) returning id",
+      [
+        {
+          url: `${lb.url}/sitemap.xml`,
+          include: "/pages/(broken|echo|foxtrot)$",
+          max_items_per_run: 1,
+          concurrency: 1,
+          timeout_ms: 3000,
+        },
+      ],
+    );
+    const flaky = Number(rows[0].id);
+    const fetchedBy = async (runId: string, force: boolean) => fetchedPages(await crawl(runId, force));
+
+    expect(await fetchedBy("2026-12-02", false)).toEqual(["/pages/broken"]);
+    const { rows: errors } = await db.query(
+      "select item_key from ingest_item_errors where source_id = $1 and run_id = '2026-12-02'",
+      [flaky],
+    );
+    expect(errors.map((e) => e.item_key)).toEqual(["/pages/broken"]);
+    // Then the never-tried pages, and only then the failing one again.
+    expect(await fetchedBy("2026-12-02-force-100000000", true)).toEqual(["/pages/echo"]);
+    expect(await fetchedBy("2026-12-02-force-110000000", true)).toEqual(["/pages/foxtrot"]);
+    expect(await fetchedBy("2026-12-02-force-120000000", true)).toEqual(["/pages/broken"]);
+  });
 });
