@@ -2,9 +2,23 @@
 -- state, the steps of one workflow, and cancel / retry. The SQL core the `runs` Edge Function and the
 -- `npm run status` CLI are thin adapters over.
 
--- Every import job, image request and ingest run with its workflow's durable state. A retried run
--- has several root promises (`<kind>/<id>`, then `<kind>/<id>/retry-<n>`); the newest is shown. Root
+-- The root promises of one workflow: `<kind>/<id>` and each retry of it, `<kind>/<id>/retry-<n>`. Root
 -- ids never contain ':' (the SDK reserves it for child ids), which tells retries from their steps.
+-- A plain SQL function, so the planner inlines it where it is used.
+create or replace function resonate.workflow_attempts(base text)
+returns setof resonate.promises
+language sql
+stable
+as $$
+  select * from resonate.promises p
+   where p.id = base or (p.id like base || '/retry-%' and strpos(p.id, ':') = 0)
+$$;
+
+revoke all on function resonate.workflow_attempts(text) from public;
+grant execute on function resonate.workflow_attempts(text) to service_role;
+
+-- Every import job, image request and ingest run with its workflow's durable state. A retried run
+-- shows its newest attempt.
 create or replace view public.workflow_runs
 with (security_invoker = true)
 as
@@ -46,8 +60,7 @@ select
 from runs
 left join lateral (
   select rp.id, rp.state
-    from resonate.promises rp
-   where rp.id = runs.base_id or (rp.id like runs.base_id || '/retry-%' and strpos(rp.id, ':') = 0)
+    from resonate.workflow_attempts(runs.base_id) rp
    order by rp.created_at desc
    limit 1
 ) p on true
@@ -59,8 +72,7 @@ left join lateral (
 ) steps on true
 left join lateral (
   select greatest(count(*)::int - 1, 0) as n
-    from resonate.promises rp
-   where rp.id = runs.base_id or (rp.id like runs.base_id || '/retry-%' and strpos(rp.id, ':') = 0)
+    from resonate.workflow_attempts(runs.base_id)
 ) retries on true;
 
 comment on view public.workflow_runs is
@@ -141,10 +153,8 @@ declare
   res jsonb;
   pid text;
 begin
-  select w.workflow_id into target from public.workflow_runs w where w.workflow_id = cancel_workflow.workflow_id
-     or w.workflow_id like cancel_workflow.workflow_id || '/retry-%' order by w.created_at desc limit 1;
-  target := coalesce(target, workflow_id);
-  if not exists (select from resonate.promises where id = target) then
+  select p.id into target from resonate.workflow_attempts(workflow_id) p order by p.created_at desc limit 1;
+  if target is null then
     raise exception 'no workflow %', workflow_id using errcode = 'no_data_found';
   end if;
   for pid in
@@ -181,21 +191,18 @@ declare
   n int;
   res jsonb;
 begin
-  select * into run from public.workflow_runs w where w.workflow_id = base or w.workflow_id like base || '/retry-%'
-   order by w.created_at desc limit 1;
-  select * into latest from resonate.promises p
-   where p.id = base or (p.id like base || '/retry-%' and strpos(p.id, ':') = 0)
-   order by p.created_at desc limit 1;
+  select * into latest from resonate.workflow_attempts(base) p order by p.created_at desc limit 1;
   if latest.id is null then
     raise exception 'no workflow %', workflow_id using errcode = 'no_data_found';
   end if;
+  select * into run from public.workflow_runs w where w.workflow_id = latest.id;
   if latest.state = 'pending' then
     raise exception 'workflow % is still running; cancel it first', latest.id using errcode = 'object_in_use';
   end if;
   if latest.state = 'resolved' and run.status not in ('failed', 'partially_succeeded') then
     raise exception 'workflow % succeeded; nothing to retry', latest.id using errcode = 'invalid_parameter_value';
   end if;
-  select count(*) into n from resonate.promises p where p.id like base || '/retry-%' and strpos(p.id, ':') = 0;
+  select count(*) into n from resonate.workflow_attempts(base) p where p.id <> base;
   new_id := base || '/retry-' || (n + 1);
   res := resonate.rpc_call('promise.create', jsonb_build_object(
     'id', new_id,
