@@ -5,6 +5,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Resonate } from "@resonatehq/sdk";
 import pg from "pg";
+import type { JobRow as ImportJobRow } from "../../functions/import/jobs.ts";
 import { createResonate, toWorkers } from "../../functions/shared/resonate-client.ts";
 import { STACK_DIR } from "../../scripts/stack/layout.ts";
 import { dropDatabase, freshDatabase } from "../support/db.ts";
@@ -13,17 +14,19 @@ import { startWorker, type WorkerProcess } from "../support/worker.ts";
 
 export const uid = () => Math.random().toString(36).slice(2, 10);
 
-export interface JobRow {
-  id: string;
-  status: string;
-  total_rows: number | null;
-  imported_rows: number;
-  skipped_rows: number;
-  failed_rows: number;
-  batches_total: number | null;
-  batches_done: number;
-  error: string | null;
-}
+/** The job columns the tests read. */
+export type JobRow = Pick<
+  ImportJobRow,
+  | "id"
+  | "status"
+  | "total_rows"
+  | "imported_rows"
+  | "skipped_rows"
+  | "failed_rows"
+  | "batches_total"
+  | "batches_done"
+  | "error"
+>;
 
 export interface Harness {
   url: string;
