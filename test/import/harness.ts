@@ -167,11 +167,11 @@ export async function effects(
   jobId: string,
 ): Promise<{ inserts: number; updates: number; maxPerEmail: number }> {
   const { rows } = await pool.query<{ inserts: number; updates: number; max_per_email: number }>(
+    // One pass over the job's rows: a self-join here was planned as a nested loop whenever autovacuum had
+    // not yet analyzed the growing table, which took over a minute at 20k rows.
     `select count(*) filter (where op = 'INSERT')::int as inserts, count(*) filter (where op = 'UPDATE')::int as updates,
-            coalesce(max(n), 0)::int as max_per_email
-     from contact_effects e
-     left join (select email, count(*) as n from contact_effects where job_id = $1 group by email) m using (email)
-     where e.job_id = $1`,
+            coalesce(max(per_email), 0)::int as max_per_email
+     from (select op, count(*) over (partition by email) as per_email from contact_effects where job_id = $1) e`,
     [jobId],
   );
   const r = rows[0]!;
