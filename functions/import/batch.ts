@@ -18,26 +18,52 @@ interface StagedRow {
   raw: unknown;
 }
 
+// See ImportDeps.asyncCommit: a batch (or attempt count) whose commit was lost has no recorded result
+// and runs again. Set per statement or transaction with set_config(..., true), so a pooled connection
+// goes back to the pool unchanged and no extra round trip is spent on SET and RESET.
+const COMMIT_MODE =
+  "set_config('synchronous_commit', case when $3 then 'off' else current_setting('synchronous_commit') end, true)";
+
+// The attempt is counted in its own transaction, so an attempt that fails still counts.
+const COUNT_ATTEMPT = `
+update public.import_batches
+set attempts = attempts + 1, status = 'running', started_at = coalesce(started_at, now())
+where job_id = $1 and batch_index = $2 and status <> 'done'
+returning attempts, ${COMMIT_MODE}`;
+
+// First statement of the batch transaction: the 'before' fault point, the batch row's lock and the target.
+const LOCK_BATCH = `
+select app.import_fault_point($1, $2, 'before', $4), ${COMMIT_MODE}, b.status, j.target
+from public.import_batches b join public.import_jobs j on j.id = b.job_id
+where b.job_id = $1 and b.batch_index = $2
+for update of b`;
+
+// Last statement before COMMIT: the done mark, the job's counters and the 'inside' fault point. It comes
+// after the upsert and the error rows, in the same transaction, so an injected failure or a kill during
+// its delay rolls the whole batch back.
+const MARK_DONE = `
+with batch as (
+  update public.import_batches
+  set status = 'done', imported = $3, skipped = $4, failed = $5, error = null, finished_at = clock_timestamp()
+  where job_id = $1 and batch_index = $2
+), job as (
+  update public.import_jobs
+  set imported_rows = imported_rows + $3, skipped_rows = skipped_rows + $4, failed_rows = failed_rows + $5,
+      batches_done = batches_done + 1, updated_at = clock_timestamp()
+  where id = $1
+)
+select app.import_fault_point($1, $2, 'inside', $6)`;
+
 export async function processBatch(deps: ImportDeps, jobId: string, index: number): Promise<BatchCounts> {
   const client = await deps.pool.connect();
   let broken: Error | undefined;
   try {
-    // See ImportDeps.asyncCommit: a batch (or attempt count) whose commit was lost has no recorded
-    // result and runs again. Session-wide, so the attempt bookkeeping does not wait for a flush either.
-    if (deps.asyncCommit) await client.query("set synchronous_commit = off");
-    const mark = await client.query<{ attempts: number }>(
-      `update public.import_batches
-       set attempts = attempts + 1, status = 'running', started_at = coalesce(started_at, now())
-       where job_id = $1 and batch_index = $2 and status <> 'done'
-       returning attempts`,
-      [jobId, index],
-    );
+    const mark = await client.query<{ attempts: number }>(COUNT_ATTEMPT, [jobId, index, deps.asyncCommit]);
     const attempt = mark.rows[0]?.attempts;
     if (attempt === undefined) return await doneCounts(client, jobId, index);
-    await client.query("select app.import_fault_point($1, $2, 'before', $3)", [jobId, index, attempt]);
     try {
       await client.query("begin");
-      const counts = await applyBatch(client, jobId, index, attempt);
+      const counts = await applyBatch(client, deps.asyncCommit, jobId, index, attempt);
       await client.query("commit");
       return counts;
     } catch (err) {
@@ -54,10 +80,6 @@ export async function processBatch(deps: ImportDeps, jobId: string, index: numbe
       throw err;
     }
   } finally {
-    if (deps.asyncCommit && !broken)
-      await client.query("reset synchronous_commit").catch((e: Error) => {
-        broken = e;
-      });
     client.release(broken);
   }
 }
@@ -74,21 +96,21 @@ async function doneCounts(client: pg.ClientBase, jobId: string, index: number): 
 
 async function applyBatch(
   client: pg.ClientBase,
+  asyncCommit: boolean,
   jobId: string,
   index: number,
   attempt: number,
 ): Promise<BatchCounts> {
-  const lock = await client.query<{ status: string }>(
-    "select status from public.import_batches where job_id = $1 and batch_index = $2 for update",
-    [jobId, index],
-  );
+  const lock = await client.query<{ status: string; target: string }>(LOCK_BATCH, [
+    jobId,
+    index,
+    asyncCommit,
+    attempt,
+  ]);
   // Another execution of this batch (a worker presumed dead that was not) committed first.
   if (lock.rows[0]?.status === "done") return doneCounts(client, jobId, index);
 
-  const job = await client.query<{ target: string }>("select target from public.import_jobs where id = $1", [
-    jobId,
-  ]);
-  const targetName = job.rows[0]?.target ?? "";
+  const targetName = lock.rows[0]?.target ?? "";
   const target = getTarget(targetName);
   if (!target) throw new Error(`import job ${jobId} has unknown target ${targetName}`);
 
@@ -119,21 +141,8 @@ async function applyBatch(
     errs.m.push(d.message);
   }
   if (errs.l.length > 0) await client.query(INSERT_ERRORS, [jobId, errs.l, errs.f, errs.m, index]);
-  await client.query("select app.import_fault_point($1, $2, 'inside', $3)", [jobId, index, attempt]);
 
   const counts = { imported: result.applied, skipped: result.duplicates.length, failed: invalidRows };
-  await client.query(
-    `update public.import_batches
-     set status = 'done', imported = $3, skipped = $4, failed = $5, error = null, finished_at = clock_timestamp()
-     where job_id = $1 and batch_index = $2`,
-    [jobId, index, counts.imported, counts.skipped, counts.failed],
-  );
-  await client.query(
-    `update public.import_jobs
-     set imported_rows = imported_rows + $2, skipped_rows = skipped_rows + $3, failed_rows = failed_rows + $4,
-         batches_done = batches_done + 1, updated_at = clock_timestamp()
-     where id = $1`,
-    [jobId, counts.imported, counts.skipped, counts.failed],
-  );
+  await client.query(MARK_DONE, [jobId, index, counts.imported, counts.skipped, counts.failed, attempt]);
   return counts;
 }

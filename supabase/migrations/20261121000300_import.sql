@@ -96,8 +96,9 @@ create trigger import_jobs_webhook
 -- Fault injection for tests and drills, outside the API-exposed schema. A row makes batch
 -- `batch_index` of job `job_id` fail its first `fail_attempts` attempts with a real database error
 -- (SQLSTATE 40001, raised inside the batch transaction after its writes, so they roll back), and/or
--- sleep before (`delay_before_ms`, outside any transaction) or inside (`delay_inside_ms`, after the
--- writes) its first attempt, which gives a test a window to SIGKILL the worker between or mid batch.
+-- sleep on its first attempt before (`delay_before_ms`, first in the batch transaction, before any
+-- write) or inside (`delay_inside_ms`, after the writes) the batch, which gives a test a window to
+-- SIGKILL the worker between or mid batch.
 -- With the table empty, each batch pays one indexed lookup.
 create table if not exists app.import_fault_injections (
   job_id uuid not null,
