@@ -200,7 +200,7 @@ async function main(): Promise<void> {
       `in its own round trip; a bare round trip (\`select 1\`) took ${median(roundTrips).toFixed(3)} ms. Adding the SDK's own per-step`,
       "cost (the LocalNetwork row) gives the lowest step time this machine allows while a step's result is",
       "durable before the workflow moves on. Target: at most 1.0 ms per sequential step, flat as history grows.",
-      "This machine is shared and its timings drift by up to 2x between runs (the same 10k row has read 1.4 to",
+      "This machine is shared and its timings drift by up to 2x between runs (the same 10k row has read 1.3 to",
       "2.9 ms); the floor is probed between the store's repetitions, so the ratio of the two rows is what holds.",
     ].join("\n"),
   );
