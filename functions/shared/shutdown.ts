@@ -45,15 +45,26 @@ export async function gracefulStop(opts: {
   pid: string;
   graceMs: number;
   log: Logger;
+  /**
+   * Executions this process has taken on (running or queued for a slot). The store alone cannot tell:
+   * a task whose acquire is still in flight is not yet held there, and stopping the SDK under it kills
+   * its execution and strands the task until its lease lapses.
+   */
+  inProcess: () => number;
 }): Promise<StopReport> {
-  const { resonate, pool, pid, graceMs, log } = opts;
+  const { resonate, pool, pid, graceMs, log, inProcess } = opts;
   const released: string[] = [];
   if (await stopIntake(resonate)) {
     const deadline = Date.now() + graceMs;
     let held = await heldTasks(pool, pid);
-    if (held.length)
-      log.info("finishing in-flight tasks", { tasks: held.map((t) => t.id), grace_ms: graceMs });
-    while (held.length && Date.now() < deadline) {
+    const busy = () => held.length > 0 || inProcess() > 0;
+    if (busy())
+      log.info("finishing in-flight tasks", {
+        tasks: held.map((t) => t.id),
+        in_process: inProcess(),
+        grace_ms: graceMs,
+      });
+    while (busy() && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
       held = await heldTasks(pool, pid);
     }

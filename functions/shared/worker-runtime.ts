@@ -73,6 +73,7 @@ export async function runWorker(
         pid: worker,
         graceMs: config.shutdownGraceMs,
         log,
+        inProcess: () => gauge.active() + gauge.queued(),
       });
       log.info("stopped", { released: report.released });
       health?.close();

@@ -103,6 +103,42 @@ describe("SIGTERM", () => {
     expect(rows[0]!.n).toBe(30);
     await next.kill("SIGTERM");
   });
+
+  it("finishes a task whose acquire was still in flight, which the store does not yet show as held", async () => {
+    // Holds the acquire of this test's task open for a second, so SIGTERM lands inside it every time.
+    await pool.query(`
+      create or replace function public.slow_acquire() returns trigger language plpgsql as $$
+      begin
+        if old.state = 'pending' and new.state = 'acquired' and new.id like 'slow-acquire-%' then
+          perform pg_sleep(1);
+        end if;
+        return new;
+      end $$;
+      create trigger slow_acquire before update on resonate.tasks
+        for each row execute function public.slow_acquire()`);
+    try {
+      const group = `acquiring-${uid()}`;
+      const w = worker(group, `acquiring-${uid()}`, 15_000);
+      await w.ready();
+      const runId = `slow-acquire-${uid()}`;
+      await starter.beginRpc(runId, "sequential", runId, 3, 50, toWorkers(starter, group));
+      await eventually("the acquire to be in flight", async () => {
+        const { rows } = await pool.query(
+          "select 1 from pg_stat_activity where wait_event = 'PgSleep' and query like '%resonate_rpc%'",
+        );
+        return rows.length > 0 ? true : undefined;
+      });
+      const exited = exitOf(w);
+      w.proc.kill("SIGTERM");
+      const { code } = await exited;
+      expect(code).toBe(0);
+      expect(await state(runId)).toBe("resolved");
+      expect(await steps(runId)).toBe(3);
+      expect(w.output()).toMatch(/"event":"stopped".*"released":\[\]/);
+    } finally {
+      await pool.query("drop trigger if exists slow_acquire on resonate.tasks");
+    }
+  });
 });
 
 describe("worker logs", () => {
