@@ -124,7 +124,7 @@ describe("SIGTERM", () => {
       await starter.beginRpc(runId, "sequential", runId, 3, 50, toWorkers(starter, group));
       await eventually("the acquire to be in flight", async () => {
         const { rows } = await pool.query(
-          "select 1 from pg_stat_activity where wait_event = 'PgSleep' and query like '%resonate_rpc%'",
+          "select 1 from pg_stat_activity where datname = current_database() and wait_event = 'PgSleep' and query like '%resonate_rpc%'",
         );
         return rows.length > 0 ? true : undefined;
       });
