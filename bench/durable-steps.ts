@@ -1,9 +1,13 @@
 // `npm run bench:durable-steps [-- --steps 300]`: what one durable step costs on the `resonate` schema
 // (through the SDK's own PostgresNetwork) next to the SDK's in-memory LocalNetwork, measured in one
 // run; and whether that cost grows with history (10k and 1M settled promises already in the tables).
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { type Context, Resonate } from "@resonatehq/sdk";
 import pg from "pg";
 import { createResonate } from "../functions/shared/resonate-client.ts";
+import { ROOT } from "../scripts/stack/layout.ts";
 import { dropDatabase, freshDatabase, withClient } from "../test/support/db.ts";
 import { type Row, report } from "./lib/report.ts";
 
@@ -102,14 +106,19 @@ async function seedHistory(url: string, total: number): Promise<void> {
 }
 
 /**
- * What a durable step costs with no protocol and no SDK: the same client library, and per step the two
- * writes a step must make (its promise row inserted without waiting for the flush, then updated with a
- * flushed commit), each as bare SQL in its own round trip. Each probe runs right after one of the
- * store's repetitions, on the same database, so both see the same machine.
+ * What a durable step costs below the resonate schema, in two layers, with the same client library:
+ * - two writes: the writes a step must make (its promise row inserted without waiting for the flush,
+ *   then updated with a flushed commit), each as bare SQL in its own round trip;
+ * - minimal entry point: the same two writes as the SDK's two requests (task.fence around
+ *   promise.create, then around promise.settle), JSON in and out through bench/lib/minimal-entry-point.sql,
+ *   the least a function with the spec's signature can do for them.
+ * Each probe runs right after one of the store's repetitions, on the same database, so all see the same
+ * machine.
  */
 class FloorProbe {
   readonly roundTrip: number[] = [];
   readonly twoWrites: number[] = [];
+  readonly minimalEntryPoint: number[] = [];
   private readonly c: pg.Client;
   private constructor(c: pg.Client) {
     this.c = c;
@@ -118,6 +127,7 @@ class FloorProbe {
   static async open(url: string): Promise<FloorProbe> {
     const c = new pg.Client({ connectionString: url });
     await c.connect();
+    await c.query(readFileSync(join(ROOT, "bench/lib/minimal-entry-point.sql"), "utf8"));
     return new FloorProbe(c);
   }
 
@@ -142,6 +152,35 @@ class FloorProbe {
       );
     }
     this.twoWrites.push((performance.now() - t0) / steps);
+
+    const fenced = (kind: string, data: object) =>
+      JSON.stringify({
+        kind: "task.fence",
+        head: { corrId: randomUUID(), version: "" },
+        data: {
+          id: "probe-task",
+          version: 1,
+          action: { kind, head: { corrId: randomUUID(), version: "" }, data },
+        },
+      });
+    const call = async (req: string) => {
+      const { rows } = await this.c.query("select bench_probe.rpc($1::jsonb) as res", [req]);
+      if (rows[0].res.head.status !== 200)
+        throw new Error(`minimal entry point: ${JSON.stringify(rows[0].res)}`);
+    };
+    const param = { headers: {}, data: "MQ==" };
+    const stepTags = {
+      "resonate:scope": "local",
+      "resonate:branch": "probe-task",
+      "resonate:parent": "probe-task",
+    };
+    t0 = performance.now();
+    for (let i = 0; i < steps; i++) {
+      const id = `${tag}.m${i}`;
+      await call(fenced("promise.create", { id, timeoutAt: 9000000000000, param, tags: stepTags, iKey: id }));
+      await call(fenced("promise.settle", { id, state: "resolved", value: param, iKey: id }));
+    }
+    this.minimalEntryPoint.push((performance.now() - t0) / steps);
   }
 
   close(): Promise<void> {
@@ -177,11 +216,12 @@ async function main(): Promise<void> {
       );
       await resonate.stop();
       await probe.close();
-      const floor = median(probe.twoWrites);
+      const minimal = median(probe.minimalEntryPoint);
       roundTrips.push(...probe.roundTrip);
       rows.push(
-        floorRow("floor: the step's two writes as bare SQL", label, floor),
-        floorRow("floor + the SDK's own per-step cost", label, floor + sdkMs),
+        floorRow("floor: the step's two writes as bare SQL", label, median(probe.twoWrites)),
+        floorRow("floor: the two writes through a minimal spec-shaped entry point", label, minimal),
+        floorRow("minimal entry point + the SDK's own per-step cost", label, minimal + sdkMs),
       );
     }
   } finally {
@@ -196,12 +236,16 @@ async function main(): Promise<void> {
       "(start the step: commit without waiting for the WAL flush; record its result: synchronous commit).",
       `Fan-out: one workflow that issues ${FAN} \`ctx.beginRun\` branches, then awaits them.`,
       "The floor rows measure, in the same run and with the same client library, what any store must do per",
-      "step: insert the step's promise row (no flush) and update it with its result (flushed), each as bare SQL",
-      `in its own round trip; a bare round trip (\`select 1\`) took ${median(roundTrips).toFixed(3)} ms. Adding the SDK's own per-step`,
-      "cost (the LocalNetwork row) gives the lowest step time this machine allows while a step's result is",
-      "durable before the workflow moves on. Target: at most 1.0 ms per sequential step, flat as history grows.",
-      "This machine is shared and its timings drift by up to 2x between runs (the same 10k row has read 1.3 to",
-      "2.9 ms); the floor is probed between the store's repetitions, so the ratio of the two rows is what holds.",
+      "step. Bare SQL: insert the step's promise row (no flush) and update it with its result (flushed), each in",
+      `its own round trip; a bare round trip (\`select 1\`) took ${median(roundTrips).toFixed(3)} ms. Minimal entry point: the`,
+      "same two writes sent as the SDK's two task.fence requests, JSON in and out, through a plpgsql function with",
+      "the spec's signature that only reads the task for the fence check, writes, and builds the response",
+      "(bench/lib/minimal-entry-point.sql: no validation, locks, timers or callbacks). Adding the SDK's own",
+      "per-step cost (the LocalNetwork row) gives the lowest step time any implementation of the spec reaches",
+      "here while a step's result is durable before the workflow moves on. Target: at most 1.0 ms per",
+      "sequential step, flat as history grows. This machine is shared and its timings drift by up to 2x between",
+      "runs (the same 10k row has read 1.2 to 2.9 ms); the floors are probed between the store's repetitions,",
+      "so compare rows of one run.",
     ].join("\n"),
   );
 }
