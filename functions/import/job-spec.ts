@@ -26,9 +26,9 @@ export function isJobId(value: unknown): value is string {
   return typeof value === "string" && UUID.test(value);
 }
 
-/** The format named on the row, or the one the source's file extension implies. */
+/** The format the source's file extension implies; a `.gz` suffix (see decompress.ts) is looked through. */
 export function inferFormat(sourceUrl: string): Format | undefined {
-  const path = sourceUrl.split(/[?#]/)[0]!.toLowerCase();
+  const path = sourceUrl.split(/[?#]/)[0]!.toLowerCase().replace(/\.gz$/, "");
   if (path.endsWith(".csv")) return "csv";
   if (path.endsWith(".jsonl") || path.endsWith(".ndjson")) return "jsonl";
   return undefined;

@@ -2,6 +2,7 @@
 // time; every write is keyed by (job_id, line_no), so re-running the step after a crash re-reads the
 // file and adds only what the first run did not get to.
 import { batchCount, batchOf } from "./batches.ts";
+import { gunzipIfCompressed } from "./decompress.ts";
 import type { ImportDeps } from "./deps.ts";
 import { InputError } from "./errors.ts";
 import { type JobSpec, parseJobSpec } from "./job-spec.ts";
@@ -191,7 +192,7 @@ async function stageRows(deps: ImportDeps, spec: JobSpec): Promise<{ records: nu
   };
   let failure: Error | undefined;
   try {
-    for await (const lines of readLines(source)) await take(parser.push(lines));
+    for await (const lines of readLines(gunzipIfCompressed(source))) await take(parser.push(lines));
     await take(parser.end());
     await flush();
     await Promise.all(inFlight);

@@ -1,5 +1,6 @@
 // Bad input never crashes the worker and never loses the job: each case ends as a job row `failed` or
 // `partially_succeeded` whose message says what to fix, and the same worker then imports a good file.
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, type LoopbackServer, startLoopbackServer } from "../support/http-server.ts";
 import type { WorkerProcess } from "../support/worker.ts";
@@ -13,6 +14,11 @@ let laterFileExists = false;
 beforeAll(async () => {
   h = await importHarness("import_bad_input");
   server = await startLoopbackServer((req, res) => {
+    if (req.url === "/export.jsonl.gz") {
+      res.writeHead(200, { "content-type": "application/gzip" });
+      res.end(gzipSync('{"email":"gz1@good.test","name":"Gz1"}\n{"email":"gz2@good.test","name":"Gz2"}\n'));
+      return;
+    }
     if (req.url === "/later.csv" && laterFileExists) {
       res.writeHead(200).end("email,name\nlater@x.test,Later\n");
       return;
@@ -132,6 +138,17 @@ describe("bad input", () => {
         /no row was imported: 2 invalid/,
       ],
       [
+        "truncated gzip",
+        {
+          source_url: h.writeFile(
+            "cut.csv.gz",
+            gzipSync("email,name\na@x.test,A\n".repeat(50)).subarray(0, 30),
+          ),
+        },
+        "failed",
+        /gzip-compressed but does not decompress \(unexpected end of file\); check that the file is complete/,
+      ],
+      [
         "invalid UTF-8",
         { source_url: h.writeFile("latin1.csv", latin1) },
         "partially_succeeded",
@@ -240,12 +257,23 @@ describe("bad input", () => {
     expect(job).toMatchObject({ imported_rows: 1, total_rows: 1, error: null });
   });
 
-  it("keeps working: the same worker imports a good file afterwards", async () => {
+  it("keeps working: the same worker imports good files afterwards, plain and gzip-compressed", async () => {
     const id = await h.startJob({
       source_url: h.writeFile("good.jsonl", '{"email":"z@good.test","name":"Z"}\n'),
       batch_size: 10,
     });
     expect(await h.waitFinished(id)).toMatchObject({ status: "succeeded", imported_rows: 1 });
+    const csvGz = await h.startJob({
+      source_url: h.writeFile("good.csv.gz", gzipSync("email,name\ngz@good.test,Gz\n")),
+      batch_size: 10,
+    });
+    const jsonlGz = await h.startJob({ source_url: `${server.url}/export.jsonl.gz`, batch_size: 10 });
+    expect(await h.waitFinished(csvGz)).toMatchObject({ status: "succeeded", imported_rows: 1 });
+    expect(await h.waitFinished(jsonlGz)).toMatchObject({ status: "succeeded", imported_rows: 2 });
+    const { rows } = await h.pool.query<{ email: string }>(
+      "select email from public.contacts where email like 'gz%@good.test' order by email",
+    );
+    expect(rows.map((r) => r.email)).toEqual(["gz1@good.test", "gz2@good.test", "gz@good.test"]);
     expect(worker.proc.exitCode).toBeNull();
   });
 });

@@ -32,6 +32,9 @@ describe("parseJobSpec", () => {
       value: { format: "jsonl", batchSize: 10 },
     });
     expect(inferFormat("https://h/x.JSONL?sig=1")).toBe("jsonl");
+    expect(inferFormat("file://exports/contacts.csv.gz")).toBe("csv");
+    expect(inferFormat("https://h/x.ndjson.GZ?sig=1")).toBe("jsonl");
+    expect(inferFormat("https://h/x.gz")).toBeUndefined();
   });
 
   it.each([

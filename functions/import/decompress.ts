@@ -1,0 +1,50 @@
+// Large exports usually travel gzip-compressed (`contacts.csv.gz`, or a server answering with gzip
+// bytes). A source is recognised by the gzip magic number rather than by its name, so a renamed file or
+// any content type works, and every other source passes through byte for byte. Decompression streams:
+// memory stays bounded by a chunk, as for an uncompressed file.
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
+import { InputError } from "./errors.ts";
+
+const GZIP_MAGIC = [0x1f, 0x8b] as const;
+
+export async function* gunzipIfCompressed(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const source = chunks[Symbol.asyncIterator]();
+  let head: Uint8Array = new Uint8Array(0);
+  while (head.length < GZIP_MAGIC.length) {
+    const next = await source.next();
+    if (next.done) {
+      if (head.length > 0) yield head;
+      return;
+    }
+    head = head.length === 0 ? next.value : Buffer.concat([head, next.value]);
+  }
+  const rest = async function* () {
+    yield head;
+    for (let next = await source.next(); !next.done; next = await source.next()) yield next.value;
+  };
+  if (head[0] !== GZIP_MAGIC[0] || head[1] !== GZIP_MAGIC[1]) {
+    yield* rest();
+    return;
+  }
+
+  const gunzip = createGunzip();
+  // The pipeline carries a failure of the source (a dropped connection) into gunzip, which the loop
+  // below then throws as is, so it stays retryable; only zlib's own errors mean the bytes are bad.
+  const feeding = pipeline(Readable.from(rest(), { objectMode: false }), gunzip).catch(() => {});
+  try {
+    for await (const chunk of gunzip) yield chunk as Buffer;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "";
+    if (code.startsWith("Z_")) {
+      throw new InputError(
+        `the source is gzip-compressed but does not decompress (${(err as Error).message}); check that the file is complete and not corrupted`,
+      );
+    }
+    throw err;
+  } finally {
+    gunzip.destroy();
+    await feeding;
+  }
+}
