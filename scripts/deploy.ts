@@ -1,4 +1,4 @@
-// `npm run deploy -- [--dry-run]`: puts this project on a hosted Supabase project with the Supabase CLI
+// `npm run deploy -- [--dry-run] [--skip <function>]...`: puts this project on a hosted Supabase project with the Supabase CLI
 // (run through npx, so nothing here depends on it being installed). Every step is printed before it
 // runs; --dry-run prints them without running anything. Secrets are passed through the environment
 // and masked in what is printed.
@@ -15,7 +15,11 @@ export interface DeployEnv {
   WEBHOOK_SECRET: string;
   DATABASE_URL: string;
   RESONATE_URL?: string;
+  /** The worker's embedding settings, which the search function must share (docs/ingest.md). */
+  embeddings: Record<string, string>;
 }
+
+const EMBEDDING_VARS = ["INGEST_EMBEDDINGS", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_EMBEDDING_MODEL"];
 
 export interface Step {
   title: string;
@@ -43,6 +47,7 @@ export function readDeployEnv(env: NodeJS.ProcessEnv): DeployEnv {
     WEBHOOK_SECRET: env.WEBHOOK_SECRET!,
     DATABASE_URL: env.DATABASE_URL!,
     RESONATE_URL: env.RESONATE_URL || undefined,
+    embeddings: Object.fromEntries(EMBEDDING_VARS.filter((k) => env[k]).map((k) => [k, env[k]!])),
   };
 }
 
@@ -61,11 +66,28 @@ select vault.create_secret(${sqlLiteral(value)}, ${sqlLiteral(name)})
  where not exists (select from vault.secrets where name = ${sqlLiteral(name)});`;
 }
 
-export function plan(env: DeployEnv): Step[] {
+/** `--skip <name>` (repeatable): Edge Functions not to deploy, each checked against the folder names. */
+export function skippedFunctions(argv: string[], known = edgeFunctions()): string[] {
+  const skip: string[] = [];
+  argv.forEach((arg, i) => {
+    if (arg !== "--skip") return;
+    const name = argv[i + 1];
+    if (!name || !known.includes(name)) {
+      throw new Error(
+        `--skip needs the name of an Edge Function (${known.join(", ")}), got ${name ?? "nothing"}`,
+      );
+    }
+    skip.push(name);
+  });
+  return skip;
+}
+
+export function plan(env: DeployEnv, skip: string[] = []): Step[] {
   const npx = ["npx", "--yes", SUPABASE_CLI];
   const functionsUrl = `https://${env.SUPABASE_PROJECT_REF}.supabase.co/functions/v1`;
   const fnSecrets = [`WEBHOOK_SECRET=${env.WEBHOOK_SECRET}`];
   if (env.RESONATE_URL) fnSecrets.push(`RESONATE_URL=${env.RESONATE_URL}`);
+  for (const [k, v] of Object.entries(env.embeddings)) fnSecrets.push(`${k}=${v}`);
   return [
     {
       title: "link the project",
@@ -99,13 +121,19 @@ export function plan(env: DeployEnv): Step[] {
     {
       title: "set the Edge Functions' secrets",
       argv: [...npx, "secrets", "set", "--project-ref", env.SUPABASE_PROJECT_REF, ...fnSecrets],
-      secrets: [env.WEBHOOK_SECRET, ...(env.RESONATE_URL ? [env.RESONATE_URL] : [])],
+      secrets: [
+        env.WEBHOOK_SECRET,
+        ...(env.RESONATE_URL ? [env.RESONATE_URL] : []),
+        ...(env.embeddings.OPENAI_API_KEY ? [env.embeddings.OPENAI_API_KEY] : []),
+      ],
     },
-    ...edgeFunctions().map((name) => ({
-      title: `deploy the ${name} Edge Function`,
-      argv: [...npx, "functions", "deploy", name, "--project-ref", env.SUPABASE_PROJECT_REF],
-      secrets: [],
-    })),
+    ...edgeFunctions()
+      .filter((name) => !skip.includes(name))
+      .map((name) => ({
+        title: `deploy the ${name} Edge Function`,
+        argv: [...npx, "functions", "deploy", name, "--project-ref", env.SUPABASE_PROJECT_REF],
+        secrets: [],
+      })),
   ];
 }
 
@@ -118,7 +146,7 @@ export function render(step: Step): string {
 function main(): void {
   const dryRun = process.argv.includes("--dry-run");
   const env = readDeployEnv(process.env);
-  const steps = plan(env);
+  const steps = plan(env, skippedFunctions(process.argv.slice(2)));
   steps.forEach((step, i) => {
     console.log(`# ${i + 1}/${steps.length} ${step.title}\n${render(step)}`);
     if (dryRun) return;
@@ -131,8 +159,9 @@ function main(): void {
     }
   });
   console.log(`
-# then run the worker where it can reach the database (see docs/deploy.md):
-#   DATABASE_URL=... WEBHOOK_SECRET=... npm run worker
+# then run the worker where it can reach the database, with DATABASE_URL, SUPABASE_URL,
+# SUPABASE_SERVICE_ROLE_KEY and your provider settings in .env (see docs/deploy.md):
+#   node_modules/.bin/node --env-file=.env scripts/worker.ts
 ${dryRun ? "# dry run: nothing was executed" : "# deployed"}`);
 }
 

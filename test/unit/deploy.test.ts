@@ -2,7 +2,7 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { edgeFunctions, plan, readDeployEnv, render } from "../../scripts/deploy.ts";
+import { edgeFunctions, plan, readDeployEnv, render, skippedFunctions } from "../../scripts/deploy.ts";
 import { NODE_BIN, ROOT } from "../../scripts/stack/layout.ts";
 
 const env = {
@@ -38,6 +38,47 @@ describe("scripts/deploy.ts", () => {
     for (const secret of [env.SUPABASE_DB_PASSWORD, env.WEBHOOK_SECRET, env.RESONATE_URL]) {
       expect(out).not.toContain(secret);
     }
+  });
+
+  it("gives the Edge Functions the worker's embedding settings, masked, so search embeds with the same model", () => {
+    const steps = plan(
+      readDeployEnv({
+        ...env,
+        INGEST_EMBEDDINGS: "openai",
+        OPENAI_API_KEY: "sk-secret-789",
+        OPENAI_EMBEDDING_MODEL: "m",
+      }),
+    );
+    const secrets = steps.find((s) => s.title.includes("secrets"))!;
+    expect(secrets.argv).toEqual(
+      expect.arrayContaining([
+        "INGEST_EMBEDDINGS=openai",
+        "OPENAI_API_KEY=sk-secret-789",
+        "OPENAI_EMBEDDING_MODEL=m",
+      ]),
+    );
+    expect(secrets.argv.some((a) => a.startsWith("OPENAI_BASE_URL="))).toBe(false);
+    expect(render(secrets)).not.toContain("sk-secret-789");
+    const local = plan(readDeployEnv(env)).find((s) => s.title.includes("secrets"))!;
+    expect(local.argv.filter((a) => a.includes("="))).toEqual([
+      `WEBHOOK_SECRET=${env.WEBHOOK_SECRET}`,
+      `RESONATE_URL=${env.RESONATE_URL}`,
+    ]);
+  });
+
+  it("leaves out the functions named with --skip and refuses an unknown name", () => {
+    const deployed = (argv: string[]) =>
+      plan(readDeployEnv(env), skippedFunctions(argv))
+        .filter((s) => s.argv.includes("functions"))
+        .map((s) => s.argv[s.argv.indexOf("deploy") + 1]);
+    expect(deployed([])).toEqual(edgeFunctions());
+    expect(deployed(["--dry-run", "--skip", "gallery"])).toEqual(
+      edgeFunctions().filter((f) => f !== "gallery"),
+    );
+    expect(() => skippedFunctions(["--skip", "galery"])).toThrow(
+      /--skip needs the name of an Edge Function \(.*gallery.*\), got galery/,
+    );
+    expect(() => skippedFunctions(["--skip"])).toThrow(/got nothing/);
   });
 
   it("names the missing variables and rejects a malformed project ref", () => {
