@@ -20,9 +20,14 @@ export async function* gunzipIfCompressed(chunks: AsyncIterable<Uint8Array>): As
     }
     head = head.length === 0 ? next.value : Buffer.concat([head, next.value]);
   }
+  // Whoever stops reading early (an error downstream) must still close the file or socket behind it.
   const rest = async function* () {
-    yield head;
-    for (let next = await source.next(); !next.done; next = await source.next()) yield next.value;
+    try {
+      yield head;
+      for (let next = await source.next(); !next.done; next = await source.next()) yield next.value;
+    } finally {
+      await source.return?.();
+    }
   };
   if (head[0] !== GZIP_MAGIC[0] || head[1] !== GZIP_MAGIC[1]) {
     yield* rest();
@@ -32,7 +37,9 @@ export async function* gunzipIfCompressed(chunks: AsyncIterable<Uint8Array>): As
   const gunzip = createGunzip();
   // The pipeline carries a failure of the source (a dropped connection) into gunzip, which the loop
   // below then throws as is, so it stays retryable; only zlib's own errors mean the bytes are bad.
-  const feeding = pipeline(Readable.from(rest(), { objectMode: false }), gunzip).catch(() => {});
+  // Not awaited when reading stops early: a stalled source would hold the caller until its socket times
+  // out. Destroying gunzip ends the pipeline, which returns rest() and so closes the source once it answers.
+  pipeline(Readable.from(rest(), { objectMode: false }), gunzip).catch(() => {});
   try {
     for await (const chunk of gunzip) yield chunk as Buffer;
   } catch (err) {
@@ -45,6 +52,5 @@ export async function* gunzipIfCompressed(chunks: AsyncIterable<Uint8Array>): As
     throw err;
   } finally {
     gunzip.destroy();
-    await feeding;
   }
 }

@@ -55,6 +55,31 @@ describe("gunzipIfCompressed", () => {
     }
   });
 
+  it("stops at once when the reader stops, and closes the source", async () => {
+    const gz = gzipSync(csv);
+    async function* stalls(): AsyncGenerator<Uint8Array> {
+      yield gz.subarray(0, 4000);
+      await new Promise(() => {});
+    }
+    for await (const c of gunzipIfCompressed(stalls())) {
+      expect(c.length).toBeGreaterThan(0);
+      break;
+    }
+    for (const bytes of [gz, csv]) {
+      let closed = false;
+      async function* endless(): AsyncGenerator<Uint8Array> {
+        try {
+          for (;;) yield bytes.subarray(0, 2048);
+        } finally {
+          closed = true;
+        }
+      }
+      for await (const _ of gunzipIfCompressed(endless())) break;
+      await new Promise((r) => setTimeout(r, 50));
+      expect(closed).toBe(true);
+    }
+  });
+
   it("lets a failure of the source itself through unchanged, so the step can retry it", async () => {
     const gz = gzipSync(csv);
     async function* dropsMidway(): AsyncGenerator<Uint8Array> {
