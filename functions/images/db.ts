@@ -29,14 +29,27 @@ function parseRequest(
   return { id, prompt: row.prompt, styles: row.styles as string[], simulation: sim.value };
 }
 
-/** Marks the request running and creates one pending row per style; returns the styles to fan out to. */
+/**
+ * Marks the request running and creates one pending row per style; returns the styles to fan out to.
+ * A request that ran and ended failed or partially_succeeded runs again only under retry_workflow
+ * (the webhook starts `images/<id>` once): its failed styles go back to pending with their attempt
+ * counts kept, and its generated styles are returned too but are not generated again (beginAttempt).
+ * One refused before it started (bad input, so no started_at) never runs.
+ */
 export async function startRequest(db: pg.Pool, id: string): Promise<string[]> {
   const { rows } = await db.query<{ styles: string[] }>(
     `with req as (
        update public.image_requests
-          set status = 'running', started_at = coalesce(started_at, now()), images_total = cardinality(styles)
-        where id = $1 and status in ('queued', 'running')
+          set status = 'running', started_at = coalesce(started_at, now()), images_total = cardinality(styles),
+              images_failed = 0, error = null, finished_at = null
+        where id = $1
+          and (status in ('queued', 'running') or (status in ('failed', 'partially_succeeded') and started_at is not null))
         returning id, styles
+     ), reopened as (
+       update public.generated_images g
+          set status = 'pending', error = null, finished_at = null, updated_at = now()
+         from req
+        where g.request_id = req.id and g.status = 'failed'
      ), ins as (
        insert into public.generated_images (request_id, style)
        select id, unnest(styles) from req
@@ -46,12 +59,18 @@ export async function startRequest(db: pg.Pool, id: string): Promise<string[]> {
     [id],
   );
   if (!rows[0]) {
-    const { rows: existing } = await db.query<{ status: string }>(
-      "select status from public.image_requests where id = $1",
+    const { rows: existing } = await db.query<{ status: string; error: string | null }>(
+      "select status, error from public.image_requests where id = $1",
       [id],
     );
-    if (!existing[0]) throw new RequestUnusableError(`image request ${id} does not exist`);
-    throw new RequestUnusableError(`image request ${id} is ${existing[0].status}; only queued requests run`);
+    const row = existing[0];
+    if (!row) throw new RequestUnusableError(`image request ${id} does not exist`);
+    if (row.status === "failed") {
+      throw new RequestUnusableError(
+        `image request ${id} was refused before it started (${row.error ?? "no error recorded"}); insert a new request`,
+      );
+    }
+    throw new RequestUnusableError(`image request ${id} is ${row.status}; there is nothing to run`);
   }
   return rows[0].styles;
 }
@@ -165,7 +184,7 @@ export async function recordSuccess(
         set status = 'succeeded', path = $3, url = $4, width = $5, height = $6, bytes = $7, sha256 = $8,
             provider = $9, error = null, finished_at = now(), updated_at = now(),
             duration_ms = (extract(epoch from (now() - started_at)) * 1000)::int
-      where request_id = $1 and style = $2`,
+      where request_id = $1 and style = $2 and status = 'running'`,
     [requestId, style, img.path, img.url, img.width, img.height, img.bytes, img.sha256, img.provider],
   );
   await settleIfComplete(db, requestId);

@@ -134,7 +134,7 @@ describe("image SQL", () => {
       id,
     ]);
     await expect(startRequest(pool, id)).rejects.toThrow(
-      `image request ${id} is failed; only queued requests run`,
+      `image request ${id} was refused before it started (prompt is empty); insert a new request`,
     );
     await expect(
       beginAttempt(pool, "00000000-0000-4000-8000-000000000000", "cartoon"),

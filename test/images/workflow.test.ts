@@ -13,6 +13,7 @@ import {
   imageRows,
   insertRequest,
   removeStoredImages,
+  requestRow,
   starter,
   waitFor,
   waitForFinal,
@@ -163,6 +164,71 @@ describe("generateImages", () => {
     const req = await waitForFinal(pool, id);
     expect(req).toMatchObject({ status: "failed", images_succeeded: 0, images_failed: 1 });
     expect(req.error).toMatch(/^1 of 1 styles failed: sepia: simulated provider refused style sepia/);
+  });
+
+  it("retry_workflow after a partial failure generates only the failed styles", async () => {
+    const id = await insertRequest(pool, {
+      prompt: "second chances",
+      styles: ["photorealistic", "cartoon"],
+      options: { fail: { cartoon: 5 } },
+    });
+    await client.start(id);
+    expect(await waitForFinal(pool, id)).toMatchObject({ status: "partially_succeeded", images_failed: 1 });
+    const before = await imageRows(pool, id);
+    expect(before.cartoon).toMatchObject({ status: "failed", attempts: 4 });
+
+    const { rows } = await pool.query<{ id: string }>("select public.retry_workflow($1) as id", [
+      `images/${id}`,
+    ]);
+    expect(rows[0]!.id).toBe(`images/${id}/retry-1`);
+    const req = await waitFor("the retry to succeed", async () => {
+      const r = await requestRow(pool, id);
+      return r.status === "succeeded" ? r : undefined;
+    });
+    expect(req).toMatchObject({ images_succeeded: 2, images_failed: 0, error: null });
+    const after = await imageRows(pool, id);
+    // Attempts 5 and 6 of the failed style: the 5th still fails, the 6th succeeds.
+    expect(after.cartoon).toMatchObject({ status: "succeeded", attempts: 6, error: null });
+    expect(after.photorealistic).toMatchObject({ attempts: 1, sha256: before.photorealistic!.sha256 });
+  });
+
+  it("cancel closes the request; a style still generating does not change it afterwards", async () => {
+    const id = await insertRequest(pool, {
+      prompt: "stop halfway",
+      styles: ["photorealistic", "cartoon"],
+      options: { latency_ms: { photorealistic: 50, cartoon: 2_500 } },
+    });
+    await client.start(id);
+    await waitFor("the fast style", async () => {
+      const imgs = await imageRows(pool, id);
+      return imgs.photorealistic?.status === "succeeded" && imgs.cartoon?.status === "running"
+        ? true
+        : undefined;
+    });
+    const { rows } = await pool.query<{ n: number }>("select public.cancel_workflow($1) as n", [
+      `images/${id}`,
+    ]);
+    expect(rows[0]!.n).toBeGreaterThanOrEqual(1);
+    const expected = {
+      status: "partially_succeeded",
+      images_succeeded: 1,
+      images_failed: 1,
+      error: "canceled with cancel_workflow: 1 of 2 styles were generated; retry_workflow generates the rest",
+    };
+    expect(await requestRow(pool, id)).toMatchObject(expected);
+    expect((await imageRows(pool, id)).cartoon).toMatchObject({ status: "failed", error: "canceled" });
+    // The provider call in flight returns after the cancel; the request keeps what the cancel said.
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(await requestRow(pool, id)).toMatchObject(expected);
+    expect((await imageRows(pool, id)).cartoon).toMatchObject({ status: "failed", attempts: 1 });
+
+    await pool.query("select public.retry_workflow($1)", [`images/${id}`]);
+    const req = await waitFor("the retry to finish", async () => {
+      const r = await requestRow(pool, id);
+      return r.status === "succeeded" ? r : undefined;
+    });
+    expect(req).toMatchObject({ images_succeeded: 2, images_failed: 0 });
+    expect((await imageRows(pool, id)).cartoon).toMatchObject({ status: "succeeded", attempts: 2 });
   });
 
   it("starts one workflow however often the same request is started", async () => {

@@ -94,6 +94,12 @@ describe("workflow_runs and workflow_steps", () => {
       ["step", "local", "resolved"],
       ["step", "local", "resolved"],
     ]);
+    // Local steps retry inside the worker; the store has no attempt count for them.
+    expect(s.rows.map((x) => (x as unknown as { attempts: number | null }).attempts)).toEqual([
+      null,
+      null,
+      null,
+    ]);
     expect(Number(s.rows[0]!.duration_ms)).toBeGreaterThanOrEqual(0);
   });
 });
@@ -110,6 +116,11 @@ describe("cancel_workflow", () => {
     expect(canceled.rows[0]!.n).toBeGreaterThanOrEqual(1);
     expect(await durableState(wf)).toBe("rejected_canceled");
     expect((await run(wf))!.status).toBe("canceled");
+    const row = await pool.query("select status, error from image_requests where id = $1", [rows[0]!.id]);
+    expect(row.rows[0]).toEqual({
+      status: "failed",
+      error: "canceled with cancel_workflow: 0 of 3 styles were generated; retry_workflow generates the rest",
+    });
     await new Promise((r) => setTimeout(r, 500));
     const after = await steps(wf);
     await new Promise((r) => setTimeout(r, 2_000));
@@ -124,6 +135,76 @@ describe("cancel_workflow", () => {
   it("refuses an unknown workflow", async () => {
     await expect(pool.query("select public.cancel_workflow('images/nope')")).rejects.toThrow(
       /no workflow images\/nope/,
+    );
+  });
+
+  it("closes the workload's row too, failed with a message saying it was canceled, and only once", async () => {
+    const job = (
+      await pool.query<{ id: string }>(
+        `insert into import_jobs (source_url, format, status, batches_total, batches_done, started_at)
+         values ('file:///c.csv', 'csv', 'importing', 5, 2, now()) returning id`,
+      )
+    ).rows[0]!.id;
+    await pool.query(
+      `insert into import_batches (job_id, batch_index, rows, status, attempts, error)
+       values ($1, 0, 10, 'done', 1, null), ($1, 2, 10, 'retrying', 2, 'attempt 2: boom'), ($1, 3, 10, 'pending', 0, null)`,
+      [job],
+    );
+    const runId = `2026-11-21-cancel-${Date.now()}`;
+    await pool.query("insert into ingest_runs (id, status) values ($1, 'crawling')", [runId]);
+    const ids = [`import/${job}`, `ingest/${runId}`];
+    for (const wf of ids) await starter.beginRpc(wf, "sequential", wf, 40, 150, toWorkers(starter, GROUP));
+    for (const wf of ids) {
+      await eventually("a step", async () => ((await steps(wf)) >= 1 ? true : undefined), 20_000);
+      await pool.query("select public.cancel_workflow($1)", [wf]);
+    }
+    const j = (await pool.query("select status, error, finished_at from import_jobs where id = $1", [job]))
+      .rows[0];
+    expect(j.status).toBe("failed");
+    expect(j.error).toBe(
+      "canceled with cancel_workflow after 2 of 5 batches; the finished batches stay imported, and retry_workflow resumes at the next one",
+    );
+    expect(j.finished_at).not.toBeNull();
+    const b = await pool.query(
+      "select batch_index, status, error from import_batches where job_id = $1 order by 1",
+      [job],
+    );
+    expect(b.rows).toEqual([
+      { batch_index: 0, status: "done", error: null },
+      { batch_index: 2, status: "failed", error: "canceled while attempt 2: boom" },
+      { batch_index: 3, status: "pending", error: null },
+    ]);
+    const i = (await pool.query("select status, error from ingest_runs where id = $1", [runId])).rows[0];
+    expect(i).toEqual({
+      status: "failed",
+      error: "canceled with cancel_workflow; retry_workflow runs it again",
+    });
+
+    // A second cancel finds nothing pending and leaves the rows alone.
+    await pool.query("update import_jobs set error = 'looked at' where id = $1", [job]);
+    expect(
+      (await pool.query<{ n: number }>("select public.cancel_workflow($1) as n", [ids[0]])).rows[0]!.n,
+    ).toBe(0);
+    expect((await pool.query("select error from import_jobs where id = $1", [job])).rows[0].error).toBe(
+      "looked at",
+    );
+  });
+
+  it("leaves the row of a workflow that had already finished alone", async () => {
+    const runId = `2026-11-21-done-${Date.now()}`;
+    await pool.query("insert into ingest_runs (id, status) values ($1, 'crawling')", [runId]);
+    const wf = `ingest/${runId}`;
+    await starter.beginRpc(wf, "sequential", wf, 1, 0, toWorkers(starter, GROUP));
+    await eventually(
+      "resolved",
+      async () => ((await durableState(wf)) === "resolved" ? true : undefined),
+      20_000,
+    );
+    expect((await pool.query<{ n: number }>("select public.cancel_workflow($1) as n", [wf])).rows[0]!.n).toBe(
+      0,
+    );
+    expect((await pool.query("select status from ingest_runs where id = $1", [runId])).rows[0].status).toBe(
+      "crawling",
     );
   });
 });
@@ -158,6 +239,23 @@ describe("retry_workflow", () => {
     ).toBe(2);
     await expect(pool.query("select public.retry_workflow($1)", [wf])).rejects.toThrow(
       /succeeded; nothing to retry/,
+    );
+  });
+
+  it("says why a row whose workflow never started cannot be retried", async () => {
+    const refused = (
+      await pool.query<{ id: string }>(
+        "insert into import_jobs (source_url, status, error) values ('x', 'failed', 'batch_size 0 is out of range') returning id",
+      )
+    ).rows[0]!.id;
+    await expect(pool.query("select public.retry_workflow($1)", [`import/${refused}`])).rejects.toThrow(
+      `workflow import/${refused} never started: its row was refused (batch_size 0 is out of range); fix the input and insert a new row`,
+    );
+    const queued = (
+      await pool.query<{ id: string }>("insert into import_jobs (source_url) values ('x') returning id")
+    ).rows[0]!.id;
+    await expect(pool.query("select public.retry_workflow($1)", [`import/${queued}`])).rejects.toThrow(
+      `workflow import/${queued} has not started yet (its row is queued)`,
     );
   });
 
