@@ -52,7 +52,9 @@ export async function demo(): Promise<void> {
       };
       console.log(`\n? ${query}`);
       for (const hit of body.results) {
-        console.log(`  ${hit.score.toFixed(4)}  ${hit.title} › ${hit.heading_path.join(" › ")}`);
+        // A markdown document's heading path starts with its own H1, which is usually its title.
+        const path = hit.heading_path[0] === hit.title ? hit.heading_path.slice(1) : hit.heading_path;
+        console.log(`  ${hit.score.toFixed(4)}  ${[hit.title, ...path].join(" › ")}`);
       }
     }
   } finally {
