@@ -20,8 +20,9 @@ begin
    where job_id::text = row_id and status in ('running', 'retrying');
   update public.import_jobs
      set status = 'failed', finished_at = now(), updated_at = now(),
-         error = 'canceled with cancel_workflow after ' || batches_done || ' of ' || coalesce(batches_total, 0)
-              || ' batches; the finished batches stay imported, and retry_workflow resumes at the next one'
+         -- No count here: a batch already running still commits after this (batches_done says it).
+         error = 'canceled with cancel_workflow; the finished batches (batches_done) stay imported, and '
+              || 'retry_workflow resumes at the next one'
    where id::text = row_id and status in ('queued', 'staging', 'importing');
 end
 $$;

@@ -21,14 +21,15 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function jobWithFault(batch: number, failAttempts: number): Promise<string> {
+async function jobWithFault(batch: number, failAttempts: number, delayBeforeMs = 0): Promise<string> {
   const id = await h.insertJob({
     source_url: h.writeFile(`${uid()}.csv`, contactsCsv(ROWS, uid())),
     batch_size: BATCH,
   });
   await h.pool.query(
-    "insert into app.import_fault_injections (job_id, batch_index, fail_attempts) values ($1, $2, $3)",
-    [id, batch, failAttempts],
+    `insert into app.import_fault_injections (job_id, batch_index, fail_attempts, delay_before_ms)
+     values ($1, $2, $3, $4)`,
+    [id, batch, failAttempts, delayBeforeMs],
   );
   await h.starter.beginRpc(`import/${id}`, "importJob", id, h.starter.options({ target: h.group }));
   return id;
@@ -117,6 +118,52 @@ describe("a failing batch", () => {
       ["done", 5],
       ["done", 1],
     ]);
+    expect(await effects(h.pool, id)).toEqual({ inserts: ROWS, updates: 0, maxPerEmail: 1 });
+  });
+});
+
+describe("a canceled import", () => {
+  it("lets the running batch commit, runs nothing after it, ends failed, and resumes once on retry", async () => {
+    const id = await jobWithFault(2, 0, 1_500);
+    await eventually(
+      "batch 2 to be running",
+      async () => ((await batchRows(id))[2]?.status === "running" ? true : undefined),
+      30_000,
+    );
+    const { rows } = await h.pool.query<{ n: number }>("select public.cancel_workflow($1) as n", [
+      `import/${id}`,
+    ]);
+    expect(rows[0]!.n).toBeGreaterThanOrEqual(1);
+    expect(await h.job(id)).toMatchObject({
+      status: "failed",
+      error:
+        "canceled with cancel_workflow; the finished batches (batches_done) stay imported, and retry_workflow resumes at the next one",
+    });
+    // The batch in its transaction when the cancel came commits; the workflow's next step is refused.
+    await eventually("batch 2 to commit", async () =>
+      (await batchRows(id))[2]?.status === "done" ? true : undefined,
+    );
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await batchRows(id)).map((b) => b.status)).toEqual([
+      "done",
+      "done",
+      "done",
+      "pending",
+      "pending",
+    ]);
+    expect(await h.job(id)).toMatchObject({ status: "failed", batches_done: 3, imported_rows: 3 * BATCH });
+
+    await h.pool.query("select public.retry_workflow($1)", [`import/${id}`]);
+    const job = await eventually(
+      "the retried job to succeed",
+      async () => {
+        const j = await h.job(id);
+        return j.status === "succeeded" ? j : undefined;
+      },
+      30_000,
+    );
+    expect(job).toMatchObject({ imported_rows: ROWS, batches_done: 5, error: null });
+    expect((await batchRows(id)).map((b) => b.attempts)).toEqual([1, 1, 1, 1, 1]);
     expect(await effects(h.pool, id)).toEqual({ inserts: ROWS, updates: 0, maxPerEmail: 1 });
   });
 });

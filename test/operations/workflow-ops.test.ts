@@ -162,7 +162,7 @@ describe("cancel_workflow", () => {
       .rows[0];
     expect(j.status).toBe("failed");
     expect(j.error).toBe(
-      "canceled with cancel_workflow after 2 of 5 batches; the finished batches stay imported, and retry_workflow resumes at the next one",
+      "canceled with cancel_workflow; the finished batches (batches_done) stay imported, and retry_workflow resumes at the next one",
     );
     expect(j.finished_at).not.toBeNull();
     const b = await pool.query(
