@@ -190,7 +190,10 @@ export async function recordSuccess(
   await settleIfComplete(db, requestId);
 }
 
-/** Keeps the latest error visible while the branch retries. */
+/**
+ * Keeps the latest error visible while the branch retries, on the style and on the request (so a
+ * request with a retrying style does not look healthy); settling the request replaces the latter.
+ */
 export async function recordAttemptError(
   db: pg.Pool,
   requestId: string,
@@ -198,8 +201,12 @@ export async function recordAttemptError(
   message: string,
 ): Promise<void> {
   await db.query(
-    `update public.generated_images set error = $3, updated_at = now()
-      where request_id = $1 and style = $2 and status = 'running'`,
+    `with img as (
+       update public.generated_images set error = $3, updated_at = now()
+        where request_id = $1 and style = $2 and status = 'running'
+     )
+     update public.image_requests set error = $2 || ': ' || $3
+      where id = $1 and status = 'running'`,
     [requestId, style, message],
   );
 }

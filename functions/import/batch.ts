@@ -49,7 +49,9 @@ with batch as (
 ), job as (
   update public.import_jobs
   set imported_rows = imported_rows + $3, skipped_rows = skipped_rows + $4, failed_rows = failed_rows + $5,
-      batches_done = batches_done + 1, updated_at = clock_timestamp()
+      batches_done = batches_done + 1, updated_at = clock_timestamp(),
+      -- A retry's error is over; a canceled job's message stays.
+      error = case when status = 'importing' then null else error end
   where id = $1
 )
 select app.import_fault_point($1, $2, 'inside', $6)`;
@@ -72,9 +74,15 @@ export async function processBatch(deps: ImportDeps, jobId: string, index: numbe
       });
       const message = (err as Error).message;
       deps.log.warn("import batch failed", { job_id: jobId, batch: index, attempt, error: message });
+      // The job row shows it too, so a job whose batch is retrying does not look healthy; the batch's
+      // done mark clears it.
       await deps.pool.query(
-        `update public.import_batches set status = 'retrying', error = $3
-         where job_id = $1 and batch_index = $2 and status <> 'done'`,
+        `with batch as (
+           update public.import_batches set status = 'retrying', error = $3
+           where job_id = $1 and batch_index = $2 and status <> 'done'
+         )
+         update public.import_jobs set error = 'batch ' || $2 || ' ' || $3, updated_at = now()
+         where id = $1 and status = 'importing'`,
         [jobId, index, `attempt ${attempt}: ${message}`],
       );
       throw err;

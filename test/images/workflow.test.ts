@@ -104,6 +104,12 @@ describe("generateImages", () => {
       options: { latency_ms: { photorealistic: 100, cartoon: 100, abstract: 100 }, fail: { cartoon: 2 } },
     });
     await client.start(id);
+    // While the style retries, the request row says which one and why.
+    const retrying = await waitFor("the request to show the retrying style", async () => {
+      const r = await requestRow(pool, id);
+      return r.status === "running" && r.error ? r : undefined;
+    });
+    expect(retrying.error).toMatch(/^cartoon: simulated provider failure for style cartoon on attempt [12]/);
     const req = await waitForFinal(pool, id);
     expect(req).toMatchObject({ status: "succeeded", images_succeeded: 3, images_failed: 0 });
     const images = await imageRows(pool, id);

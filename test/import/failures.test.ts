@@ -69,6 +69,18 @@ describe("a failing batch", () => {
 
   it("that keeps failing ends the job failed with a clear error; finished batches stay applied", async () => {
     const id = await jobWithFault(3, 1000);
+    // While it retries, the job row says so.
+    const retrying = await eventually(
+      "the job to show the retrying batch",
+      async () => {
+        const j = await h.job(id);
+        return j.status === "importing" && j.error?.startsWith("batch 3 attempt") ? j : undefined;
+      },
+      30_000,
+    );
+    expect(retrying.error).toMatch(
+      /^batch 3 attempt \d: could not serialize access due to concurrent update \(injected: batch 3, attempt \d\)$/,
+    );
     const job = await h.waitFinished(id);
     expect(job.status).toBe("failed");
     expect(job.error).toMatch(
