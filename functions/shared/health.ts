@@ -1,5 +1,6 @@
 // The worker's health check: GET http://127.0.0.1:<WORKER_HEALTH_PORT>/health answers 200 while the
-// worker runs and reaches its database, 503 while it stops or cannot reach it, with what it is doing.
+// worker runs, reaches its database and takes work from the durable store; 503 while it stops, cannot
+// reach the database, or has not yet connected to the store; with what it is doing.
 import { createServer, type Server } from "node:http";
 import type pg from "pg";
 import type { ConcurrencyGauge } from "./concurrency.ts";
@@ -10,6 +11,8 @@ export interface HealthState {
   stopping: () => boolean;
   gauge: ConcurrencyGauge;
   pool: pg.Pool;
+  /** Whether the durable store's network has started (it retries until the database answers). */
+  storeReady: () => boolean;
 }
 
 export async function healthReport(
@@ -21,7 +24,8 @@ export async function healthReport(
   } catch (err) {
     database = `unreachable: ${(err as Error).message}`;
   }
-  const ok = database === "reachable" && !s.stopping();
+  const store = s.storeReady() ? "connected" : "connecting";
+  const ok = database === "reachable" && store === "connected" && !s.stopping();
   return {
     status: ok ? 200 : 503,
     body: {
@@ -29,6 +33,7 @@ export async function healthReport(
       worker: s.worker,
       group: s.group,
       database,
+      durable_store: store,
       tasks_running: s.gauge.active(),
       tasks_queued: s.gauge.queued(),
       uptime_s: Math.round(process.uptime()),

@@ -19,6 +19,20 @@ export interface ClientOptions {
   pid?: string;
   /** Where the SDK's events go, as the app's JSON lines; without it the SDK logs warnings itself. */
   log?: Logger;
+  /**
+   * Before taking work, release tasks the store still shows held by `pid`: a worker restarted under
+   * the same WORKER_ID after a crash resumes them at once instead of after their leases lapse. Only
+   * for worker processes, whose ids are unique among the live ones.
+   */
+  releaseOwnTasksOnStart?: boolean;
+}
+
+// Whether each client's durable store connection is up (see retryStart); Resonate Server clients are.
+const storeState = new WeakMap<Resonate, { ready: boolean }>();
+
+/** False while the client's PostgresNetwork has not started (its database unreachable so far). */
+export function durableStoreReady(resonate: Resonate): boolean {
+  return storeState.get(resonate)?.ready ?? true;
 }
 
 export function createResonate(opts: ClientOptions): Resonate {
@@ -36,7 +50,79 @@ export function createResonate(opts: ClientOptions): Resonate {
     logger,
   });
   survivePoolErrors(network);
-  return new Resonate({ network, group, pid: opts.pid, ttl, logger });
+  const state = retryStart(network, opts);
+  const resonate = new Resonate({ network, group, pid: opts.pid, ttl, logger });
+  storeState.set(resonate, state);
+  return resonate;
+}
+
+interface NetworkInternals {
+  init(): Promise<void>;
+  getPool(): Promise<{ query(sql: string, params?: unknown[]): Promise<{ rows: unknown[] }> }>;
+  stopped?: boolean;
+  listenClient?: { end(): Promise<void> };
+}
+
+function warn(log: Logger | undefined, event: string, fields: Record<string, unknown>): void {
+  if (log) log.warn(event, fields);
+  else console.warn(JSON.stringify({ level: "warn", event, ...fields }));
+}
+
+/**
+ * The SDK (0.11.5) starts the network once and only logs a failure, so a worker whose database was
+ * down at that moment stayed up, looked healthy and never took work. This retries the start until it
+ * succeeds or the client stops.
+ */
+function retryStart(network: PostgresNetwork, opts: ClientOptions): { ready: boolean } {
+  const state = { ready: false };
+  const internal = network as unknown as NetworkInternals;
+  if (typeof internal.init !== "function" || typeof internal.getPool !== "function") return { ready: true };
+  const init = internal.init.bind(network);
+  internal.init = async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (opts.releaseOwnTasksOnStart && opts.pid) await releaseOwnTasks(internal, opts.pid, opts.log);
+        await init();
+        state.ready = true;
+        if (attempt > 1) opts.log?.info("durable store reachable; taking work", { attempts: attempt });
+        return;
+      } catch (err) {
+        await internal.listenClient?.end().catch(() => {});
+        if (internal.stopped) throw err;
+        const retryInMs = Math.min(500 * attempt, 5_000);
+        warn(opts.log, "durable store unreachable; retrying", {
+          error: (err as Error).message,
+          attempt,
+          retry_in_ms: retryInMs,
+        });
+        await new Promise((r) => setTimeout(r, retryInMs));
+        if (internal.stopped) throw err;
+      }
+    }
+  };
+  return state;
+}
+
+async function releaseOwnTasks(network: NetworkInternals, pid: string, log?: Logger): Promise<void> {
+  const pool = await network.getPool();
+  const { rows } = await pool.query(
+    "select id, version from resonate.tasks where pid = $1 and state = 'acquired'",
+    [pid],
+  );
+  const released: string[] = [];
+  for (const t of rows as { id: string; version: number }[]) {
+    const { rows: res } = await pool.query("select resonate.resonate_rpc($1::jsonb) as res", [
+      JSON.stringify({
+        kind: "task.release",
+        head: { corrId: `restart-${pid}-${t.id}`, version: "2026-04-01" },
+        data: { id: t.id, version: t.version },
+      }),
+    ]);
+    if ((res[0] as { res: { head: { status: number } } }).res.head.status === 200) released.push(t.id);
+  }
+  if (released.length > 0) {
+    log?.warn("released tasks an earlier process with this worker id still held", { tasks: released });
+  }
 }
 
 interface PoolLike {

@@ -7,7 +7,7 @@ import { limitConcurrency } from "./concurrency.ts";
 import type { AppConfig } from "./config.ts";
 import { serveHealth } from "./health.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
-import { createResonate } from "./resonate-client.ts";
+import { createResonate, durableStoreReady } from "./resonate-client.ts";
 import { gracefulStop } from "./shutdown.ts";
 
 export interface WorkerContext {
@@ -34,6 +34,7 @@ export async function runWorker(
     resonate: config.resonate,
     pid: worker,
     log,
+    releaseOwnTasksOnStart: true,
   });
   const gauge = limitConcurrency(resonate, config.workerConcurrency);
   const registered = register({ resonate, pool, log, worker });
@@ -46,6 +47,7 @@ export async function runWorker(
         stopping: () => stopping,
         gauge,
         pool,
+        storeReady: () => durableStoreReady(resonate),
       })
     : undefined;
   log.info("started", {

@@ -69,11 +69,15 @@ describe("health check", () => {
     });
     db.workers.push(w);
     await w.ready();
-    const idle = await fetch(`http://127.0.0.1:${port}/health`);
-    expect(idle.status).toBe(200);
+    // 503 until the durable store's connection is up, a moment after the process starts.
+    const idle = await eventually("the worker to be ready", async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/health`);
+      return res.status === 200 ? res : undefined;
+    });
     expect(await idle.json()).toMatchObject({
       status: "ok",
       database: "reachable",
+      durable_store: "connected",
       worker: w.id,
       tasks_running: 0,
     });
