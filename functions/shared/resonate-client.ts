@@ -4,6 +4,7 @@
 import { Resonate } from "@resonatehq/sdk";
 import { PostgresNetwork } from "@resonatehq/sdk/postgres";
 import type { ResonateConfig } from "./config.ts";
+import { heldTasks, releaseTasks } from "./held-tasks.ts";
 import type { Logger } from "./log.ts";
 import { sdkLogger } from "./sdk-logger.ts";
 
@@ -105,21 +106,7 @@ function retryStart(network: PostgresNetwork, opts: ClientOptions): { ready: boo
 
 async function releaseOwnTasks(network: NetworkInternals, pid: string, log?: Logger): Promise<void> {
   const pool = await network.getPool();
-  const { rows } = await pool.query(
-    "select id, version from resonate.tasks where pid = $1 and state = 'acquired'",
-    [pid],
-  );
-  const released: string[] = [];
-  for (const t of rows as { id: string; version: number }[]) {
-    const { rows: res } = await pool.query("select resonate.resonate_rpc($1::jsonb) as res", [
-      JSON.stringify({
-        kind: "task.release",
-        head: { corrId: `restart-${pid}-${t.id}`, version: "2026-04-01" },
-        data: { id: t.id, version: t.version },
-      }),
-    ]);
-    if ((res[0] as { res: { head: { status: number } } }).res.head.status === 200) released.push(t.id);
-  }
+  const released = await releaseTasks(pool, `restart-${pid}`, await heldTasks(pool, pid));
   if (released.length > 0) {
     log?.warn("released tasks an earlier process with this worker id still held", { tasks: released });
   }

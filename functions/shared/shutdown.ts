@@ -4,6 +4,7 @@
 // are refused by the store.
 import type { Resonate } from "@resonatehq/sdk";
 import type pg from "pg";
+import { heldTasks, releaseTasks } from "./held-tasks.ts";
 import type { Logger } from "./log.ts";
 
 interface PostgresNetworkInternals {
@@ -24,14 +25,6 @@ async function stopIntake(resonate: Resonate): Promise<boolean> {
   if (network.timer) clearTimeout(network.timer);
   await network.listenClient?.end().catch(() => {});
   return true;
-}
-
-async function heldTasks(pool: pg.Pool, pid: string): Promise<{ id: string; version: number }[]> {
-  const { rows } = await pool.query<{ id: string; version: number }>(
-    "select id, version from resonate.tasks where pid = $1 and state = 'acquired'",
-    [pid],
-  );
-  return rows;
 }
 
 export interface StopReport {
@@ -68,19 +61,7 @@ export async function gracefulStop(opts: {
       await new Promise((r) => setTimeout(r, 100));
       held = await heldTasks(pool, pid);
     }
-    for (const t of held) {
-      const { rows } = await pool.query<{ res: { head: { status: number } } }>(
-        "select resonate.resonate_rpc($1::jsonb) as res",
-        [
-          JSON.stringify({
-            kind: "task.release",
-            head: { corrId: `shutdown-${pid}-${t.id}`, version: "2026-04-01" },
-            data: { id: t.id, version: t.version },
-          }),
-        ],
-      );
-      if (rows[0]?.res.head.status === 200) released.push(t.id);
-    }
+    released.push(...(await releaseTasks(pool, `shutdown-${pid}`, held)));
     if (released.length) log.warn("released unfinished tasks to other workers", { tasks: released });
   }
   await resonate.stop();

@@ -6,9 +6,13 @@ import pg from "pg";
 import { limitConcurrency } from "./concurrency.ts";
 import type { AppConfig } from "./config.ts";
 import { serveHealth } from "./health.ts";
+import { heldTasks, releaseTasks } from "./held-tasks.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 import { createResonate, durableStoreReady } from "./resonate-client.ts";
 import { gracefulStop } from "./shutdown.ts";
+
+/** How often a worker looks for tasks it holds in the store but no longer runs (see the sweep). */
+const ORPHAN_SWEEP_MS = 5_000;
 
 export interface WorkerContext {
   resonate: Resonate;
@@ -58,9 +62,33 @@ export async function runWorker(
     health_port: config.workerHealthPort,
   });
 
+  // The SDK releases a task whose execution failed, but when that failure was the database going away
+  // the release fails too, and the task sat held by this live worker until its lease lapsed. A task
+  // the store shows held here that this process is not running is such a leftover: release it.
+  const sweep = config.resonate.serverUrl
+    ? undefined
+    : setInterval(() => {
+        if (stopping || !durableStoreReady(resonate)) return;
+        heldTasks(pool, worker)
+          .then((held) =>
+            releaseTasks(
+              pool,
+              `orphan-${worker}`,
+              held.filter((t) => !gauge.has(t.id)),
+            ),
+          )
+          .then((released) => {
+            if (released.length > 0)
+              log.warn("released tasks this worker held but no longer runs", { tasks: released });
+          })
+          .catch(() => {});
+      }, ORPHAN_SWEEP_MS);
+  sweep?.unref();
+
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    if (sweep) clearInterval(sweep);
     log.info("stopping", { signal, grace_ms: config.shutdownGraceMs });
     // The graceful path needs the grace period plus a moment to release; past that, exit regardless.
     const force = setTimeout(() => {

@@ -156,3 +156,43 @@ describe("a worker restarted under the same id after SIGKILL", () => {
     await second.kill("SIGTERM");
   });
 });
+
+describe("a worker whose database goes away mid-workflow", () => {
+  it("resumes the workflow soon after the database is back, not after the lease", async () => {
+    const gate = await databaseGate(new URL(url));
+    await gate.open();
+    try {
+      const group = `outage-${uid()}`;
+      const w = startFixtureWorker(gate.url, group, `outage-${uid()}`, {
+        RESONATE_TTL_MS: "120000",
+        RESONATE_TICK_MS: "100",
+      });
+      db.workers.push(w);
+      await w.ready();
+      const runId = `outage-${uid()}`;
+      await starter.beginRpc(runId, "napping", 6, 1_000, toWorkers(starter, group));
+      const settledSteps = async () =>
+        (
+          await pool.query<{ n: number }>(
+            "select count(*)::int as n from resonate.promises where id like $1 || ':%' and state = 'resolved'",
+            [runId],
+          )
+        ).rows[0]!.n;
+      await eventually("two steps", async () => ((await settledSteps()) >= 2 ? true : undefined), 20_000);
+      // The step running now ends while the database is away: recording its result fails, the SDK's
+      // own release of the task fails the same way, and the task stays held by this live worker.
+      await gate.close();
+      await new Promise((r) => setTimeout(r, 2_500));
+      await gate.open();
+      await eventually(
+        "the workflow to resolve",
+        async () => ((await state(runId)) === "resolved" ? true : undefined),
+        30_000,
+      );
+      expect(w.output()).toContain('"event":"released tasks this worker held but no longer runs"');
+      expect(w.proc.exitCode).toBeNull();
+    } finally {
+      await gate.close();
+    }
+  });
+});
