@@ -106,11 +106,14 @@ export async function beginAttempt(db: pg.Pool, requestId: string, style: string
   }>(
     `with bumped as (
        insert into public.generated_images (request_id, style, status, attempts, started_at)
-       select id, $2, 'running', 1, now() from public.image_requests where id = $1
+       select id, $2, 'running', 1, now() from public.image_requests where id = $1 and status = 'running'
        on conflict (request_id, style) do update
           set status = 'running', attempts = generated_images.attempts + 1,
               started_at = coalesce(generated_images.started_at, now()), updated_at = now()
         where generated_images.status <> 'succeeded'
+          -- A canceled request's styles stay as the cancel left them, even when a branch that was
+          -- waiting to retry wakes up afterwards.
+          and exists (select from public.image_requests r where r.id = $1 and r.status = 'running')
        returning attempts
      )
      select r.prompt, r.styles, r.options, b.attempts, g.status, g.path, g.url, g.bytes, g.sha256
@@ -122,6 +125,11 @@ export async function beginAttempt(db: pg.Pool, requestId: string, style: string
   );
   const row = rows[0];
   if (!row) throw new RequestUnusableError(`image request ${requestId} does not exist`);
+  if (row.attempts === null && row.status !== "succeeded") {
+    throw new RequestUnusableError(
+      `image request ${requestId} is no longer running; style ${style} was not generated`,
+    );
+  }
   if (row.attempts === null) {
     // Nothing was bumped, so the row (as of before this statement) is the succeeded one. A crash may
     // have come between its write and the settle check; repeat the check.
@@ -188,6 +196,15 @@ export async function recordSuccess(
     [requestId, style, img.path, img.url, img.width, img.height, img.bytes, img.sha256, img.provider],
   );
   await settleIfComplete(db, requestId);
+}
+
+/** Whether the style is still being generated: a cancel since the provider call began ends it. */
+export async function styleStillRunning(db: pg.Pool, requestId: string, style: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    "select from public.generated_images where request_id = $1 and style = $2 and status = 'running'",
+    [requestId, style],
+  );
+  return (rowCount ?? 0) > 0;
 }
 
 /**

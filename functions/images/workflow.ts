@@ -18,6 +18,7 @@ import {
   recordSuccess,
   type StoredImage,
   startRequest,
+  styleStillRunning,
 } from "./db.ts";
 import { type ImageProvider, PermanentProviderError, TransientProviderError } from "./provider.ts";
 import type { ImageStorage } from "./storage.ts";
@@ -61,6 +62,12 @@ export async function generateImage(ctx: Context, requestId: string, style: stri
       attempt: attempt.attempt,
       simulation: req.simulation,
     });
+    // Canceled while the provider worked: store nothing, so no file outlives its failed row.
+    if (!(await styleStillRunning(pool, requestId, style))) {
+      throw new RequestUnusableError(
+        `image request ${requestId} was canceled while style ${style} was generated; the image was not stored`,
+      );
+    }
     const path = objectPath(requestId, style);
     const sha256 = createHash("sha256").update(img.png).digest("hex");
     const url = await storage.put(path, img.png, "image/png");

@@ -28,7 +28,8 @@ end
 $$;
 
 -- A style whose generation was still running stays failed even if its provider call returns later
--- (recordSuccess only completes a running style), so the request's counts hold.
+-- (the worker stores nothing for a style that is no longer running, and recordSuccess only completes
+-- a running one), so the request's counts hold. A style that was retrying keeps its last error.
 create or replace function app.workflow_canceled_images(row_id text)
 returns void
 language plpgsql
@@ -37,7 +38,8 @@ set search_path = ''
 as $$
 begin
   update public.generated_images
-     set status = 'failed', error = 'canceled', finished_at = now(), updated_at = now()
+     set status = 'failed', error = 'canceled' || coalesce(' while retrying: ' || error, ''),
+         finished_at = now(), updated_at = now()
    where request_id::text = row_id and status in ('pending', 'running');
   with counts as (
     select count(*) filter (where g.status = 'succeeded')::int as succeeded,
