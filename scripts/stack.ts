@@ -1,4 +1,5 @@
-// `npm run stack -- up | down | status | env | reset`: the local stand-in for `supabase start`.
+// `npm run stack -- up | down | status | env | reset | reload | stop <process>`: the local stand-in for
+// `supabase start`.
 import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -178,14 +179,28 @@ async function main(): Promise<void> {
     case "env":
       for (const [k, v] of Object.entries(stackEnv())) console.log(`${k}=${v}`);
       break;
-    case "reset":
+    case "reset": {
+      const hadWorker = runningPid("worker") !== undefined;
       await down();
       rmSync(PGDATA, { recursive: true, force: true });
       rmSync(STORAGE_DIR, { recursive: true, force: true });
       await up();
+      if (hadWorker)
+        console.log("stack: the worker was stopped with the old database; `npm start` starts it again");
       break;
+    }
+    case "stop": {
+      // One process and its supervisor, which would otherwise restart it: `stop worker`.
+      const name = process.argv[3];
+      if (!name) {
+        console.error("usage: npm run stack -- stop <worker | functions | net-dispatcher>");
+        process.exitCode = 2;
+      } else if (await stopProcess(name)) console.log(`stack: stopped ${name}`);
+      else console.log(`stack: ${name} was not running`);
+      break;
+    }
     default:
-      console.error("usage: npm run stack -- up | down | status | env | reset | reload");
+      console.error("usage: npm run stack -- up | down | status | env | reset | reload | stop <process>");
       process.exitCode = 2;
   }
 }

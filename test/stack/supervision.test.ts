@@ -1,8 +1,10 @@
 // The stack's processes come back by themselves when they die, so a crash in one Edge Function (or a
 // database restart it did not survive) does not leave the stack down until someone notices.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { FUNCTIONS_URL } from "../../scripts/stack/env.ts";
+import { NODE_BIN, ROOT } from "../../scripts/stack/layout.ts";
 import { runningPid } from "../../scripts/stack/processes.ts";
 import { eventually } from "../support/http-server.ts";
 
@@ -38,5 +40,24 @@ describe("stack supervision", () => {
       30_000,
     );
     expect(runningPid("functions")).toBe(supervisor);
+  });
+
+  it("stops one process and its supervisor for good with `stack stop <process>`", () => {
+    const stack = (...args: string[]) =>
+      spawnSync(NODE_BIN, [join(ROOT, "scripts/stack.ts"), ...args], { cwd: ROOT, encoding: "utf8" });
+    const supervisor = runningPid("net-dispatcher");
+    expect(supervisor).toBeDefined();
+    try {
+      const stopped = stack("stop", "net-dispatcher");
+      expect(stopped.stdout).toContain("stack: stopped net-dispatcher");
+      expect(runningPid("net-dispatcher")).toBeUndefined();
+      expect(stack("stop", "net-dispatcher").stdout).toContain("stack: net-dispatcher was not running");
+      const usage = stack("stop");
+      expect(usage.status).toBe(2);
+      expect(usage.stderr).toContain("usage: npm run stack -- stop <worker | functions | net-dispatcher>");
+    } finally {
+      expect(stack("up").status).toBe(0);
+    }
+    expect(runningPid("net-dispatcher")).toBeDefined();
   });
 });
