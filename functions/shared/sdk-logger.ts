@@ -1,6 +1,8 @@
 // Adapts the Resonate SDK's structured logger to the worker's JSON lines, turning the SDK's trace
-// events into one line per step: started, finished (with duration and state), skipped on replay,
-// retried (with attempt and error). Everything else the SDK says at warn/error passes through.
+// events into one line per step: started, finished (with duration and state), retried (with attempt
+// and error); the steps a resumed workflow skips on replay become one line with their count. A fenced
+// step (the workflow was canceled or taken over) is said as such. Everything else the SDK says at
+// warn/error passes through.
 import type { Logger as SdkLogger } from "@resonatehq/sdk";
 import type { Logger } from "./log.ts";
 
@@ -16,8 +18,23 @@ function errorText(value: unknown): string {
   return (text ?? "").slice(0, 500);
 }
 
+/** Replayed steps arrive one event each, back to back; their line waits this long for the last. */
+const REPLAY_QUIET_MS = 200;
+
 export function sdkLogger(log: Logger): SdkLogger {
   const started = new Map<string, number>();
+  const replayed = new Map<string, { steps: number; timer: ReturnType<typeof setTimeout> }>();
+  const replay = (workflowId: string) => {
+    const r = replayed.get(workflowId);
+    if (r) clearTimeout(r.timer);
+    const steps = (r?.steps ?? 0) + 1;
+    const timer = setTimeout(() => {
+      replayed.delete(workflowId);
+      log.info("steps replayed", { workflow_id: workflowId, steps });
+    }, REPLAY_QUIET_MS);
+    (timer as { unref?: () => void }).unref?.();
+    replayed.set(workflowId, { steps, timer });
+  };
   return {
     debug(fields) {
       if (fields.component !== "trace" || typeof fields.id !== "string") return;
@@ -41,7 +58,7 @@ export function sdkLogger(log: Logger): SdkLogger {
           break;
         }
         case "dedup":
-          log.info("step replayed", { ...base, state: fields.state });
+          replay(base.workflow_id);
           break;
       }
     },
@@ -61,6 +78,12 @@ export function sdkLogger(log: Logger): SdkLogger {
       log.warn(msg, { sdk: fields });
     },
     error(fields, msg) {
+      if (msg.includes("Fence check failed")) {
+        log.info("workflow fenced off: it was canceled, or another worker holds it now; stopped running it", {
+          sdk: fields,
+        });
+        return;
+      }
       log.error(msg, { sdk: fields });
     },
   };
