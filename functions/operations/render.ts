@@ -39,8 +39,12 @@ export function table(runs: WorkflowRun[], width = 120): string {
       r.workflow_id.length > idWidth
         ? `…${r.workflow_id.slice(-(idWidth - 1))}`
         : r.workflow_id.padEnd(idWidth);
-    const line = `${id}  ${r.status.padEnd(19)}  ${progressBar(r.done, r.total)}  ${fraction(r).padEnd(16)}  ${formatDuration(r.duration_ms).padEnd(8)}  ${r.last_error ?? ""}`;
-    return line.length > width ? `${line.slice(0, width - 1)}…` : line;
+    const row = `${id}  ${r.status.padEnd(19)}  ${progressBar(r.done, r.total)}  ${fraction(r).padEnd(16)}  ${formatDuration(r.duration_ms).padEnd(8)}`;
+    const clip = (l: string) => (l.length > width ? `${l.slice(0, width - 1)}…` : l);
+    if (!r.last_error) return clip(row.trimEnd());
+    const line = `${row}  ${r.last_error}`;
+    // On a narrow terminal the error column would be cut off entirely: it gets a line of its own.
+    return line.length <= width ? line : `${clip(row.trimEnd())}\n${clip(`    ${r.last_error}`)}`;
   });
   return [head, ...lines].join("\n");
 }

@@ -49,6 +49,11 @@ describe("status rendering", () => {
     expect(out[0]).toMatch(/^WORKFLOW\s+STATUS\s+PROGRESS/);
     expect(out[1]).toContain("[######--------------]");
     expect(table([])).toBe("no runs match");
+    // A narrow terminal: the error moves to its own line instead of being cut off.
+    const narrow = table([run({ last_error: "batch 3 attempt 2: connection reset" })], 80).split("\n");
+    expect(narrow).toHaveLength(3);
+    expect(narrow[1]!.length).toBeLessThanOrEqual(80);
+    expect(narrow[2]).toBe("    batch 3 attempt 2: connection reset");
   });
 
   it("validates filters with messages that say what is allowed", () => {
