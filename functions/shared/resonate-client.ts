@@ -4,7 +4,6 @@
 import { Resonate } from "@resonatehq/sdk";
 import { PostgresNetwork } from "@resonatehq/sdk/postgres";
 import type { ResonateConfig } from "./config.ts";
-import { heldTasks, releaseTasks } from "./held-tasks.ts";
 import type { Logger } from "./log.ts";
 import { sdkLogger } from "./sdk-logger.ts";
 
@@ -20,12 +19,8 @@ export interface ClientOptions {
   pid?: string;
   /** Where the SDK's events go, as the app's JSON lines; without it the SDK logs warnings itself. */
   log?: Logger;
-  /**
-   * Before taking work, release tasks the store still shows held by `pid`: a worker restarted under
-   * the same WORKER_ID after a crash resumes them at once instead of after their leases lapse. Only
-   * for worker processes, whose ids are unique among the live ones.
-   */
-  releaseOwnTasksOnStart?: boolean;
+  /** Called once the durable store's connection is up (at once for a Resonate Server). */
+  onStoreReady?: () => void;
 }
 
 // Whether each client's durable store connection is up (see retryStart); Resonate Server clients are.
@@ -41,7 +36,9 @@ export function createResonate(opts: ClientOptions): Resonate {
   const ttl = opts.resonate.ttlMs;
   const logger = opts.log ? sdkLogger(opts.log) : undefined;
   if (opts.resonate.serverUrl) {
-    return new Resonate({ url: opts.resonate.serverUrl, group, pid: opts.pid, ttl, logger });
+    const resonate = new Resonate({ url: opts.resonate.serverUrl, group, pid: opts.pid, ttl, logger });
+    opts.onStoreReady?.();
+    return resonate;
   }
   const network = new PostgresNetwork({
     connectionString: opts.databaseUrl,
@@ -59,7 +56,6 @@ export function createResonate(opts: ClientOptions): Resonate {
 
 interface NetworkInternals {
   init(): Promise<void>;
-  getPool(): Promise<{ query(sql: string, params?: unknown[]): Promise<{ rows: unknown[] }> }>;
   stopped?: boolean;
   listenClient?: { end(): Promise<void> };
 }
@@ -77,15 +73,15 @@ function warn(log: Logger | undefined, event: string, fields: Record<string, unk
 function retryStart(network: PostgresNetwork, opts: ClientOptions): { ready: boolean } {
   const state = { ready: false };
   const internal = network as unknown as NetworkInternals;
-  if (typeof internal.init !== "function" || typeof internal.getPool !== "function") return { ready: true };
+  if (typeof internal.init !== "function") return { ready: true };
   const init = internal.init.bind(network);
   internal.init = async () => {
     for (let attempt = 1; ; attempt++) {
       try {
-        if (opts.releaseOwnTasksOnStart && opts.pid) await releaseOwnTasks(internal, opts.pid, opts.log);
         await init();
         state.ready = true;
         if (attempt > 1) opts.log?.info("durable store reachable; taking work", { attempts: attempt });
+        opts.onStoreReady?.();
         return;
       } catch (err) {
         await internal.listenClient?.end().catch(() => {});
@@ -102,14 +98,6 @@ function retryStart(network: PostgresNetwork, opts: ClientOptions): { ready: boo
     }
   };
   return state;
-}
-
-async function releaseOwnTasks(network: NetworkInternals, pid: string, log?: Logger): Promise<void> {
-  const pool = await network.getPool();
-  const released = await releaseTasks(pool, `restart-${pid}`, await heldTasks(pool, pid));
-  if (released.length > 0) {
-    log?.warn("released tasks an earlier process with this worker id still held", { tasks: released });
-  }
 }
 
 interface PoolLike {

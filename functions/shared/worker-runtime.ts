@@ -11,7 +11,7 @@ import { createLogger, errorMessage, type Logger } from "./log.ts";
 import { createResonate, durableStoreReady } from "./resonate-client.ts";
 import { gracefulStop } from "./shutdown.ts";
 
-/** How often a worker looks for tasks it holds in the store but no longer runs (see the sweep). */
+/** How often a worker looks for tasks held under its id that it is not running (see releaseOrphans). */
 const ORPHAN_SWEEP_MS = 5_000;
 
 export interface WorkerContext {
@@ -33,17 +33,34 @@ export async function runWorker(
   });
   // A database restart must not kill the worker: broken idle connections are dropped and replaced.
   pool.on("error", (err) => log.warn("pool connection lost", { error: err.message }));
+  let stopping = false;
   const resonate = createResonate({
     databaseUrl: config.databaseUrl,
     resonate: config.resonate,
     pid: worker,
     log,
-    releaseOwnTasksOnStart: true,
+    onStoreReady: () => void releaseOrphans(),
   });
   const gauge = limitConcurrency(resonate, config.workerConcurrency);
+
+  // Tasks the store shows held under this worker id that this process is not running: a crashed
+  // predecessor's (a supervisor restarts a worker under the same WORKER_ID), or ones whose execution
+  // failed because the database went away, when the SDK's own release failed the same way. Until
+  // released they wait out their leases; released, the group resumes them at once. Runs when the
+  // store connects, then every ORPHAN_SWEEP_MS.
+  async function releaseOrphans(): Promise<void> {
+    if (stopping || config.resonate.serverUrl || !durableStoreReady(resonate)) return;
+    try {
+      const orphans = (await heldTasks(pool, worker)).filter((t) => !gauge.has(t.id));
+      const released = await releaseTasks(pool, `orphan-${worker}`, orphans);
+      if (released.length > 0)
+        log.warn("released tasks held under this worker id that it is not running", { tasks: released });
+    } catch {
+      // The database is away; the next sweep tries again.
+    }
+  }
   const registered = register({ resonate, pool, log, worker });
 
-  let stopping = false;
   const health = config.workerHealthPort
     ? await serveHealth(config.workerHealthPort, {
         worker,
@@ -62,27 +79,9 @@ export async function runWorker(
     health_port: config.workerHealthPort,
   });
 
-  // The SDK releases a task whose execution failed, but when that failure was the database going away
-  // the release fails too, and the task sat held by this live worker until its lease lapsed. A task
-  // the store shows held here that this process is not running is such a leftover: release it.
   const sweep = config.resonate.serverUrl
     ? undefined
-    : setInterval(() => {
-        if (stopping || !durableStoreReady(resonate)) return;
-        heldTasks(pool, worker)
-          .then((held) =>
-            releaseTasks(
-              pool,
-              `orphan-${worker}`,
-              held.filter((t) => !gauge.has(t.id)),
-            ),
-          )
-          .then((released) => {
-            if (released.length > 0)
-              log.warn("released tasks this worker held but no longer runs", { tasks: released });
-          })
-          .catch(() => {});
-      }, ORPHAN_SWEEP_MS);
+    : setInterval(() => void releaseOrphans(), ORPHAN_SWEEP_MS);
   sweep?.unref();
 
   const shutdown = async (signal: string) => {

@@ -146,7 +146,7 @@ describe("a worker restarted under the same id after SIGKILL", () => {
       30_000,
     );
     expect(second.output()).toContain(
-      '"event":"released tasks an earlier process with this worker id still held"',
+      '"event":"released tasks held under this worker id that it is not running"',
     );
     const counts = await steps();
     expect(counts.map((c) => c.step)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -189,7 +189,9 @@ describe("a worker whose database goes away mid-workflow", () => {
         async () => ((await state(runId)) === "resolved" ? true : undefined),
         30_000,
       );
-      expect(w.output()).toContain('"event":"released tasks this worker held but no longer runs"');
+      expect(w.output()).toContain(
+        '"event":"released tasks held under this worker id that it is not running"',
+      );
       expect(w.proc.exitCode).toBeNull();
     } finally {
       await gate.close();

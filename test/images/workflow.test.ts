@@ -184,6 +184,13 @@ describe("generateImages", () => {
     expect(await waitForFinal(pool, id)).toMatchObject({ status: "partially_succeeded", images_failed: 1 });
     const before = await imageRows(pool, id);
     expect(before.cartoon).toMatchObject({ status: "failed", attempts: 4 });
+    // The row settles with the last style's write, a moment before the workflow itself returns.
+    await waitFor("the workflow to finish", async () => {
+      const { rows } = await pool.query("select state from resonate.promises where id = $1", [
+        `images/${id}`,
+      ]);
+      return rows[0]?.state === "resolved" ? true : undefined;
+    });
 
     const { rows } = await pool.query<{ id: string }>("select public.retry_workflow($1) as id", [
       `images/${id}`,
