@@ -2,7 +2,7 @@
 // `partially_succeeded` whose message says what to fix, and the same worker then imports a good file.
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, type LoopbackServer, startLoopbackServer } from "../support/http-server.ts";
+import { type LoopbackServer, startLoopbackServer } from "../support/http-server.ts";
 import type { WorkerProcess } from "../support/worker.ts";
 import { type Harness, importHarness, uid } from "./harness.ts";
 
@@ -246,14 +246,7 @@ describe("bad input", () => {
     laterFileExists = true;
     expect(await h.waitWorkflowSettled(id)).toBe("resolved");
     await h.pool.query("select public.retry_workflow($1)", [`import/${id}`]);
-    const job = await eventually(
-      "the retried job to succeed",
-      async () => {
-        const j = await h.job(id);
-        return j.status === "succeeded" ? j : undefined;
-      },
-      30_000,
-    );
+    const job = await h.waitStatus(id, "succeeded");
     expect(job).toMatchObject({ imported_rows: 1, total_rows: 1, error: null });
   });
 

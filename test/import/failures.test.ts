@@ -113,14 +113,7 @@ describe("a failing batch", () => {
       `import/${id}`,
     ]);
     expect(rows[0]!.id).toBe(`import/${id}/retry-1`);
-    const job = await eventually(
-      "the retried job to succeed",
-      async () => {
-        const j = await h.job(id);
-        return j.status === "succeeded" ? j : undefined;
-      },
-      30_000,
-    );
+    const job = await h.waitStatus(id, "succeeded");
     expect(job).toMatchObject({ imported_rows: ROWS, batches_done: 5, error: null });
     // Batches 0-2 were not touched again; batch 3 got one more attempt; batch 4 ran for the first time.
     expect((await batchRows(id)).map((b) => [b.status, b.attempts])).toEqual([
@@ -166,14 +159,7 @@ describe("a canceled import", () => {
     expect(await h.job(id)).toMatchObject({ status: "failed", batches_done: 3, imported_rows: 3 * BATCH });
 
     await h.pool.query("select public.retry_workflow($1)", [`import/${id}`]);
-    const job = await eventually(
-      "the retried job to succeed",
-      async () => {
-        const j = await h.job(id);
-        return j.status === "succeeded" ? j : undefined;
-      },
-      30_000,
-    );
+    const job = await h.waitStatus(id, "succeeded");
     expect(job).toMatchObject({ imported_rows: ROWS, batches_done: 5, error: null });
     expect((await batchRows(id)).map((b) => b.attempts)).toEqual([1, 1, 1, 1, 1]);
     expect(await effects(h.pool, id)).toEqual({ inserts: ROWS, updates: 0, maxPerEmail: 1 });

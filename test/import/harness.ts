@@ -41,6 +41,8 @@ export interface Harness {
   insertJob(fields: Record<string, unknown>): Promise<string>;
   job(id: string): Promise<JobRow>;
   waitFinished(id: string, timeoutMs?: number): Promise<JobRow>;
+  /** Waits for the job to reach `status`, e.g. a retried job that starts out failed. */
+  waitStatus(id: string, status: string, timeoutMs?: number): Promise<JobRow>;
   /** Waits for workflow `import/<id>` itself to settle (its job row turns final a step earlier). */
   waitWorkflowSettled(id: string): Promise<string>;
   close(opts?: { dropDatabase?: boolean }): Promise<void>;
@@ -124,6 +126,16 @@ export async function importHarness(dbName: string): Promise<Harness> {
         async () => {
           const j = await job(id);
           return ["succeeded", "partially_succeeded", "failed"].includes(j.status) ? j : undefined;
+        },
+        timeoutMs,
+      );
+    },
+    waitStatus(id, status, timeoutMs = 30_000) {
+      return eventually(
+        `import job ${id} to be ${status}`,
+        async () => {
+          const j = await job(id);
+          return j.status === status ? j : undefined;
         },
         timeoutMs,
       );
