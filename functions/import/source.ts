@@ -1,15 +1,13 @@
 // Opens an import source as a stream of byte chunks: file:// paths confined to one folder, and
 // http(s) URLs fetched with redirects followed by hand so every hop is checked. Unless LOCAL_MODE is
 // on, a host that resolves to a private/loopback/link-local address is refused (SSRF).
-import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { createReadStream } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
 import http from "node:http";
 import https from "node:https";
-import { isIP } from "node:net";
 import { isAbsolute, relative, resolve, sep } from "node:path";
+import { guardedLookup, privateLiteral } from "../shared/net-guard.ts";
 import { InputError } from "./errors.ts";
-import { isPrivateAddress } from "./net-guard.ts";
 
 export interface SourceOptions {
   fileRoot: string;
@@ -54,29 +52,6 @@ async function openFile(path: string, fileRoot: string): Promise<AsyncIterable<U
   return createReadStream(real, { highWaterMark: 256 * 1024 });
 }
 
-function guardedLookup(allowPrivate: boolean) {
-  return (
-    hostname: string,
-    options: { all?: boolean },
-    callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
-  ) => {
-    dnsLookup(hostname, { all: true }, (err, addresses) => {
-      if (err) return callback(err, []);
-      const bad = addresses.find((a) => isPrivateAddress(a.address));
-      if (bad && !allowPrivate) {
-        const e = new Error(
-          `${hostname} resolves to ${bad.address}, a private or local address`,
-        ) as NodeJS.ErrnoException;
-        e.code = "EPRIVATE";
-        return callback(e, []);
-      }
-      if (options.all) return callback(null, addresses);
-      const first = addresses[0]!;
-      callback(null, first.address, first.family);
-    });
-  };
-}
-
 function openHttp(url: string, opts: SourceOptions, hops = 0): Promise<AsyncIterable<Uint8Array>> {
   let u: URL;
   try {
@@ -87,9 +62,8 @@ function openHttp(url: string, opts: SourceOptions, hops = 0): Promise<AsyncIter
   if (u.protocol !== "http:" && u.protocol !== "https:") {
     return Promise.reject(new InputError(`cannot fetch ${u.protocol} URLs; use http(s):// or file://`));
   }
-  // Node skips the lookup hook for IP literals, so those are checked here.
-  const literal = u.hostname.replace(/^\[|\]$/g, "");
-  if (isIP(literal) && isPrivateAddress(literal) && !opts.allowPrivateNetwork) {
+  const literal = privateLiteral(u);
+  if (literal && !opts.allowPrivateNetwork) {
     return Promise.reject(
       new InputError(
         `refusing to fetch ${url}: ${literal} is a private or local address; imports may only fetch public addresses`,

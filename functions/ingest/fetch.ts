@@ -1,5 +1,13 @@
 // Outbound HTTP for crawlers: one timeout per request, a body size cap, and rate limits honoured — a
 // 403/429 that says when the limit resets is waited out (if the reset is near enough) and retried once.
+// Source configs name arbitrary URLs, and crawled pages become searchable, so every hop (redirects
+// included) may only reach public addresses, checked at connect time; LOCAL_MODE allows private ones.
+import http from "node:http";
+import https from "node:https";
+import { localModeFromEnv } from "../shared/config.ts";
+import { guardedLookup, privateLiteral } from "../shared/net-guard.ts";
+
+const MAX_REDIRECTS = 5;
 export class FetchError extends Error {
   override name = "FetchError";
   readonly status: number | null;
@@ -48,14 +56,7 @@ async function once(url: string, opts: FetchOptions): Promise<FetchedText> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), opts.timeoutMs);
   try {
-    const res = await fetch(url, { headers: opts.headers, signal: controller.signal, redirect: "follow" });
-    const max = opts.maxBytes ?? 10 * 1024 * 1024;
-    const declared = Number(res.headers.get("content-length") ?? "0");
-    if (declared > max)
-      throw new FetchError(`GET ${url}: body is ${declared} bytes, over the ${max} limit`, res.status);
-    const body = await res.text();
-    if (body.length > max) throw new FetchError(`GET ${url}: body is over the ${max} byte limit`, res.status);
-    return { status: res.status, headers: res.headers, body };
+    return await get(url, opts, controller.signal, localModeFromEnv(), 0);
   } catch (err) {
     if (err instanceof FetchError) throw err;
     if (controller.signal.aborted)
@@ -64,6 +65,79 @@ async function once(url: string, opts: FetchOptions): Promise<FetchedText> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+function get(
+  url: string,
+  opts: FetchOptions,
+  signal: AbortSignal,
+  allowPrivate: boolean,
+  hops: number,
+): Promise<FetchedText> {
+  const u = new URL(url);
+  if (u.protocol !== "http:" && u.protocol !== "https:") {
+    return Promise.reject(new FetchError(`GET ${url}: only http(s) URLs are fetched`, null));
+  }
+  const literal = privateLiteral(u);
+  if (literal && !allowPrivate)
+    return Promise.reject(refused(url, `${literal} is a private or local address`));
+  const max = opts.maxBytes ?? 10 * 1024 * 1024;
+  return new Promise((resolve, reject) => {
+    const req = (u.protocol === "https:" ? https : http).get(
+      u,
+      { headers: opts.headers, signal, lookup: guardedLookup(allowPrivate) as never },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 300 && status < 400 && res.headers.location) {
+          res.resume();
+          if (hops >= MAX_REDIRECTS) {
+            reject(new FetchError(`GET ${url}: redirects more than ${MAX_REDIRECTS} times`, status));
+            return;
+          }
+          get(new URL(res.headers.location, u).toString(), opts, signal, allowPrivate, hops + 1).then(
+            resolve,
+            reject,
+          );
+          return;
+        }
+        const declared = Number(res.headers["content-length"] ?? "0");
+        if (declared > max) {
+          res.destroy();
+          reject(new FetchError(`GET ${url}: body is ${declared} bytes, over the ${max} limit`, status));
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on("data", (c: Buffer) => {
+          size += c.length;
+          if (size > max) {
+            res.destroy();
+            reject(new FetchError(`GET ${url}: body is over the ${max} byte limit`, status));
+            return;
+          }
+          chunks.push(c);
+        });
+        res.on("error", reject);
+        res.on("end", () => {
+          const headers = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) {
+            if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
+          }
+          resolve({ status, headers, body: Buffer.concat(chunks).toString("utf8") });
+        });
+      },
+    );
+    req.on("error", (err: NodeJS.ErrnoException) => {
+      reject(err.code === "EPRIVATE" ? refused(url, err.message) : err);
+    });
+  });
+}
+
+function refused(url: string, why: string): FetchError {
+  return new FetchError(
+    `GET ${url}: refused: ${why}; sources may only be fetched from public addresses (LOCAL_MODE allows private ones)`,
+    null,
+  );
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -25,6 +25,11 @@ export function int(name: string, fallback: number, min: number, max: number): n
   return n;
 }
 
+/** LOCAL_MODE: the local stack, where loopback and private addresses may be fetched. */
+export function localModeFromEnv(): boolean {
+  return bool("LOCAL_MODE", false);
+}
+
 function bool(name: string, fallback: boolean): boolean {
   const raw = readEnv(name);
   if (raw === undefined || raw === "") return fallback;
@@ -94,7 +99,7 @@ export function loadConfig(): AppConfig {
     functionsUrl: url("FUNCTIONS_URL", `${supabaseUrl}/functions/v1`),
     serviceRoleKey: readEnv("SUPABASE_SERVICE_ROLE_KEY") || undefined,
     webhookSecret: readEnv("WEBHOOK_SECRET") || undefined,
-    localMode: bool("LOCAL_MODE", false),
+    localMode: localModeFromEnv(),
     storageDir: readEnv("STORAGE_DIR") || undefined,
     resonate: {
       serverUrl: optionalUrl("RESONATE_URL"),

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { batchCount, batchFailureMessage, batchOf, verdict } from "../../functions/import/batches.ts";
 import { inferFormat, MAX_BATCH_SIZE, parseJobSpec } from "../../functions/import/job-spec.ts";
-import { isPrivateAddress } from "../../functions/import/net-guard.ts";
 import { validateContact } from "../../functions/import/targets/contacts.ts";
 import { getTarget, targetNames } from "../../functions/import/targets/registry.ts";
+import { isPrivateAddress } from "../../functions/shared/net-guard.ts";
 
 const ID = "3f0c1c7e-2a44-4c1e-9a51-0d5d7b0f9a11";
 const job = (over: Record<string, unknown> = {}) => ({

@@ -100,6 +100,8 @@ async function pages(url: string, config: GithubIssuesConfig): Promise<unknown[]
   return all;
 }
 
+const TOKEN_ENV = /^GITHUB_TOKEN[A-Z0-9_]*$/;
+
 export const githubIssues: ListedKind<GithubIssuesConfig> = {
   kind: "github_issues",
   network: true,
@@ -112,6 +114,13 @@ export const githubIssues: ListedKind<GithubIssuesConfig> = {
       throw new SourceConfigError(`config.state must be open, closed or all, got ${JSON.stringify(state)}`);
     }
     const tokenEnv = optStr(o, "token_env");
+    // Whoever can write a source row chooses this name and the host it is sent to, so only variables
+    // meant for it qualify: never DATABASE_URL, the service role key or another provider's key.
+    if (tokenEnv && !TOKEN_ENV.test(tokenEnv)) {
+      throw new SourceConfigError(
+        `config.token_env must name a variable starting with GITHUB_TOKEN (for example GITHUB_TOKEN or GITHUB_TOKEN_ACME), got ${JSON.stringify(tokenEnv)}; no other worker variable is sent`,
+      );
+    }
     const token = tokenEnv ? readEnv(tokenEnv) : undefined;
     if (tokenEnv && !token)
       throw new SourceConfigError(`config.token_env names ${tokenEnv}, which is not set on the worker`);
