@@ -9,7 +9,7 @@ import { DB_URL } from "../support/db.ts";
 
 const runId = `runs-endpoint-${Date.now()}`;
 let client: pg.Client;
-const auth = () => ({ authorization: `Bearer ${process.env.SUPABASE_ANON_KEY}` });
+const auth = () => ({ authorization: `Bearer ${process.env.SUPABASE_SERVICE_ROLE_KEY}` });
 
 beforeAll(async () => {
   client = new pg.Client({ connectionString: DB_URL });
@@ -37,9 +37,14 @@ describe("GET /functions/v1/runs", () => {
     });
   });
 
-  it("answers 404 for an unknown id, 401 without a key, 400 for a bad filter", async () => {
+  it("answers 404 for an unknown id, 401 without the service key (the public anon key included), 400 for a bad filter", async () => {
     expect((await fetch(`${FUNCTIONS_URL}/runs/ingest/no-such-run`, { headers: auth() })).status).toBe(404);
     expect((await fetch(`${FUNCTIONS_URL}/runs/ingest/${runId}`)).status).toBe(401);
+    const anon = await fetch(`${FUNCTIONS_URL}/runs/ingest/${runId}`, {
+      headers: { authorization: `Bearer ${process.env.SUPABASE_ANON_KEY}` },
+    });
+    expect(anon.status).toBe(401);
+    expect((await anon.json()).error).toMatch(/send the service role key.*anon key is refused/);
     expect(
       (await fetch(`${FUNCTIONS_URL}/runs/ingest/${runId}`, { headers: { authorization: "Bearer wrong" } }))
         .status,

@@ -1,5 +1,6 @@
 // GET /functions/v1/runs/<workflow id>: a run's status and progress, for clients that poll.
-// GET /functions/v1/runs?kind=&status=&limit=: recent runs. Callers send the anon or service role key.
+// GET /functions/v1/runs?kind=&status=&limit=: recent runs. Callers send the service role key: runs and
+// their errors (which quote file lines, URLs and emails) are for operators, and the anon key is public.
 import pg from "pg";
 import { getRun, listRuns, parseFilter } from "../../../functions/operations/runs.ts";
 import { json } from "../../../functions/shared/http.ts";
@@ -7,9 +8,7 @@ import { bearerToken, secretsEqual } from "../../../functions/shared/secrets.ts"
 
 const pool = new pg.Pool({ connectionString: Deno.env.get("SUPABASE_DB_URL"), max: 4 });
 pool.on("error", (err) => console.error(JSON.stringify({ event: "pool error", error: err.message })));
-const keys = [Deno.env.get("SUPABASE_ANON_KEY"), Deno.env.get("SUPABASE_SERVICE_ROLE_KEY")].filter(
-  (k): k is string => !!k,
-);
+const keys = [Deno.env.get("SUPABASE_SERVICE_ROLE_KEY")].filter((k): k is string => !!k);
 
 async function authorized(req: Request): Promise<boolean> {
   const token = bearerToken(req);
@@ -21,7 +20,10 @@ async function authorized(req: Request): Promise<boolean> {
 Deno.serve(async (req) => {
   if (req.method !== "GET") return json(405, { error: "use GET /functions/v1/runs/<workflow id>" });
   if (!(await authorized(req)))
-    return json(401, { error: "send the anon or service role key as a bearer token" });
+    return json(401, {
+      error:
+        "send the service role key as a bearer token; runs and their errors are not public, so the anon key is refused",
+    });
   const url = new URL(req.url);
   const id = decodeURIComponent(url.pathname.replace(/^.*?\/runs\/?/, ""));
   try {
