@@ -251,12 +251,32 @@ export function ingestWorkflows(deps: IngestDeps) {
     return processAfterCrawl(runId, { pool, embedder: deps.embedder, log });
   }
 
-  async function finishRun(_ctx: Context, runId: string, error: string | null): Promise<void> {
-    await pool.query(
-      "update public.ingest_runs set status = $2, error = $3, finished_at = now() where id = $1",
-      [runId, error ? "failed" : "succeeded", error],
+  // A failing source never stops the others, but the run says so: its error counts the failures, and
+  // a run whose every source failed indexed nothing new, so it is `failed`.
+  async function finishRun(
+    _ctx: Context,
+    runId: string,
+    error: string | null,
+  ): Promise<"succeeded" | "failed"> {
+    const { rows } = await pool.query<{ status: "succeeded" | "failed"; error: string | null }>(
+      `update public.ingest_runs
+          set status = case when $2::text is not null or (sources_total > 0 and sources_failed = sources_total)
+                            then 'failed' else 'succeeded' end,
+              error = coalesce($2::text,
+                case when sources_failed > 0 or items_failed > 0 then
+                  concat_ws(', ',
+                    case when sources_failed > 0 then sources_failed || ' of ' || sources_total || ' sources failed' end,
+                    case when items_failed > 0 then items_failed || ' items failed' end)
+                  || '; see ingest_run_sources and ingest_item_errors'
+                end),
+              finished_at = now()
+        where id = $1
+        returning status, error`,
+      [runId, error],
     );
-    log.info("run finished", { run_id: runId, error });
+    const status = rows[0]?.status ?? (error ? "failed" : "succeeded");
+    log.info("run finished", { run_id: runId, status, error: rows[0]?.error ?? error });
+    return status;
   }
 
   function* crawlSource(
@@ -352,8 +372,8 @@ export function ingestWorkflows(deps: IngestDeps) {
       );
       return { runId, status: "failed", sources: planned.length, ...crawl };
     }
-    yield* ctx.run(finishRun, runId, null, ctx.options({ retryPolicy: STEP_RETRY }));
-    return { runId, status: "succeeded", sources: planned.length, ...crawl, ...indexed };
+    const status = yield* ctx.run(finishRun, runId, null, ctx.options({ retryPolicy: STEP_RETRY }));
+    return { runId, status, sources: planned.length, ...crawl, ...indexed };
   }
 
   return { crawlCorpus };

@@ -131,6 +131,10 @@ describe("crawlCorpus", () => {
 
     const run = (await db.query("select * from ingest_runs where id = '2026-11-21'")).rows[0];
     expect(run).toMatchObject({ sources_total: 5, sources_failed: 1, items_failed: 2, documents_removed: 0 });
+    // The run succeeded, and says what failed within it.
+    expect(run.error).toBe(
+      "1 of 5 sources failed, 2 items failed; see ingest_run_sources and ingest_item_errors",
+    );
 
     const sources = await db.query(
       "select s.name, rs.status, rs.error from ingest_run_sources rs join ingest_sources s on s.id = rs.source_id where run_id = '2026-11-21' order by s.name",
@@ -254,5 +258,20 @@ describe("crawlCorpus", () => {
     ]);
     expect(lb.count("/sitemap.xml")).toBe(before.get("/sitemap.xml"));
     expect(await docPaths("site")).toHaveLength(PAGES.length);
+  });
+
+  it("ends failed, saying so, when every source failed", async () => {
+    await db.query("update ingest_sources set enabled = false");
+    await db.query("insert into ingest_sources (name, kind, config) values ('only-bad', 'rss', $1)", [
+      { url: `${lb.url}/bad-feed.xml` },
+    ]);
+    await start("2026-11-24");
+    expect(await finished("2026-11-24")).toBe("failed");
+    const run = (await db.query("select * from ingest_runs where id = '2026-11-24'")).rows[0];
+    expect(run).toMatchObject({
+      sources_total: 1,
+      sources_failed: 1,
+      error: "1 of 1 sources failed; see ingest_run_sources and ingest_item_errors",
+    });
   });
 });
