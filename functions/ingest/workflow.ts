@@ -7,6 +7,7 @@ import type pg from "pg";
 import { errorMessage, type Logger } from "../shared/log.ts";
 import type { Embedder } from "./embeddings.ts";
 import { type ProcessResult, processAfterCrawl } from "./process.ts";
+import { SourceConfigError } from "./sources/config.ts";
 import { sourceKind } from "./sources/index.ts";
 import type { FlatKind, ListedKind } from "./sources/types.ts";
 import { toStagingRow, writeStaging } from "./staging.ts";
@@ -54,6 +55,8 @@ type ItemResult = { ok: true; stagingId: string } | { ok: false };
 // Database and network hiccups inside a step are retried a few times; a step that still fails fails its
 // source (recorded), never the run.
 const STEP_RETRY = new Exponential({ delay: 500, factor: 2, maxRetries: 3, maxDelay: 5_000 });
+// A source's config error stays the same however often it is read: the source fails at once.
+const SOURCE_STEP = { retryPolicy: STEP_RETRY, nonRetryableErrors: [SourceConfigError] };
 
 export function ingestWorkflows(deps: IngestDeps) {
   const { pool, log } = deps;
@@ -67,7 +70,7 @@ export function ingestWorkflows(deps: IngestDeps) {
     if (!row) throw new Error(`source ${sourceId} no longer exists`);
     const kind = sourceKind(row.kind);
     const parsed = kind.parseConfig(row.config);
-    if (!parsed.ok) throw new Error(`source ${row.name} (${row.kind}): ${parsed.error}`);
+    if (!parsed.ok) throw new SourceConfigError(`source ${row.name} (${row.kind}): ${parsed.error}`);
     return { kind, config: parsed.value, name: row.name as string };
   }
 
@@ -294,20 +297,18 @@ export function ingestWorkflows(deps: IngestDeps) {
       staged: 0,
     };
     try {
-      const src = yield* ctx.run(startSource, runId, sourceId, ctx.options({ retryPolicy: STEP_RETRY }));
+      const src = yield* ctx.run(startSource, runId, sourceId, ctx.options(SOURCE_STEP));
       if (!src.network) {
-        const r = yield* ctx.run(crawlFlat, runId, sourceId, ctx.options({ retryPolicy: STEP_RETRY }));
+        const r = yield* ctx.run(crawlFlat, runId, sourceId, ctx.options(SOURCE_STEP));
         Object.assign(outcome, { listed: r.listed, fetched: r.staged, staged: r.staged });
       } else {
-        const list = yield* ctx.run(listItems, runId, sourceId, ctx.options({ retryPolicy: STEP_RETRY }));
+        const list = yield* ctx.run(listItems, runId, sourceId, ctx.options(SOURCE_STEP));
         Object.assign(outcome, { listed: list.listed, rolledOver: list.rolledOver });
         // Waves of `concurrency` item sub-runs: each wave is begun in full before any is awaited.
         for (let i = 0; i < list.keys.length; i += src.concurrency) {
           const wave = [];
           for (const key of list.keys.slice(i, i + src.concurrency)) {
-            wave.push(
-              yield* ctx.beginRun(fetchItem, runId, sourceId, key, ctx.options({ retryPolicy: STEP_RETRY })),
-            );
+            wave.push(yield* ctx.beginRun(fetchItem, runId, sourceId, key, ctx.options(SOURCE_STEP)));
           }
           for (const handle of wave) {
             const r: ItemResult = yield* handle;

@@ -262,16 +262,21 @@ describe("crawlCorpus", () => {
 
   it("ends failed, saying so, when every source failed", async () => {
     await db.query("update ingest_sources set enabled = false");
-    await db.query("insert into ingest_sources (name, kind, config) values ('only-bad', 'rss', $1)", [
-      { url: `${lb.url}/bad-feed.xml` },
-    ]);
+    await db.query(
+      "insert into ingest_sources (name, kind, config) values ('only-bad', 'rss', $1), ('typo', 'rss', $2)",
+      [{ url: `${lb.url}/bad-feed.xml` }, { url: `${lb.url}/feed.xml`, max_item_per_run: 1 }],
+    );
     await start("2026-11-24");
     expect(await finished("2026-11-24")).toBe("failed");
     const run = (await db.query("select * from ingest_runs where id = '2026-11-24'")).rows[0];
     expect(run).toMatchObject({
-      sources_total: 1,
-      sources_failed: 1,
-      error: "1 of 1 sources failed; see ingest_run_sources and ingest_item_errors",
+      sources_total: 2,
+      sources_failed: 2,
+      error: "2 of 2 sources failed; see ingest_run_sources and ingest_item_errors",
     });
+    const typo = await db.query(
+      "select rs.error from ingest_run_sources rs join ingest_sources s on s.id = rs.source_id where run_id = '2026-11-24' and s.name = 'typo'",
+    );
+    expect(typo.rows[0].error).toMatch(/source typo \(rss\): config has unknown key max_item_per_run/);
   });
 });

@@ -12,7 +12,7 @@ import { runIdFor } from "../../functions/ingest/run-id.ts";
 import { parseSearchRequest, searchHandler } from "../../functions/ingest/search.ts";
 import { nextLink } from "../../functions/ingest/sources/github_issues.ts";
 import { parseFeed } from "../../functions/ingest/sources/rss.ts";
-import { parseSitemap } from "../../functions/ingest/sources/sitemap.ts";
+import { parseSitemap, sitemap } from "../../functions/ingest/sources/sitemap.ts";
 import { parseTriggerRequest, triggerHandler } from "../../functions/ingest/trigger.ts";
 import { parseXml } from "../../functions/ingest/xml.ts";
 
@@ -232,5 +232,26 @@ describe("openai embedder", () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe("source configs", () => {
+  it("name a misspelled key instead of ignoring it, and refuse a config that is not an object", () => {
+    expect(sitemap.parseConfig({ url: "https://example.com/sitemap.xml", max_item_per_run: 1 })).toEqual({
+      ok: false,
+      error: expect.stringMatching(
+        /^config has unknown key max_item_per_run; known keys: .*max_items_per_run.*url/,
+      ),
+    });
+    expect(sitemap.parseConfig(["https://example.com/sitemap.xml"])).toEqual({
+      ok: false,
+      error: "config must be a JSON object",
+    });
+    expect(
+      sitemap.parseConfig({ url: "https://example.com/sitemap.xml", max_items_per_run: 1 }),
+    ).toMatchObject({
+      ok: true,
+      value: { maxItemsPerRun: 1 },
+    });
   });
 });

@@ -77,11 +77,30 @@ export function networkConfig(o: Raw, headers: Record<string, string> = {}): Net
   };
 }
 
-/** Wraps a throwing parser into the Validation shape the kinds expose. */
+/**
+ * Wraps a throwing parser into the Validation shape the kinds expose. A key the parser never reads is
+ * a typo (`max_item_per_run`) that would otherwise be ignored in silence, so it is an error too.
+ */
 export function validated<C>(parse: (o: Raw) => C) {
   return (raw: unknown): { ok: true; value: C } | { ok: false; error: string } => {
     try {
-      return { ok: true, value: parse(object(raw)) };
+      const o = object(raw);
+      const read = new Set<string>();
+      const value = parse(
+        new Proxy(o, {
+          get: (target, key) => {
+            if (typeof key === "string") read.add(key);
+            return target[key as string];
+          },
+        }),
+      );
+      const unknown = Object.keys(o).filter((k) => !read.has(k));
+      if (unknown.length > 0) {
+        throw new SourceConfigError(
+          `config has unknown key${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}; known keys: ${[...read].sort().join(", ")}`,
+        );
+      }
+      return { ok: true, value };
     } catch (err) {
       if (err instanceof SourceConfigError) return { ok: false, error: err.message };
       throw err;
