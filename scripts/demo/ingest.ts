@@ -44,7 +44,11 @@ export async function demo(): Promise<void> {
     for (const query of QUESTIONS) {
       const r = await fetch(`${functionsUrl}/search`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        // search keeps the platform's JWT check (supabase/config.toml): the anon key passes it.
+        headers: {
+          "content-type": "application/json",
+          authorization: `Bearer ${process.env.SUPABASE_ANON_KEY}`,
+        },
         body: JSON.stringify({ query, k: 3 }),
       });
       const body = (await r.json()) as {

@@ -10,6 +10,43 @@ const functionsDir = new URL("supabase/functions/", root);
 const storageDir = Deno.env.get("STORAGE_DIR") ?? new URL(".stack/storage/", root).pathname;
 const port = Number(Deno.env.get("FUNCTIONS_PORT") ?? 54321);
 
+// The platform checks the caller's JWT before a function runs unless config.toml sets
+// `verify_jwt = false` for it. Locally the only tokens are the stack's anon and service role keys, so
+// those are what pass; without this, code that calls a protected function with no key worked here and
+// got 401 once deployed.
+const verifyJwt = await readVerifyJwt();
+const apiKeys = [Deno.env.get("SUPABASE_ANON_KEY"), Deno.env.get("SUPABASE_SERVICE_ROLE_KEY")].filter(
+  (k): k is string => !!k,
+);
+
+async function readVerifyJwt(): Promise<Map<string, boolean>> {
+  const out = new Map<string, boolean>();
+  let text = "";
+  try {
+    text = await Deno.readTextFile(new URL("supabase/config.toml", root));
+  } catch {
+    return out;
+  }
+  let section: string | undefined;
+  for (const line of text.split("\n")) {
+    const head = /^\s*\[functions\.([^\]]+)\]\s*$/.exec(line);
+    if (head) section = head[1]!.replace(/^"|"$/g, "");
+    else if (/^\s*\[/.test(line)) section = undefined;
+    const v = /^\s*verify_jwt\s*=\s*(true|false)\b/.exec(line);
+    if (section && v) out.set(section, v[1] === "true");
+  }
+  return out;
+}
+
+function jwtRefused(name: string, req: Request): Response | undefined {
+  // CORS preflights carry no credentials; the platform passes them to the function.
+  if (req.method === "OPTIONS" || verifyJwt.get(name) === false) return undefined;
+  const token = /^Bearer\s+(.+)$/i.exec(req.headers.get("authorization") ?? "")?.[1];
+  if (!token) return Response.json({ code: 401, message: "Missing authorization header" }, { status: 401 });
+  if (!apiKeys.includes(token)) return Response.json({ code: 401, message: "Invalid JWT" }, { status: 401 });
+  return undefined;
+}
+
 const handlers = new Map<string, Handler>();
 const failures = new Map<string, string>();
 
@@ -89,7 +126,10 @@ Deno.serve({ hostname: "127.0.0.1", port, onListen: () => log("listening", { por
   if (fn) {
     const name = fn[1]!;
     const handler = handlers.get(name);
-    if (handler) {
+    const refused = handler ? jwtRefused(name, req) : undefined;
+    if (refused) {
+      res = refused;
+    } else if (handler) {
       try {
         res = await handler(req);
       } catch (err) {
