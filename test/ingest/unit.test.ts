@@ -11,6 +11,7 @@ import { htmlToText } from "../../functions/ingest/html.ts";
 import { runIdFor } from "../../functions/ingest/run-id.ts";
 import { parseSearchRequest, searchHandler } from "../../functions/ingest/search.ts";
 import { nextLink } from "../../functions/ingest/sources/github_issues.ts";
+import { markdownDir } from "../../functions/ingest/sources/markdown_dir.ts";
 import { parseFeed } from "../../functions/ingest/sources/rss.ts";
 import { parseSitemap, sitemap } from "../../functions/ingest/sources/sitemap.ts";
 import { parseTriggerRequest, triggerHandler } from "../../functions/ingest/trigger.ts";
@@ -253,5 +254,29 @@ describe("source configs", () => {
       ok: true,
       value: { maxItemsPerRun: 1 },
     });
+  });
+
+  it("read markdown_dir folders only below INGEST_FILE_ROOT", () => {
+    const root = process.cwd();
+    for (const path of ["/etc", "../", `${root}/../elsewhere`]) {
+      const r = markdownDir.parseConfig({ path });
+      expect(r.ok, path).toBe(false);
+      if (!r.ok)
+        expect(r.error).toMatch(
+          /^config\.path .* is outside INGEST_FILE_ROOT \(.*\); markdown_dir sources read only below it$/,
+        );
+    }
+    expect(markdownDir.parseConfig({ path: "docs" })).toMatchObject({
+      ok: true,
+      value: { path: `${root}/docs` },
+    });
+    const before = process.env.INGEST_FILE_ROOT;
+    process.env.INGEST_FILE_ROOT = "/etc";
+    try {
+      expect(markdownDir.parseConfig({ path: "/etc/ssl" })).toMatchObject({ ok: true });
+    } finally {
+      if (before === undefined) delete process.env.INGEST_FILE_ROOT;
+      else process.env.INGEST_FILE_ROOT = before;
+    }
   });
 });

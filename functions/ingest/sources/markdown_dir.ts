@@ -1,7 +1,8 @@
 // `markdown_dir`: every .md file under a local folder. Flat: one plain async crawl, no per-item sub-runs.
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
-import { bool, int, optStr, str, validated } from "./config.ts";
+import { readEnv } from "../../shared/env.ts";
+import { bool, int, optStr, SourceConfigError, str, validated } from "./config.ts";
 import type { CrawledDoc, FlatKind } from "./types.ts";
 
 export interface MarkdownDirConfig {
@@ -25,6 +26,15 @@ async function walk(dir: string, out: string[], max: number, recursive: boolean)
   }
 }
 
+function fileRoot(): string {
+  return resolve(readEnv("INGEST_FILE_ROOT") || process.cwd());
+}
+
+function outside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel);
+}
+
 function titleOf(markdown: string, file: string): string {
   const h = /^#\s+(.+?)\s*#*\s*$/m.exec(markdown);
   return h?.[1] ?? file.replace(/\.(md|markdown)$/i, "");
@@ -34,16 +44,31 @@ export const markdownDir: FlatKind<MarkdownDirConfig> = {
   kind: "markdown_dir",
   network: false,
   parseConfig: validated((o) => {
-    const path = str(o, "path");
+    const raw = str(o, "path");
+    // Whoever writes a source row chooses this path, and what it reads becomes searchable: only the
+    // folder INGEST_FILE_ROOT (default: the worker's working directory, the repository) is readable.
+    const root = fileRoot();
+    const path = isAbsolute(raw) ? resolve(raw) : resolve(root, raw);
+    if (outside(root, path)) {
+      throw new SourceConfigError(
+        `config.path ${raw} is outside INGEST_FILE_ROOT (${root}); markdown_dir sources read only below it`,
+      );
+    }
     return {
-      // Relative paths are relative to the worker's working directory (the repository root).
-      path: isAbsolute(path) ? path : resolve(path),
+      path,
       urlBase: optStr(o, "url_base"),
       maxFiles: int(o, "max_files", 5000, 1, 100_000),
       recursive: bool(o, "recursive", true),
     };
   }),
   async crawl(config) {
+    // Checked again with symlinks resolved, so a link inside the folder cannot lead out of it.
+    const [root, real] = await Promise.all([
+      realpath(fileRoot()).catch(() => fileRoot()),
+      realpath(config.path).catch(() => config.path),
+    ]);
+    if (outside(root, real))
+      throw new Error(`markdown_dir: ${config.path} leads outside INGEST_FILE_ROOT (${root})`);
     const info = await stat(config.path).catch(() => null);
     if (!info?.isDirectory()) throw new Error(`markdown_dir: ${config.path} is not a readable directory`);
     const files: string[] = [];
