@@ -20,6 +20,9 @@ export class FetchError extends Error {
 export interface FetchOptions {
   timeoutMs: number;
   headers?: Record<string, string>;
+  /** The only origin the `authorization` header is sent to; other hosts (a redirect, a next-page link)
+   *  get the request without it. */
+  authOrigin?: string;
   /** Longest wait for a rate-limit reset before giving up on this request. */
   maxRateLimitWaitMs: number;
   maxBytes?: number;
@@ -85,7 +88,7 @@ function get(
   return new Promise((resolve, reject) => {
     const req = (u.protocol === "https:" ? https : http).get(
       u,
-      { headers: opts.headers, signal, lookup: guardedLookup(allowPrivate) as never },
+      { headers: headersFor(u, opts), signal, lookup: guardedLookup(allowPrivate) as never },
       (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 300 && status < 400 && res.headers.location) {
@@ -131,6 +134,12 @@ function get(
       reject(err.code === "EPRIVATE" ? refused(url, err.message) : err);
     });
   });
+}
+
+function headersFor(u: URL, opts: FetchOptions): Record<string, string> | undefined {
+  if (!opts.headers?.authorization || opts.authOrigin === u.origin) return opts.headers;
+  const { authorization: _, ...rest } = opts.headers;
+  return rest;
 }
 
 function refused(url: string, why: string): FetchError {

@@ -20,22 +20,44 @@ function ipv4Private(ip: string): boolean {
   );
 }
 
+/** The eight 16-bit groups of an IPv6 address in any spelling (with `::`, or a dotted IPv4 tail). */
+function ipv6Groups(ip: string): number[] | undefined {
+  let s = ip.toLowerCase();
+  const dotted = /^(.*:)(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(2).map(Number) as [number, number, number, number];
+    s = `${dotted[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const halves = s.split("::");
+  if (halves.length > 2) return undefined;
+  const head = halves[0] ? halves[0].split(":") : [];
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(":") : [];
+  const fill = halves.length === 2 ? 8 - head.length - tail.length : 0;
+  const groups = [...head, ...Array<string>(Math.max(fill, 0)).fill("0"), ...tail].map((h) =>
+    Number.parseInt(h, 16),
+  );
+  return groups.length === 8 && groups.every((g) => g >= 0 && g <= 0xffff) ? groups : undefined;
+}
+
 /** True for loopback, private, link-local, unique-local, unspecified, multicast and reserved addresses. */
 export function isPrivateAddress(ip: string): boolean {
   const v = isIP(ip);
   if (v === 4) return ipv4Private(ip);
   if (v !== 6) return true;
-  const s = ip.toLowerCase();
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-  if (mapped) return ipv4Private(mapped[1]!);
-  if (s === "::" || s === "::1") return true;
-  const first = Number.parseInt(s.split(":")[0] || "0", 16);
+  const g = ipv6Groups(ip);
+  if (!g) return true;
+  // ::/96 (IPv4-compatible, with :: and ::1) and ::ffff:0:0/96 (IPv4-mapped) carry an IPv4 address,
+  // whichever way they are written: `::ffff:127.0.0.1` and `::ffff:7f00:1` are the same host.
+  if (g.slice(0, 5).every((x) => x === 0) && (g[5] === 0 || g[5] === 0xffff)) {
+    return ipv4Private(`${g[6]! >> 8}.${g[6]! & 0xff}.${g[7]! >> 8}.${g[7]! & 0xff}`);
+  }
+  const first = g[0]!;
   return (
     (first & 0xfe00) === 0xfc00 || // unique local fc00::/7
     (first & 0xffc0) === 0xfe80 || // link-local fe80::/10
     (first & 0xff00) === 0xff00 || // multicast
-    s.startsWith("64:ff9b:") || // NAT64 can reach IPv4 private space
-    s.startsWith("2001:db8:") // documentation
+    (first === 0x64 && g[1] === 0xff9b) || // NAT64 can reach IPv4 private space
+    (first === 0x2001 && g[1] === 0xdb8) // documentation
   );
 }
 

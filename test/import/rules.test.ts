@@ -129,9 +129,16 @@ describe("isPrivateAddress", () => {
     "fe80::1",
     "fd00::1",
     "::ffff:127.0.0.1",
+    // The same mapped and compatible addresses as Node's URL parser writes them (hex groups).
+    "::ffff:7f00:1",
+    "::ffff:a9fe:a9fe",
+    "0:0:0:0:0:ffff:a00:1",
+    "::7f00:1",
+    "64:ff9b::a00:1",
+    "2001:db8::1",
     "not-an-ip",
   ])("refuses %s", (ip) => expect(isPrivateAddress(ip)).toBe(true));
-  it.each(["8.8.8.8", "172.32.0.1", "93.184.216.34", "2606:4700::1111", "::ffff:8.8.8.8"])(
+  it.each(["8.8.8.8", "172.32.0.1", "93.184.216.34", "2606:4700::1111", "::ffff:8.8.8.8", "::ffff:808:808"])(
     "allows %s",
     (ip) => expect(isPrivateAddress(ip)).toBe(false),
   );

@@ -14,6 +14,9 @@ const opts = { timeoutMs: 5_000, maxRateLimitWaitMs: 0 };
 beforeAll(async () => {
   server = createServer((req, res) => {
     if (req.url === "/health") res.writeHead(200, { "content-type": "application/json" }).end('{"secret":1}');
+    else if (req.url === "/echo-auth") res.writeHead(200).end(req.headers.authorization ?? "none");
+    else if (req.url?.startsWith("/to?u="))
+      res.writeHead(302, { location: decodeURIComponent(req.url.slice(6)) }).end();
     else if (req.url === "/hop") res.writeHead(302, { location: "/health" }).end();
     else res.writeHead(404).end();
   });
@@ -34,6 +37,8 @@ describe("fetchText", () => {
     for (const url of [
       `${base}/health`,
       `http://localhost:${port}/health`,
+      `http://[::ffff:7f00:1]:${port}/health`,
+      "http://[::ffff:169.254.169.254]/latest/meta-data",
       "http://169.254.169.254/latest/meta-data",
     ]) {
       const err = await fetchText(url, opts).catch((e: Error) => e);
@@ -53,6 +58,18 @@ describe("fetchText", () => {
     expect(res.headers.get("content-type")).toBe("application/json");
     await expect(fetchText(`${base}/missing`, opts)).rejects.toThrow(/HTTP 404/);
     await expect(fetchText("ftp://example.com/x", opts)).rejects.toThrow(/only http\(s\) URLs are fetched/);
+  });
+});
+
+describe("the authorization header", () => {
+  it("goes only to its origin, not to another host a redirect points at", async () => {
+    process.env.LOCAL_MODE = "true";
+    const other = base.replace("127.0.0.1", "localhost");
+    const auth = { ...opts, headers: { authorization: "Bearer t0ken" }, authOrigin: base };
+    expect((await fetchText(`${base}/echo-auth`, auth)).body).toBe("Bearer t0ken");
+    expect((await fetchText(`${other}/echo-auth`, auth)).body).toBe("none");
+    const away = `${base}/to?u=${encodeURIComponent(`${other}/echo-auth`)}`;
+    expect((await fetchText(away, auth)).body).toBe("none");
   });
 });
 

@@ -129,13 +129,17 @@ export const githubIssues: ListedKind<GithubIssuesConfig> = {
       "x-github-api-version": "2022-11-28",
     };
     if (token) headers.authorization = `Bearer ${token}`;
+    const apiUrl = httpUrl(o, "api_url", "https://api.github.com").replace(/\/$/, "");
+    const network = networkConfig(o, headers);
     return {
-      apiUrl: httpUrl(o, "api_url", "https://api.github.com").replace(/\/$/, ""),
+      apiUrl,
       repo,
       state,
       perPage: int(o, "per_page", 100, 1, 100),
       maxPages: int(o, "max_pages", 20, 1, 1000),
-      ...networkConfig(o, headers),
+      ...network,
+      // The token goes to the API's own host only, not to where a redirect or a Link header points.
+      fetch: { ...network.fetch, authOrigin: new URL(apiUrl).origin },
     };
   }),
   limits: (c) => ({ maxItemsPerRun: c.maxItemsPerRun, concurrency: c.concurrency }),
