@@ -83,7 +83,13 @@ function openHttp(url: string, opts: SourceOptions, hops = 0): Promise<AsyncIter
             reject(new InputError(`${url} redirects more than ${MAX_REDIRECTS} times`));
             return;
           }
-          const next = new URL(res.headers.location, u).toString();
+          let next: string;
+          try {
+            next = new URL(res.headers.location, u).toString();
+          } catch {
+            reject(new InputError(`${url} redirects to an invalid URL ${res.headers.location}`));
+            return;
+          }
           openHttp(next, opts, hops + 1).then(resolvePromise, reject);
           return;
         }

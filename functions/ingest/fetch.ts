@@ -97,10 +97,15 @@ function get(
             reject(new FetchError(`GET ${url}: redirects more than ${MAX_REDIRECTS} times`, status));
             return;
           }
-          get(new URL(res.headers.location, u).toString(), opts, signal, allowPrivate, hops + 1).then(
-            resolve,
-            reject,
-          );
+          // A malformed Location must reject this request, not throw inside the socket's callback.
+          let next: string;
+          try {
+            next = new URL(res.headers.location, u).toString();
+          } catch {
+            reject(new FetchError(`GET ${url}: redirects to an invalid URL ${res.headers.location}`, status));
+            return;
+          }
+          get(next, opts, signal, allowPrivate, hops + 1).then(resolve, reject);
           return;
         }
         const declared = Number(res.headers["content-length"] ?? "0");

@@ -17,6 +17,7 @@ beforeAll(async () => {
     if (req.url === "/data.csv") res.writeHead(200).end("email,name\na@x.test,A\n");
     else if (req.url === "/moved") res.writeHead(302, { location: "/data.csv" }).end();
     else if (req.url === "/loop") res.writeHead(302, { location: "/loop" }).end();
+    else if (req.url === "/bad-hop") res.writeHead(302, { location: "http://[bad" }).end();
     else res.writeHead(404).end();
   });
   root = mkdtempSync(join(tmpdir(), "import-root-"));
@@ -58,6 +59,9 @@ describe("http(s) sources", () => {
   it("follow redirects a bounded number of times", async () => {
     expect(await read(`${server.url}/moved`, true)).toBe("email,name\na@x.test,A\n");
     await expect(read(`${server.url}/loop`, true)).rejects.toThrow(/redirects more than 5 times/);
+    await expect(read(`${server.url}/bad-hop`, true)).rejects.toThrow(
+      /redirects to an invalid URL http:\/\/\[bad/,
+    );
     await expect(read(`${server.url}/nope.csv`, true)).rejects.toThrow(/answered HTTP 404/);
   });
 });

@@ -14,6 +14,7 @@ const opts = { timeoutMs: 5_000, maxRateLimitWaitMs: 0 };
 beforeAll(async () => {
   server = createServer((req, res) => {
     if (req.url === "/health") res.writeHead(200, { "content-type": "application/json" }).end('{"secret":1}');
+    else if (req.url === "/bad-hop") res.writeHead(302, { location: "http://[bad" }).end();
     else if (req.url === "/echo-auth") res.writeHead(200).end(req.headers.authorization ?? "none");
     else if (req.url?.startsWith("/to?u="))
       res.writeHead(302, { location: decodeURIComponent(req.url.slice(6)) }).end();
@@ -58,6 +59,9 @@ describe("fetchText", () => {
     expect(res.headers.get("content-type")).toBe("application/json");
     await expect(fetchText(`${base}/missing`, opts)).rejects.toThrow(/HTTP 404/);
     await expect(fetchText("ftp://example.com/x", opts)).rejects.toThrow(/only http\(s\) URLs are fetched/);
+    await expect(fetchText(`${base}/bad-hop`, opts)).rejects.toThrow(
+      /redirects to an invalid URL http:\/\/\[bad/,
+    );
   });
 });
 
