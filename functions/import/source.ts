@@ -3,10 +3,8 @@
 // on, a host that resolves to a private/loopback/link-local address is refused (SSRF).
 import { createReadStream } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
-import http from "node:http";
-import https from "node:https";
 import { isAbsolute, relative, resolve, sep } from "node:path";
-import { guardedLookup, privateLiteral } from "../shared/net-guard.ts";
+import { BlockedRequest, failedHop, guardedGet } from "../shared/net-guard.ts";
 import { InputError } from "./errors.ts";
 
 export interface SourceOptions {
@@ -52,82 +50,59 @@ async function openFile(path: string, fileRoot: string): Promise<AsyncIterable<U
   return createReadStream(real, { highWaterMark: 256 * 1024 });
 }
 
-function openHttp(url: string, opts: SourceOptions, hops = 0): Promise<AsyncIterable<Uint8Array>> {
+async function openHttp(url: string, opts: SourceOptions): Promise<AsyncIterable<Uint8Array>> {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    return Promise.reject(new InputError(`source_url ${JSON.stringify(url)} is not a valid URL`));
+    throw new InputError(`source_url ${JSON.stringify(url)} is not a valid URL`);
   }
-  if (u.protocol !== "http:" && u.protocol !== "https:") {
-    return Promise.reject(new InputError(`cannot fetch ${u.protocol} URLs; use http(s):// or file://`));
-  }
-  const literal = privateLiteral(u);
-  if (literal && !opts.allowPrivateNetwork) {
-    return Promise.reject(
-      new InputError(
-        `refusing to fetch ${url}: ${literal} is a private or local address; imports may only fetch public addresses`,
-      ),
-    );
-  }
-  const client = u.protocol === "https:" ? https : http;
-  return new Promise((resolvePromise, reject) => {
-    const req = client.get(
-      u,
-      { lookup: guardedLookup(opts.allowPrivateNetwork) as never, timeout: opts.timeoutMs ?? 30_000 },
-      (res) => {
-        const status = res.statusCode ?? 0;
-        if (status >= 300 && status < 400 && res.headers.location) {
-          res.resume();
-          if (hops >= MAX_REDIRECTS) {
-            reject(new InputError(`${url} redirects more than ${MAX_REDIRECTS} times`));
-            return;
-          }
-          let next: string;
-          try {
-            next = new URL(res.headers.location, u).toString();
-          } catch {
-            reject(new InputError(`${url} redirects to an invalid URL ${res.headers.location}`));
-            return;
-          }
-          openHttp(next, opts, hops + 1).then(resolvePromise, reject);
-          return;
-        }
-        if (status >= 400 && status < 500) {
-          res.resume();
-          reject(
-            new InputError(
-              `${url} answered HTTP ${status}; check that the URL is right and publicly readable`,
-            ),
-          );
-          return;
-        }
-        if (status !== 200) {
-          res.resume();
-          // 5xx and odd statuses may pass; a plain Error lets the step retry.
-          reject(new Error(`${url} answered HTTP ${status}`));
-          return;
-        }
-        resolvePromise(res);
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error(`${url} sent nothing for ${opts.timeoutMs ?? 30_000} ms`)));
-    req.on("error", (err: NodeJS.ErrnoException) => {
-      if (err.code === "EPRIVATE") {
-        reject(
-          new InputError(`refusing to fetch ${url}: ${err.message}; imports may only fetch public addresses`),
-        );
-      } else if (err.code === "ENOTFOUND" || err.code === "EAI_AGAIN") {
-        reject(new InputError(`cannot resolve host ${u.hostname}; check the URL`));
-      } else if (err.code === "ECONNREFUSED" || err.code === "EHOSTUNREACH" || err.code === "ENETUNREACH") {
-        reject(
-          new InputError(
-            `cannot connect to ${u.host} (${err.code}); check the URL and that the server is up`,
-          ),
-        );
-      } else {
-        reject(err);
-      }
+  let got: Awaited<ReturnType<typeof guardedGet>>;
+  try {
+    got = await guardedGet(u, {
+      allowPrivate: opts.allowPrivateNetwork,
+      maxRedirects: MAX_REDIRECTS,
+      idleTimeoutMs: opts.timeoutMs ?? 30_000,
     });
-  });
+  } catch (err) {
+    throw inputErrorOf(err, u);
+  }
+  const { response: res, url: answered } = got;
+  const status = res.statusCode ?? 0;
+  if (status === 200) return res;
+  res.resume();
+  if (status >= 400 && status < 500) {
+    throw new InputError(
+      `${answered} answered HTTP ${status}; check that the URL is right and publicly readable`,
+    );
+  }
+  // 5xx and odd statuses may pass; a plain Error lets the step retry.
+  throw new Error(`${answered} answered HTTP ${status}`);
+}
+
+/** What the person who inserted the job must fix, or the error as it is when retrying may help. */
+function inputErrorOf(err: unknown, u: URL): unknown {
+  if (err instanceof BlockedRequest) {
+    switch (err.reason) {
+      case "protocol":
+        return new InputError(`cannot fetch ${err.detail} URLs; use http(s):// or file://`);
+      case "private":
+        return new InputError(
+          `refusing to fetch ${err.url}: ${err.detail}; imports may only fetch public addresses`,
+        );
+      case "too-many-redirects":
+        return new InputError(`${err.url} redirects more than ${err.detail} times`);
+      case "bad-redirect":
+        return new InputError(`${err.url} redirects to an invalid URL ${err.detail}`);
+    }
+  }
+  const code = (err as NodeJS.ErrnoException).code;
+  const hop = failedHop(err) ?? u;
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
+    return new InputError(`cannot resolve host ${hop.hostname}; check the URL`);
+  }
+  if (code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENETUNREACH") {
+    return new InputError(`cannot connect to ${hop.host} (${code}); check the URL and that the server is up`);
+  }
+  return err;
 }

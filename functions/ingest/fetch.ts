@@ -2,10 +2,9 @@
 // 403/429 that says when the limit resets is waited out (if the reset is near enough) and retried once.
 // Source configs name arbitrary URLs, and crawled pages become searchable, so every hop (redirects
 // included) may only reach public addresses, checked at connect time; LOCAL_MODE allows private ones.
-import http from "node:http";
-import https from "node:https";
+import type http from "node:http";
 import { localModeFromEnv } from "../shared/config.ts";
-import { guardedLookup, privateLiteral } from "../shared/net-guard.ts";
+import { BlockedRequest, guardedGet } from "../shared/net-guard.ts";
 
 const MAX_REDIRECTS = 5;
 export class FetchError extends Error {
@@ -59,9 +58,16 @@ async function once(url: string, opts: FetchOptions): Promise<FetchedText> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), opts.timeoutMs);
   try {
-    return await get(url, opts, controller.signal, localModeFromEnv(), 0);
+    const { response, url: answered } = await guardedGet(new URL(url), {
+      allowPrivate: localModeFromEnv(),
+      maxRedirects: MAX_REDIRECTS,
+      headers: (hop) => headersFor(hop, opts),
+      signal: controller.signal,
+    });
+    return await readBody(response, answered, opts.maxBytes ?? 10 * 1024 * 1024);
   } catch (err) {
     if (err instanceof FetchError) throw err;
+    if (err instanceof BlockedRequest) throw fetchErrorOf(err);
     if (controller.signal.aborted)
       throw new FetchError(`GET ${url}: timed out after ${opts.timeoutMs} ms`, null);
     throw new FetchError(`GET ${url}: ${(err as Error).message}`, null);
@@ -70,88 +76,58 @@ async function once(url: string, opts: FetchOptions): Promise<FetchedText> {
   }
 }
 
-function get(
-  url: string,
-  opts: FetchOptions,
-  signal: AbortSignal,
-  allowPrivate: boolean,
-  hops: number,
-): Promise<FetchedText> {
-  const u = new URL(url);
-  if (u.protocol !== "http:" && u.protocol !== "https:") {
-    return Promise.reject(new FetchError(`GET ${url}: only http(s) URLs are fetched`, null));
-  }
-  const literal = privateLiteral(u);
-  if (literal && !allowPrivate)
-    return Promise.reject(refused(url, `${literal} is a private or local address`));
-  const max = opts.maxBytes ?? 10 * 1024 * 1024;
-  return new Promise((resolve, reject) => {
-    const req = (u.protocol === "https:" ? https : http).get(
-      u,
-      { headers: headersFor(u, opts), signal, lookup: guardedLookup(allowPrivate) as never },
-      (res) => {
-        const status = res.statusCode ?? 0;
-        if (status >= 300 && status < 400 && res.headers.location) {
-          res.resume();
-          if (hops >= MAX_REDIRECTS) {
-            reject(new FetchError(`GET ${url}: redirects more than ${MAX_REDIRECTS} times`, status));
-            return;
-          }
-          // A malformed Location must reject this request, not throw inside the socket's callback.
-          let next: string;
-          try {
-            next = new URL(res.headers.location, u).toString();
-          } catch {
-            reject(new FetchError(`GET ${url}: redirects to an invalid URL ${res.headers.location}`, status));
-            return;
-          }
-          get(next, opts, signal, allowPrivate, hops + 1).then(resolve, reject);
-          return;
-        }
-        const declared = Number(res.headers["content-length"] ?? "0");
-        if (declared > max) {
-          res.destroy();
-          reject(new FetchError(`GET ${url}: body is ${declared} bytes, over the ${max} limit`, status));
-          return;
-        }
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on("data", (c: Buffer) => {
-          size += c.length;
-          if (size > max) {
-            res.destroy();
-            reject(new FetchError(`GET ${url}: body is over the ${max} byte limit`, status));
-            return;
-          }
-          chunks.push(c);
-        });
-        res.on("error", reject);
-        res.on("end", () => {
-          const headers = new Headers();
-          for (const [k, v] of Object.entries(res.headers)) {
-            if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
-          }
-          resolve({ status, headers, body: Buffer.concat(chunks).toString("utf8") });
-        });
-      },
+function readBody(res: http.IncomingMessage, url: URL, max: number): Promise<FetchedText> {
+  const status = res.statusCode ?? 0;
+  const declared = Number(res.headers["content-length"] ?? "0");
+  if (declared > max) {
+    res.destroy();
+    return Promise.reject(
+      new FetchError(`GET ${url}: body is ${declared} bytes, over the ${max} limit`, status),
     );
-    req.on("error", (err: NodeJS.ErrnoException) => {
-      reject(err.code === "EPRIVATE" ? refused(url, err.message) : err);
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        res.destroy();
+        reject(new FetchError(`GET ${url}: body is over the ${max} byte limit`, status));
+        return;
+      }
+      chunks.push(c);
+    });
+    res.on("error", reject);
+    res.on("end", () => {
+      const headers = new Headers();
+      for (const [k, v] of Object.entries(res.headers)) {
+        if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
+      }
+      resolve({ status, headers, body: Buffer.concat(chunks).toString("utf8") });
     });
   });
+}
+
+function fetchErrorOf(err: BlockedRequest): FetchError {
+  switch (err.reason) {
+    case "protocol":
+      return new FetchError(`GET ${err.url}: only http(s) URLs are fetched`, null);
+    case "private":
+      return new FetchError(
+        `GET ${err.url}: refused: ${err.detail}; sources may only be fetched from public addresses (LOCAL_MODE allows private ones)`,
+        null,
+      );
+    case "too-many-redirects":
+      return new FetchError(`GET ${err.url}: redirects more than ${err.detail} times`, err.status ?? null);
+    case "bad-redirect":
+      return new FetchError(`GET ${err.url}: redirects to an invalid URL ${err.detail}`, err.status ?? null);
+  }
 }
 
 function headersFor(u: URL, opts: FetchOptions): Record<string, string> | undefined {
   if (!opts.headers?.authorization || opts.authOrigin === u.origin) return opts.headers;
   const { authorization: _, ...rest } = opts.headers;
   return rest;
-}
-
-function refused(url: string, why: string): FetchError {
-  return new FetchError(
-    `GET ${url}: refused: ${why}; sources may only be fetched from public addresses (LOCAL_MODE allows private ones)`,
-    null,
-  );
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -2,6 +2,8 @@
 // pure; the resolver hook applies it to every address a host name resolves to, at connect time, so DNS
 // cannot swap in a private address after a check. LOCAL_MODE (the local stack) allows them.
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
+import http from "node:http";
+import https from "node:https";
 import { isIP } from "node:net";
 
 function ipv4Private(ip: string): boolean {
@@ -89,4 +91,106 @@ export function guardedLookup(allowPrivate: boolean) {
 export function privateLiteral(url: URL): string | undefined {
   const literal = url.hostname.replace(/^\[|\]$/g, "");
   return isIP(literal) && isPrivateAddress(literal) ? literal : undefined;
+}
+
+/** Why guardedGet refused a request before any answer; each caller words it for its own users. */
+export class BlockedRequest extends Error {
+  override name = "BlockedRequest";
+  readonly reason: "protocol" | "private" | "too-many-redirects" | "bad-redirect";
+  /** The URL of the hop that was refused. */
+  readonly url: URL;
+  /** For "protocol": the protocol; "private": what is private; "too-many-redirects": the limit;
+   *  "bad-redirect": the Location that is not a URL. */
+  readonly detail: string;
+  /** The redirect's status, for the two redirect reasons. */
+  readonly status: number | undefined;
+  constructor(reason: BlockedRequest["reason"], url: URL, detail: string, status?: number) {
+    super(`${url}: ${reason} ${detail}`);
+    this.reason = reason;
+    this.url = url;
+    this.detail = detail;
+    this.status = status;
+  }
+}
+
+// The hop a network error (ENOTFOUND, ECONNREFUSED, ...) happened on, which may be a redirect target.
+const hopOfError = new WeakMap<object, URL>();
+
+/** The URL whose request failed with `err`, when guardedGet made it. */
+export function failedHop(err: unknown): URL | undefined {
+  return typeof err === "object" && err !== null ? hopOfError.get(err) : undefined;
+}
+
+export interface GuardedGetOptions {
+  allowPrivate: boolean;
+  maxRedirects: number;
+  /** Headers for one hop: a hop to another origin may need fewer (no credentials). */
+  headers?: (url: URL) => Record<string, string> | undefined;
+  signal?: AbortSignal;
+  /** Idle socket timeout, ms: the request fails with "<url> sent nothing for <n> ms". */
+  idleTimeoutMs?: number;
+}
+
+/**
+ * GET with redirects followed by hand, every hop's address checked at connect time: resolves with
+ * the first response that is not a redirect, whatever its status, and the URL that gave it. Refusals reject with
+ * BlockedRequest; network errors (ENOTFOUND, ECONNREFUSED, ...) reject as they are.
+ */
+export function guardedGet(
+  url: URL,
+  opts: GuardedGetOptions,
+  hops = 0,
+): Promise<{ response: http.IncomingMessage; url: URL }> {
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return Promise.reject(new BlockedRequest("protocol", url, url.protocol));
+  }
+  const literal = privateLiteral(url);
+  if (literal && !opts.allowPrivate) {
+    return Promise.reject(new BlockedRequest("private", url, `${literal} is a private or local address`));
+  }
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === "https:" ? https : http).get(
+      url,
+      {
+        headers: opts.headers?.(url),
+        signal: opts.signal,
+        timeout: opts.idleTimeoutMs,
+        lookup: guardedLookup(opts.allowPrivate) as never,
+      },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        const location = res.headers.location;
+        if (status < 300 || status >= 400 || !location) {
+          resolve({ response: res, url });
+          return;
+        }
+        res.resume();
+        if (hops >= opts.maxRedirects) {
+          reject(new BlockedRequest("too-many-redirects", url, String(opts.maxRedirects), status));
+          return;
+        }
+        // A malformed Location must reject this request, not throw inside the socket's callback.
+        let next: URL;
+        try {
+          next = new URL(location, url);
+        } catch {
+          reject(new BlockedRequest("bad-redirect", url, location, status));
+          return;
+        }
+        guardedGet(next, opts, hops + 1).then(resolve, reject);
+      },
+    );
+    if (opts.idleTimeoutMs !== undefined) {
+      const ms = opts.idleTimeoutMs;
+      req.on("timeout", () => req.destroy(new Error(`${url} sent nothing for ${ms} ms`)));
+    }
+    req.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EPRIVATE") {
+        reject(new BlockedRequest("private", url, err.message));
+        return;
+      }
+      hopOfError.set(err, url);
+      reject(err);
+    });
+  });
 }
