@@ -106,14 +106,13 @@ export async function beginAttempt(db: pg.Pool, requestId: string, style: string
   }>(
     `with bumped as (
        insert into public.generated_images (request_id, style, status, attempts, started_at)
+       -- Only for a running request: a canceled request's styles stay as the cancel left them, even
+       -- when a branch that was waiting to retry wakes up afterwards (no row here, so no update below).
        select id, $2, 'running', 1, now() from public.image_requests where id = $1 and status = 'running'
        on conflict (request_id, style) do update
           set status = 'running', attempts = generated_images.attempts + 1,
               started_at = coalesce(generated_images.started_at, now()), updated_at = now()
         where generated_images.status <> 'succeeded'
-          -- A canceled request's styles stay as the cancel left them, even when a branch that was
-          -- waiting to retry wakes up afterwards.
-          and exists (select from public.image_requests r where r.id = $1 and r.status = 'running')
        returning attempts
      )
      select r.prompt, r.styles, r.options, b.attempts, g.status, g.path, g.url, g.bytes, g.sha256
