@@ -54,9 +54,11 @@ export function createResonate(opts: ClientOptions): Resonate {
   return resonate;
 }
 
-interface NetworkInternals {
+/** The fields of the SDK's (0.11.5) PostgresNetwork that start-up retry and graceful stop reach into. */
+export interface NetworkInternals {
   init(): Promise<void>;
   stopped?: boolean;
+  timer?: ReturnType<typeof setTimeout>;
   listenClient?: { end(): Promise<void> };
 }
 

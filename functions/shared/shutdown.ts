@@ -6,12 +6,7 @@ import type { Resonate } from "@resonatehq/sdk";
 import type pg from "pg";
 import { heldTasks, releaseTasks } from "./held-tasks.ts";
 import type { Logger } from "./log.ts";
-
-interface PostgresNetworkInternals {
-  stopped?: boolean;
-  timer?: ReturnType<typeof setTimeout>;
-  listenClient?: { end(): Promise<void> };
-}
+import type { NetworkInternals } from "./resonate-client.ts";
 
 /**
  * Stops PostgresNetwork from dequeuing messages while keeping its connection pool, so in-flight tasks
@@ -19,7 +14,7 @@ interface PostgresNetworkInternals {
  * its fields, which the graceful-shutdown test guards.
  */
 async function stopIntake(resonate: Resonate): Promise<boolean> {
-  const network = (resonate as unknown as { network?: PostgresNetworkInternals }).network;
+  const network = (resonate as unknown as { network?: Partial<NetworkInternals> }).network;
   if (!network || !("listenClient" in network)) return false;
   network.stopped = true;
   if (network.timer) clearTimeout(network.timer);
