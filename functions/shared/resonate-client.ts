@@ -37,7 +37,9 @@ export function createResonate(opts: ClientOptions): Resonate {
   const logger = opts.log ? sdkLogger(opts.log) : undefined;
   if (opts.resonate.serverUrl) {
     const resonate = new Resonate({ url: opts.resonate.serverUrl, group, pid: opts.pid, ttl, logger });
-    opts.onStoreReady?.();
+    // After this function returns, as on the Postgres path: the callback may use what the caller is
+    // still building.
+    if (opts.onStoreReady) queueMicrotask(opts.onStoreReady);
     return resonate;
   }
   const network = new PostgresNetwork({
