@@ -10,20 +10,27 @@ import {
   FUNCTIONS_PORT,
   HOST,
   NODE_BIN,
+  PG_HOME,
   PGDATA,
+  POOLER_PORT,
   ROOT,
+  STACK_DIR,
   STORAGE_DIR,
   WORKER_HEALTH_PORT,
 } from "./stack/layout.ts";
 import { applyMigrations } from "./stack/migrate.ts";
 import { applyPlatform, installNetExtensionFiles } from "./stack/platform.ts";
+import { poolerCommand, poolerHealthy, writePoolerConfig } from "./stack/pooler.ts";
 import {
+  ADMIN_DB_URL,
+  DB_URL,
   ensureCluster,
   isAccepting,
   postmasterPid,
   restartPostgres,
   startPostgres,
   stopPostgres,
+  withAdmin,
   withClient,
 } from "./stack/postgres.ts";
 import { runningPid, startDetached, stopProcess, waitFor } from "./stack/processes.ts";
@@ -78,17 +85,26 @@ export async function up(): Promise<void> {
   }
   await waitFor("Postgres", isAccepting);
   const env = stackEnv();
-  await withClient(async (c) => {
-    await applyPlatform(c);
-    const applied = await applyMigrations(c);
-    if (applied.length) say(`applied migrations: ${applied.join(", ")}`);
-  });
+  // What the platform installs before any migration, as its own superuser; then the migrations, as
+  // postgres, through the Supabase CLI.
+  await withAdmin((c) => applyPlatform(c));
+  const applied = await applyMigrations(DB_URL);
+  if (applied.length) say(`applied migrations: ${applied.join(", ")}`);
   await storeVaultSecrets(env);
 
   const childEnv = { ...process.env, ...env };
-  if (runningPid("net-dispatcher") === undefined) {
-    startDetached("net-dispatcher", NODE_BIN, [join(ROOT, "scripts/stack/net-dispatcher.ts")], childEnv);
+  if (runningPid("pooler") === undefined) {
+    const [cmd, args] = poolerCommand(writePoolerConfig());
+    startDetached("pooler", cmd, args, childEnv);
   }
+  if (runningPid("net-dispatcher") === undefined) {
+    // pg_net's worker is the platform's own: it reads the queue as the superuser.
+    startDetached("net-dispatcher", NODE_BIN, [join(ROOT, "scripts/stack/net-dispatcher.ts")], {
+      ...childEnv,
+      DATABASE_URL: ADMIN_DB_URL,
+    });
+  }
+  await waitFor(`the pooler on ${HOST}:${POOLER_PORT}`, poolerHealthy);
   if (runningPid("functions") === undefined) {
     // A server that was just told to stop (a concurrent `reload`) may answer for a moment longer.
     const deadline = Date.now() + 10_000;
@@ -110,7 +126,7 @@ export async function up(): Promise<void> {
 }
 
 export async function down(): Promise<void> {
-  for (const name of ["worker", "functions", "net-dispatcher"]) {
+  for (const name of ["worker", "functions", "net-dispatcher", "pooler"]) {
     if (await stopProcess(name)) say(`stopped ${name}`);
   }
   if (postmasterPid() !== undefined) {
@@ -135,6 +151,13 @@ async function status(): Promise<boolean> {
     fnPid ? String(fnPid) : "-",
     `127.0.0.1:${FUNCTIONS_PORT}`,
     (await functionsHealthy()) ? "healthy" : "down",
+  ]);
+  const poolerPid = runningPid("pooler");
+  rows.push([
+    "pooler",
+    poolerPid ? String(poolerPid) : "-",
+    `${HOST}:${POOLER_PORT}`,
+    (await poolerHealthy()) ? "healthy" : "down",
   ]);
   const netPid = runningPid("net-dispatcher");
   rows.push(["net-dispatcher", netPid ? String(netPid) : "-", "-", netPid ? "running" : "down"]);
@@ -182,7 +205,8 @@ async function main(): Promise<void> {
     case "reset": {
       const hadWorker = runningPid("worker") !== undefined;
       await down();
-      rmSync(PGDATA, { recursive: true, force: true });
+      rmSync(PG_HOME, { recursive: true, force: true });
+      rmSync(join(STACK_DIR, "pgdata"), { recursive: true, force: true });
       rmSync(STORAGE_DIR, { recursive: true, force: true });
       await up();
       if (hadWorker)
@@ -193,7 +217,7 @@ async function main(): Promise<void> {
       // One process and its supervisor, which would otherwise restart it: `stop worker`.
       const name = process.argv[3];
       if (!name) {
-        console.error("usage: npm run stack -- stop <worker | functions | net-dispatcher>");
+        console.error("usage: npm run stack -- stop <worker | functions | net-dispatcher | pooler>");
         process.exitCode = 2;
       } else if (await stopProcess(name)) console.log(`stack: stopped ${name}`);
       else console.log(`stack: ${name} was not running`);

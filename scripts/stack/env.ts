@@ -2,6 +2,7 @@
 // the Edge Functions and the tests are started with. Names follow what Supabase injects.
 
 import { FUNCTIONS_PORT, HOST, STORAGE_DIR } from "./layout.ts";
+import { POOLER_URL } from "./pooler.ts";
 import { DB_URL } from "./postgres.ts";
 import { loadOrCreateSecrets } from "./secrets.ts";
 
@@ -13,6 +14,8 @@ export function stackEnv(): Record<string, string> {
   return {
     DATABASE_URL: DB_URL,
     SUPABASE_DB_URL: DB_URL,
+    // The transaction pooler; not SUPABASE_-prefixed because hosted function secrets may not be.
+    DB_POOLER_URL: POOLER_URL,
     SUPABASE_URL,
     FUNCTIONS_URL,
     SUPABASE_SERVICE_ROLE_KEY: secrets.SUPABASE_SERVICE_ROLE_KEY,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the system pieces the local stack needs, idempotently: Postgres 15 with pg_cron (Debian
-# bookworm packages) and pgvector (not packaged for bookworm, so built from Debian's trixie source
+# Installs the system pieces the local stack needs, idempotently: Postgres 15 with pg_cron,
+# plpgsql_check and pgbouncer (Debian bookworm packages) and pgvector (not packaged for bookworm, so built from Debian's trixie source
 # package). Fast when everything is present: it only checks files.
 set -euo pipefail
 
@@ -31,6 +31,25 @@ fi
 if [ ! -f "$PG_LIB/pg_cron.so" ]; then
   echo "install-system: installing postgresql-15-cron"
   apt_install postgresql-15-cron
+fi
+
+# plpgsql_check, which `supabase db lint` needs (npm run db:lint).
+if [ ! -f "$PG_LIB/plpgsql_check.so" ]; then
+  echo "install-system: installing postgresql-15-plpgsql-check"
+  apt_install postgresql-15-plpgsql-check
+fi
+
+# pgbouncer, the transaction pooler standing in for Supavisor. The stack runs its own instance; the
+# package's service is not wanted, so package scripts may not start it (policy-rc.d answers 101).
+if [ ! -x /usr/sbin/pgbouncer ]; then
+  echo "install-system: installing pgbouncer"
+  need_root pgbouncer
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
+  apt_install pgbouncer
 fi
 
 # Headless Chromium for the gallery's screenshot test (Debian's package; no browser download).

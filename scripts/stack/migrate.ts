@@ -1,17 +1,17 @@
-// Applies supabase/migrations/*.sql in file order, each exactly once, recording them in
-// supabase_migrations.schema_migrations as the Supabase CLI does. Each file runs in its own
-// transaction, so a failing migration leaves nothing half-applied.
-import { readdirSync, readFileSync } from "node:fs";
+// Applies supabase/migrations with the real Supabase CLI (`supabase db push --db-url`), as `postgres`,
+// so the migration history in supabase_migrations.schema_migrations is the CLI's own and every
+// statement runs with the rights it has on a hosted project. The CLI applies each file in its own
+// transaction: a failing file leaves nothing of itself behind, and the files before it stay applied.
+import { spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import type pg from "pg";
-import { ROOT } from "./layout.ts";
+import { ROOT, SUPABASE_BIN } from "./layout.ts";
 
 export const MIGRATIONS_DIR = join(ROOT, "supabase", "migrations");
 
 export interface Migration {
   version: string;
   name: string;
-  path: string;
 }
 
 export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
@@ -20,44 +20,48 @@ export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
     .sort()
     .map((f) => {
       const [, version, name] = /^(\d+)_(.+)\.sql$/.exec(f)!;
-      return { version: version!, name: name!, path: join(dir, f) };
+      return { version: version!, name: name! };
     });
 }
 
-export async function applyMigrations(client: pg.Client, dir = MIGRATIONS_DIR): Promise<string[]> {
-  await client.query(`
-    create schema if not exists supabase_migrations;
-    create table if not exists supabase_migrations.schema_migrations (
-      version text primary key, name text, statements text[], applied_at timestamptz default now()
-    );`);
-  // One migrator at a time: two stacks coming up at once must not both apply a file.
-  await client.query("select pg_advisory_lock(hashtext('supabase_migrations'))");
-  try {
-    const done = new Set(
-      (
-        await client.query<{ version: string }>("select version from supabase_migrations.schema_migrations")
-      ).rows.map((r) => r.version),
+/** What the CLI printed as applied, in order: `Applying migration <version>_<name>.sql...`. */
+export function appliedFromOutput(output: string): string[] {
+  return [...output.matchAll(/^Applying migration (\d+_.+?)\.sql\.\.\.$/gm)].map((m) => m[1]!);
+}
+
+/**
+ * Runs `supabase db push` against `dbUrl` for the project in `workdir` (whose supabase/migrations it
+ * reads) and returns the files it applied. Throws with the CLI's own message and the failing file.
+ */
+export async function applyMigrations(dbUrl: string, workdir = ROOT): Promise<string[]> {
+  const args = ["db", "push", "--db-url", dbUrl, "--yes", "--workdir", workdir];
+  const { code, output } = await run(SUPABASE_BIN, args);
+  const applied = appliedFromOutput(output);
+  if (code !== 0) {
+    const failed = applied.at(-1);
+    const detail = output
+      .split("\n")
+      .filter((l) => /^(ERROR|At statement|failed|error)/i.test(l.trim()) || /SQLSTATE/.test(l))
+      .join("\n");
+    throw new Error(
+      `supabase db push failed${failed ? ` in ${failed}.sql` : ""}: ${detail || output.trim().split("\n").slice(-5).join("\n")}`,
     );
-    const applied: string[] = [];
-    for (const m of listMigrations(dir)) {
-      if (done.has(m.version)) continue;
-      const sql = readFileSync(m.path, "utf8");
-      await client.query("begin");
-      try {
-        await client.query(sql);
-        await client.query(
-          "insert into supabase_migrations.schema_migrations (version, name, statements) values ($1, $2, $3)",
-          [m.version, m.name, [sql]],
-        );
-        await client.query("commit");
-      } catch (err) {
-        await client.query("rollback");
-        throw new Error(`migration ${m.version}_${m.name}.sql failed: ${(err as Error).message}`);
-      }
-      applied.push(`${m.version}_${m.name}`);
-    }
-    return applied;
-  } finally {
-    await client.query("select pg_advisory_unlock(hashtext('supabase_migrations'))");
   }
+  return applied;
+}
+
+function run(cmd: string, args: string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolve, reject) => {
+    // No stdin: `--yes` answers the CLI's one prompt.
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      output += d.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? 1, output }));
+  });
 }

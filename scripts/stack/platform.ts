@@ -1,11 +1,11 @@
-// Applies the platform stand-ins (roles, Vault, the pg_net extension files) that a hosted Supabase
+// Applies the platform stand-ins (roles, Vault, Storage's schema, the extensions, pg_net's files) that a hosted Supabase
 // project provides. Only the local stack calls this; migrations never contain these pieces.
 import { copyFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type pg from "pg";
 import { ROOT } from "./layout.ts";
 
-const PLATFORM_DIR = join(ROOT, "sql", "platform");
+export const PLATFORM_DIR = join(ROOT, "sql", "platform");
 const EXTENSION_DIR = "/usr/share/postgresql/15/extension";
 
 /** Installs the pg_net stand-in's control and script files so `create extension pg_net` works. */
@@ -18,6 +18,7 @@ export function installNetExtensionFiles(): void {
   }
 }
 
+/** Applies every sql/platform file in order; `client` must be connected as supabase_admin. */
 export async function applyPlatform(client: pg.Client): Promise<void> {
   for (const f of readdirSync(PLATFORM_DIR)
     .filter((f) => f.endsWith(".sql"))

@@ -1,17 +1,43 @@
-// The local Postgres 15 cluster: created once under .stack/pgdata, run as the `postgres` OS user
-// (Postgres refuses to run as root), listening on 127.0.0.1:54322 like the Supabase CLI's database.
+// The local Postgres 15 cluster: created once in PG_HOME, run as the `postgres` OS user (Postgres
+// refuses to run as root), listening on 127.0.0.1:54322 like the Supabase CLI's database.
+//
+// Roles as on a hosted project: the cluster's bootstrap superuser is `supabase_admin`; `postgres`, the
+// role migrations, the worker, the functions and the tests' application traffic use, is NOT a
+// superuser (sql/platform/01_roles.sql gives it the platform's attributes). Only what the platform
+// keeps to itself (its own extensions and stand-ins, throw-away databases, restarts) uses ADMIN_DB_URL.
 import { execFileSync } from "node:child_process";
-import { appendFileSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
-import { DB_PORT, HOST, LOG_DIR, PG_BIN, PG_SOCKET_DIR, PGDATA, STACK_DIR } from "./layout.ts";
+import {
+  DB_PORT,
+  HOST,
+  LOG_DIR,
+  PG_BIN,
+  PG_HOME,
+  PG_LOG,
+  PG_SOCKET_DIR,
+  PGDATA,
+  STACK_DIR,
+} from "./layout.ts";
 
+export const ADMIN_ROLE = "supabase_admin";
 export const DB_URL = `postgresql://postgres:postgres@${HOST}:${DB_PORT}/postgres`;
-const PG_LOG = join(LOG_DIR, "postgres.log");
+export const ADMIN_DB_URL = `postgresql://${ADMIN_ROLE}:postgres@${HOST}:${DB_PORT}/postgres`;
 
 const isRoot = process.getuid?.() === 0;
 
-function postgresUid(): { uid: number; gid: number } {
+export function postgresUid(): { uid: number; gid: number } {
   const uid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
   const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
   return { uid, gid };
@@ -21,7 +47,8 @@ function postgresUid(): { uid: number; gid: number } {
 function asPostgres(bin: string, args: string[]): string {
   const cmd = join(PG_BIN, bin);
   const argv = isRoot ? ["runuser", "-u", "postgres", "--", cmd, ...args] : [cmd, ...args];
-  return execFileSync(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] }).toString();
+  // cwd "/": the caller's directory may be one `postgres` cannot enter, and initdb and pg_ctl chdir back.
+  return execFileSync(argv[0]!, argv.slice(1), { cwd: "/", stdio: ["ignore", "pipe", "pipe"] }).toString();
 }
 
 function ownedDir(path: string): void {
@@ -45,7 +72,8 @@ cron.use_background_workers = on
 max_worker_processes = 32
 timezone = 'UTC'
 log_timezone = 'UTC'
-max_connections = 300
+# Near a small hosted instance's limit, so a connection leak fails here as it would there.
+max_connections = 100
 shared_buffers = '512MB'
 max_wal_size = '4GB'
 log_min_messages = warning
@@ -55,8 +83,11 @@ log_line_prefix = '%m [%p] %q%u@%d '
 /** Creates the cluster if missing and keeps its settings current. Returns what it did. */
 export function ensureCluster(): { created: boolean; settingsChanged: boolean } {
   mkdirSync(STACK_DIR, { recursive: true });
-  ownedDir(LOG_DIR);
+  mkdirSync(LOG_DIR, { recursive: true });
+  ownedDir(PG_HOME);
   ownedDir(PG_SOCKET_DIR);
+  linkInStack(join(STACK_DIR, "pgdata"), PGDATA);
+  linkInStack(join(LOG_DIR, "postgres.log"), PG_LOG);
   const confFile = join(PGDATA, "conf.d.stack.conf");
   let created = false;
   if (!existsSync(join(PGDATA, "PG_VERSION"))) {
@@ -67,7 +98,7 @@ export function ensureCluster(): { created: boolean; settingsChanged: boolean } 
       "-D",
       PGDATA,
       "-U",
-      "postgres",
+      ADMIN_ROLE,
       "-E",
       "UTF8",
       "--locale=C.UTF-8",
@@ -89,8 +120,23 @@ export function ensureCluster(): { created: boolean; settingsChanged: boolean } 
   return { created, settingsChanged: settingsChanged && !created };
 }
 
+/** Points a path under .stack at the real file in PG_HOME, leaving anything else there alone. */
+function linkInStack(link: string, target: string): void {
+  if (link === target) return;
+  let stat: ReturnType<typeof lstatSync> | undefined;
+  try {
+    stat = lstatSync(link);
+  } catch {
+    stat = undefined;
+  }
+  if (stat && !stat.isSymbolicLink()) return;
+  if (stat) rmSync(link);
+  symlinkSync(target, link);
+}
+
+/** The platform's side of the cluster: answers as soon as Postgres accepts, before any app role exists. */
 export async function isAccepting(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: DB_URL, connectionTimeoutMillis: 1000 });
+  const client = new pg.Client({ connectionString: ADMIN_DB_URL, connectionTimeoutMillis: 1000 });
   try {
     await client.connect();
     await client.query("select 1");
@@ -123,6 +169,18 @@ export function restartPostgres(): void {
 export function stopPostgres(mode: "fast" | "immediate" = "fast"): void {
   if (postmasterPid() === undefined) return;
   asPostgres("pg_ctl", ["-D", PGDATA, "-m", mode, "-w", "stop"]);
+}
+
+/** A URL for another database of the cluster, as `postgres` or (admin) as `supabase_admin`. */
+export function databaseUrl(name: string, admin = false): string {
+  const u = new URL(admin ? ADMIN_DB_URL : DB_URL);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** Runs fn as supabase_admin: for what the platform does, never for application traffic. */
+export function withAdmin<T>(fn: (c: pg.Client) => Promise<T>, database = "postgres"): Promise<T> {
+  return withClient(fn, databaseUrl(database, true));
 }
 
 export async function withClient<T>(fn: (c: pg.Client) => Promise<T>, url = DB_URL): Promise<T> {

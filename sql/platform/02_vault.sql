@@ -40,5 +40,8 @@ create or replace view vault.decrypted_secrets as
   select id, name, description, secret, secret as decrypted_secret, key_id, nonce, created_at, updated_at
   from vault.secrets;
 
-grant usage on schema vault to service_role;
-grant select on vault.decrypted_secrets to service_role;
+-- As on the platform, `postgres` manages secrets and `service_role` may read them.
+grant usage on schema vault to postgres, service_role;
+grant all on vault.secrets to postgres;
+grant execute on all functions in schema vault to postgres;
+grant select on vault.decrypted_secrets to postgres, service_role;

@@ -1,11 +1,13 @@
-// pg_cron, pgvector, the Vault stand-in and the migration runner, each exercised for real.
-import { mkdtempSync, writeFileSync } from "node:fs";
+// pg_cron, pgvector, the Vault stand-in, the platform's roles and migrations through the Supabase CLI,
+// each exercised for real.
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPlatformDatabase } from "../../scripts/stack/databases.ts";
 import { applyMigrations, listMigrations } from "../../scripts/stack/migrate.ts";
-import { DB_URL, dropDatabase, freshDatabase, withClient } from "../support/db.ts";
+import { DB_URL, dropDatabase, withClient } from "../support/db.ts";
 import { eventually } from "../support/http-server.ts";
 
 let client: pg.Client;
@@ -112,30 +114,96 @@ describe("migrations", () => {
   const name = "stack_migrations_test";
   afterAll(() => dropDatabase(name));
 
-  it("apply every file once, in order, and a second run applies nothing", async () => {
-    const url = await freshDatabase(name);
+  it("are applied by the Supabase CLI, each file once, and a second push applies nothing", async () => {
+    const url = await createPlatformDatabase(name);
+    const applied = await applyMigrations(url);
+    const files = listMigrations().map((m) => `${m.version}_${m.name}`);
+    expect(applied).toEqual(files);
     await withClient(async (c) => {
-      const { rows } = await c.query<{ version: string }>(
-        "select version from supabase_migrations.schema_migrations order by version",
+      const { rows } = await c.query<{ version: string; name: string }>(
+        "select version, name from supabase_migrations.schema_migrations order by version",
       );
-      expect(rows.map((r) => r.version)).toEqual(listMigrations().map((m) => m.version));
-      expect(await applyMigrations(c)).toEqual([]);
+      expect(rows.map((r) => `${r.version}_${r.name}`)).toEqual(files);
     }, url);
+    expect(await applyMigrations(url)).toEqual([]);
   });
 
-  it("roll a failing migration back whole and report which file failed", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "migrations-"));
+  it("roll a failing file back whole and report which file failed", async () => {
+    const workdir = mkdtempSync(join(tmpdir(), "migrations-"));
+    const dir = join(workdir, "supabase", "migrations");
+    mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "20990101000000_ok.sql"), "create table mig_ok (id int);");
     writeFileSync(join(dir, "20990101000001_bad.sql"), "create table mig_half (id int); select 1/0;");
-    const url = await freshDatabase(name);
+    const url = await createPlatformDatabase(name);
+    await expect(applyMigrations(url, workdir)).rejects.toThrow(
+      /failed in 20990101000001_bad\.sql: .*division by zero/s,
+    );
     await withClient(async (c) => {
-      await expect(applyMigrations(c, dir)).rejects.toThrow(
-        /20990101000001_bad\.sql failed: division by zero/,
-      );
       const { rows } = await c.query<{ t: string | null; half: string | null }>(
         "select to_regclass('mig_ok')::text as t, to_regclass('mig_half')::text as half",
       );
       expect(rows[0]).toEqual({ t: "mig_ok", half: null });
     }, url);
+  });
+
+  it("run as postgres, which is not a superuser, so a statement that needs one fails as it would hosted", async () => {
+    const workdir = mkdtempSync(join(tmpdir(), "migrations-"));
+    const dir = join(workdir, "supabase", "migrations");
+    mkdirSync(dir, { recursive: true });
+    // Event triggers need a superuser; Supabase documents them as unsupported for postgres.
+    writeFileSync(
+      join(dir, "20990101000000_needs_superuser.sql"),
+      `create function public.ddl_probe() returns event_trigger language plpgsql as $$ begin end $$;
+       create event trigger ddl_probe on ddl_command_end execute function public.ddl_probe();`,
+    );
+    const url = await createPlatformDatabase(name);
+    await expect(applyMigrations(url, workdir)).rejects.toThrow(
+      /permission denied to create event trigger "ddl_probe"/,
+    );
+  });
+});
+
+describe("roles", () => {
+  it("postgres has the platform's attributes and is not a superuser; supabase_admin is", async () => {
+    const { rows } = await client.query<Record<string, unknown>>(
+      `select rolname, rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls
+         from pg_roles where rolname in ('postgres', 'supabase_admin') order by rolname`,
+    );
+    expect(rows).toEqual([
+      {
+        rolname: "postgres",
+        rolsuper: false,
+        rolcreaterole: true,
+        rolcreatedb: true,
+        rolreplication: true,
+        rolbypassrls: true,
+      },
+      {
+        rolname: "supabase_admin",
+        rolsuper: true,
+        rolcreaterole: true,
+        rolcreatedb: true,
+        rolreplication: true,
+        rolbypassrls: true,
+      },
+    ]);
+    const who = await client.query<{ user: string; bootstrap: string }>(
+      "select current_user as user, (select rolname from pg_roles where oid = 10) as bootstrap",
+    );
+    expect(who.rows[0]).toEqual({ user: "postgres", bootstrap: "supabase_admin" });
+  });
+
+  it("the app's objects belong to postgres, the platform's to supabase_admin", async () => {
+    const { rows } = await client.query<{ nspname: string; owner: string }>(
+      `select nspname, pg_get_userbyid(nspowner) as owner from pg_namespace
+        where nspname in ('app', 'resonate', 'net', 'vault', 'cron') order by nspname`,
+    );
+    expect(Object.fromEntries(rows.map((r) => [r.nspname, r.owner]))).toEqual({
+      app: "postgres",
+      cron: "supabase_admin",
+      net: "supabase_admin",
+      resonate: "postgres",
+      vault: "supabase_admin",
+    });
   });
 });

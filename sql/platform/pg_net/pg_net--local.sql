@@ -1,8 +1,12 @@
 -- The pg_net interface: functions enqueue a request row and return its id; nothing leaves until the
 -- transaction commits, because the dispatcher only sees committed rows (and NOTIFY is delivered at
 -- commit). A rolled-back transaction therefore sends nothing, as with the real extension.
+--
+-- Like pg_net, the queue is UNLOGGED: a crash or an immediate restart empties it, and requests still
+-- queued are gone (app.repost_stuck_webhooks is the backstop for that). The functions are security
+-- definer, as pg_net's are, so callers need EXECUTE only, not rights on the tables.
 
-create table net.http_request_queue (
+create unlogged table net.http_request_queue (
   id bigserial primary key,
   method text not null check (method in ('GET', 'POST', 'DELETE')),
   url text not null,
@@ -41,7 +45,7 @@ create function net.http_get(
   params jsonb default '{}'::jsonb,
   headers jsonb default '{}'::jsonb,
   timeout_milliseconds integer default 5000
-) returns bigint language plpgsql volatile as $$
+) returns bigint language plpgsql volatile security definer set search_path = net, pg_catalog as $$
 declare
   request_id bigint;
 begin
@@ -59,7 +63,7 @@ create function net.http_post(
   params jsonb default '{}'::jsonb,
   headers jsonb default '{"Content-Type": "application/json"}'::jsonb,
   timeout_milliseconds integer default 5000
-) returns bigint language plpgsql volatile as $$
+) returns bigint language plpgsql volatile security definer set search_path = net, pg_catalog as $$
 declare
   request_id bigint;
 begin
@@ -77,7 +81,7 @@ create function net.http_delete(
   params jsonb default '{}'::jsonb,
   headers jsonb default '{}'::jsonb,
   timeout_milliseconds integer default 5000
-) returns bigint language plpgsql volatile as $$
+) returns bigint language plpgsql volatile security definer set search_path = net, pg_catalog as $$
 declare
   request_id bigint;
 begin

@@ -1,0 +1,55 @@
+-- pg_net keeps its request queue in an UNLOGGED table: a database crash or an immediate restart drops
+-- the requests still queued, and the row they were for would stay 'queued' with no workflow forever.
+-- This backstop re-posts the webhook for such rows. It is safe to repeat: the Edge Function derives
+-- the workflow id from the row id, so a delivery that did arrive after all starts nothing new, and a
+-- row the function refuses turns 'failed' and is no longer picked.
+create or replace function app.repost_stuck_webhooks(older_than interval default interval '3 minutes')
+returns integer
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  target record;
+  stuck record;
+  reposted integer := 0;
+begin
+  -- Each table whose AFTER INSERT trigger posts a webhook, the function it posts to, and the prefix of
+  -- the workflow id that function starts (`<prefix><row id>`).
+  for target in
+    select * from (values
+      ('import_jobs', 'import-webhook', 'import/'),
+      ('image_requests', 'images-webhook', 'images/')
+    ) as t (table_name, function_name, workflow_prefix)
+  loop
+    for stuck in execute format(
+      $q$select to_jsonb(r) as record from public.%I r
+          where r.status = 'queued' and r.created_at < now() - $1
+            and not exists (select from resonate.promises p where p.id = $2 || r.id::text)
+          order by r.created_at
+          limit 500$q$, target.table_name)
+      using older_than, target.workflow_prefix
+    loop
+      if app.post_to_function(target.function_name, jsonb_build_object(
+           'type', 'INSERT', 'table', target.table_name, 'schema', 'public',
+           'record', stuck.record, 'old_record', null)) is not null then
+        reposted := reposted + 1;
+      end if;
+    end loop;
+  end loop;
+  if reposted > 0 then
+    raise log 'app.repost_stuck_webhooks: re-posted % webhook(s)', reposted;
+  end if;
+  return reposted;
+end
+$$;
+
+revoke all on function app.repost_stuck_webhooks(interval) from public;
+
+do $$
+begin
+  if exists (select from pg_extension where extname = 'pg_cron') then
+    perform cron.schedule('webhook-backstop', '* * * * *', 'select app.repost_stuck_webhooks()');
+  end if;
+end
+$$;
