@@ -4,15 +4,14 @@
 // Styles are synthetic (bench-01, ...): the rows are inserted into a database of the benchmark's own and
 // the workflow is started directly, so the webhook's production limit of 6 known styles stays as it
 // is. Images are 32 px so the number measures orchestration, not drawing.
-import { rm } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Context } from "@resonatehq/sdk";
 import { loadConfig } from "../functions/shared/config.ts";
 import { createResonate, toWorkers } from "../functions/shared/resonate-client.ts";
 import { stackEnv } from "../scripts/stack/env.ts";
 import { up } from "../scripts/stack.ts";
+import { removeStoredImages } from "../test/images/support/harness.ts";
 import { dropDatabase, freshDatabase, pool as makePool } from "../test/support/db.ts";
 import { startWorker } from "../test/support/worker.ts";
 import { type Row, report } from "./lib/report.ts";
@@ -149,10 +148,7 @@ async function main(): Promise<void> {
       console.log(JSON.stringify(rows.at(-1)));
     }
   } finally {
-    const { rows: ids } = await pool.query<{ id: string }>("select id from image_requests");
-    await Promise.all(
-      ids.map((r) => rm(join(process.env.STORAGE_DIR!, "images", r.id), { recursive: true, force: true })),
-    );
+    await removeStoredImages(pool);
     await worker.kill("SIGTERM");
     await bare.stop();
     await resonate.stop();

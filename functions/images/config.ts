@@ -7,7 +7,7 @@ export type ProviderName = "simulated" | "openai";
 
 export interface ImagesConfig {
   provider: ProviderName;
-  /** Storage bucket (a folder under STORAGE_DIR locally). */
+  /** Supabase Storage bucket, public, that the images are uploaded to. */
   bucket: string;
   /** Edge length of simulated images, px. */
   simulatedSize: number;

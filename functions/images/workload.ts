@@ -8,7 +8,7 @@ import { type ImagesConfig, loadImagesConfig } from "./config.ts";
 import { openAiProvider } from "./openai.ts";
 import type { ImageProvider } from "./provider.ts";
 import { simulatedProvider } from "./simulated.ts";
-import { type ImageStorage, localStorage, supabaseStorage } from "./storage.ts";
+import { type ImageStorage, supabaseStorage } from "./storage.ts";
 import { DEPENDENCY, generateImages, type ImagesDeps, WORKFLOW_NAME } from "./workflow.ts";
 
 export function buildProvider(cfg: ImagesConfig): ImageProvider {
@@ -19,13 +19,10 @@ export function buildProvider(cfg: ImagesConfig): ImageProvider {
 }
 
 export function buildStorage(app: AppConfig, cfg: ImagesConfig): ImageStorage {
-  if (app.localMode) {
-    if (!app.storageDir)
-      throw new ConfigError("LOCAL_MODE=true needs STORAGE_DIR (the folder the stack serves as Storage)");
-    return localStorage(app.storageDir, cfg.bucket, app.supabaseUrl);
-  }
   if (!app.serviceRoleKey)
-    throw new ConfigError("storing images in Supabase Storage needs SUPABASE_SERVICE_ROLE_KEY");
+    throw new ConfigError(
+      "storing images needs SUPABASE_SERVICE_ROLE_KEY: images go to Supabase Storage at SUPABASE_URL, on the local stack too",
+    );
   const client = createClient(app.supabaseUrl, app.serviceRoleKey, { auth: { persistSession: false } });
   return supabaseStorage(client, cfg.bucket);
 }

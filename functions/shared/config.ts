@@ -69,7 +69,6 @@ export interface AppConfig {
   serviceRoleKey: string | undefined;
   webhookSecret: string | undefined;
   localMode: boolean;
-  storageDir: string | undefined;
   resonate: ResonateConfig;
   workerConcurrency: number;
   shutdownGraceMs: number;
@@ -100,7 +99,6 @@ export function loadConfig(): AppConfig {
     serviceRoleKey: readEnv("SUPABASE_SERVICE_ROLE_KEY") || undefined,
     webhookSecret: readEnv("WEBHOOK_SECRET") || undefined,
     localMode: localModeFromEnv(),
-    storageDir: readEnv("STORAGE_DIR") || undefined,
     resonate: {
       serverUrl: optionalUrl("RESONATE_URL"),
       group: str("RESONATE_GROUP", "workers"),

@@ -1,13 +1,13 @@
 // Local stand-in for Supabase's Edge Runtime (run by Deno): serves every
-// supabase/functions/<name>/index.ts at /functions/v1/<name>, and the local Storage folder at
-// /storage/v1/object/public/<bucket>/<path>. Each function calls Deno.serve(handler) at top level as it
-// would on the platform; while importing it we capture that handler instead of opening a port.
+// supabase/functions/<name>/index.ts at /functions/v1/<name>, and hands /storage/v1/ to the Storage API
+// stand-in (storage-api.ts). Each function calls Deno.serve(handler) at top level as it would on the
+// platform; while importing it we capture that handler instead of opening a port.
+import { handleStorageRequest } from "./storage-api.ts";
 
 type Handler = (req: Request) => Response | Promise<Response>;
 
 const root = new URL("../../", import.meta.url);
 const functionsDir = new URL("supabase/functions/", root);
-const storageDir = Deno.env.get("STORAGE_DIR") ?? new URL(".stack/storage/", root).pathname;
 const port = Number(Deno.env.get("FUNCTIONS_PORT") ?? 54321);
 
 // The platform checks the caller's JWT before a function runs unless config.toml sets
@@ -88,41 +88,11 @@ for await (const entry of Deno.readDir(functionsDir)) {
 }
 log("loaded", { functions: [...handlers.keys()].sort(), failed: [...failures.keys()] });
 
-const CONTENT_TYPES: Record<string, string> = {
-  png: "image/png",
-  jpg: "image/jpeg",
-  jpeg: "image/jpeg",
-  webp: "image/webp",
-  json: "application/json",
-  txt: "text/plain",
-  html: "text/html",
-};
-
-async function serveStorage(path: string): Promise<Response> {
-  const rel = decodeURIComponent(path);
-  if (rel.split("/").some((seg) => seg === ".." || seg === "")) {
-    return Response.json({ error: "invalid object path" }, { status: 400 });
-  }
-  try {
-    const bytes = await Deno.readFile(`${storageDir}/${rel}`);
-    const ext = rel.split(".").pop()?.toLowerCase() ?? "";
-    return new Response(bytes, {
-      headers: {
-        "content-type": CONTENT_TYPES[ext] ?? "application/octet-stream",
-        "cache-control": "no-cache",
-      },
-    });
-  } catch {
-    return Response.json({ error: "object not found", path: rel }, { status: 404 });
-  }
-}
-
 Deno.serve({ hostname: "127.0.0.1", port, onListen: () => log("listening", { port }) }, async (req) => {
   const url = new URL(req.url);
   const started = performance.now();
   let res: Response;
   const fn = /^\/functions\/v1\/([^/]+)/.exec(url.pathname);
-  const storage = /^\/storage\/v1\/object\/public\/(.+)$/.exec(url.pathname);
   if (fn) {
     const name = fn[1]!;
     const handler = handlers.get(name);
@@ -144,8 +114,8 @@ Deno.serve({ hostname: "127.0.0.1", port, onListen: () => log("listening", { por
     } else {
       res = Response.json({ error: `no function named ${name}` }, { status: 404 });
     }
-  } else if (storage && req.method === "GET") {
-    res = await serveStorage(storage[1]!);
+  } else if (url.pathname.startsWith("/storage/v1/")) {
+    res = await handleStorageRequest(req);
   } else {
     res = Response.json(
       { error: "not found", hint: "functions live at /functions/v1/<name>" },

@@ -1,26 +1,42 @@
-// Both storage back ends for real: files under STORAGE_DIR fetched back through the stack's Storage
-// URL, and supabase-js's upload against a loopback server that speaks the Storage API's upload route.
+// The images workload's storage for real: supabase-js uploads to the stack's Storage API stand-in, into a
+// public bucket of the test's own, and the URL it returns serves the bytes back.
 import { randomUUID } from "node:crypto";
 import { rm } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { createClient } from "@supabase/supabase-js";
-import { afterAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePng } from "../../functions/images/png.ts";
-import { localStorage, publicUrl, supabaseStorage } from "../../functions/images/storage.ts";
+import { supabaseStorage } from "../../functions/images/storage.ts";
 
 const png = encodePng(3, 3, new Uint8Array(27).fill(90));
-const prefix = `test-${randomUUID()}`;
+const bucket = `images-test-${randomUUID().slice(0, 8)}`;
+const client = createClient(process.env.SUPABASE_URL!, process.env.SUPABASE_SERVICE_ROLE_KEY!, {
+  auth: { persistSession: false },
+});
+const storage = supabaseStorage(client, bucket);
+// The Storage API reads buckets from the database the functions server is given.
+const db = new pg.Client({ connectionString: process.env.SUPABASE_DB_URL });
 
-describe("local storage", () => {
-  const dir = process.env.STORAGE_DIR!;
-  const storage = localStorage(dir, "images", process.env.SUPABASE_URL!);
-  afterAll(() => rm(join(dir, "images", prefix), { recursive: true, force: true }));
+beforeAll(async () => {
+  await db.connect();
+  await db.query("insert into storage.buckets (id, name, public) values ($1, $1, true)", [bucket]);
+});
 
-  it("writes under STORAGE_DIR/<bucket>/<path> and the stack serves it at the Storage public URL", async () => {
-    const url = await storage.put(`${prefix}/cartoon.png`, png, "image/png");
-    expect(url).toBe(`${process.env.SUPABASE_URL}/storage/v1/object/public/images/${prefix}/cartoon.png`);
+afterAll(async () => {
+  await client.storage.from(bucket).remove(["r/cartoon.png", "r/again.png"]);
+  // Removing objects leaves their (now empty) folders behind.
+  await rm(join(process.env.STORAGE_DIR!, bucket), { recursive: true, force: true });
+  await db.query("delete from storage.buckets where id = $1", [bucket]);
+  await db.end();
+});
+
+const bytesAt = async (url: string) => Buffer.from(await (await fetch(url)).arrayBuffer());
+
+describe("supabase storage", () => {
+  it("uploads through supabase-js and returns the public URL, which serves the PNG", async () => {
+    const url = await storage.put("r/cartoon.png", png, "image/png");
+    expect(url).toBe(`${process.env.SUPABASE_URL}/storage/v1/object/public/${bucket}/r/cartoon.png`);
     const res = await fetch(url);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("image/png");
@@ -29,61 +45,22 @@ describe("local storage", () => {
 
   it("overwrites the same path when a branch runs again", async () => {
     const other = encodePng(2, 2, new Uint8Array(12).fill(1));
-    await storage.put(`${prefix}/again.png`, png, "image/png");
-    const url = await storage.put(`${prefix}/again.png`, other, "image/png");
-    expect(Buffer.from(await (await fetch(url)).arrayBuffer()).equals(Buffer.from(other))).toBe(true);
+    await storage.put("r/again.png", png, "image/png");
+    const url = await storage.put("r/again.png", other, "image/png");
+    expect((await bytesAt(url)).equals(Buffer.from(other))).toBe(true);
   });
 
-  it("refuses paths that would escape the bucket", async () => {
+  it("refuses paths that would escape the bucket before sending anything", async () => {
     await expect(storage.put("../secrets.env", png, "image/png")).rejects.toThrow(
       'unsafe storage path "../secrets.env"',
     );
     await expect(storage.put("a/../../b.png", png, "image/png")).rejects.toThrow("unsafe storage path");
   });
-});
 
-describe("supabase storage", () => {
-  let server: Server;
-  afterAll(() => new Promise<void>((r) => (server ? server.close(() => r()) : r())));
-
-  it("uploads with upsert through supabase-js and returns the public URL", async () => {
-    const seen: {
-      method?: string;
-      url?: string;
-      auth?: string;
-      upsert?: string;
-      type?: string;
-      body?: Buffer;
-    }[] = [];
-    server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (d) => chunks.push(d));
-      req.on("end", () => {
-        seen.push({
-          method: req.method,
-          url: req.url,
-          auth: req.headers.authorization,
-          upsert: req.headers["x-upsert"] as string,
-          type: req.headers["content-type"],
-          body: Buffer.concat(chunks),
-        });
-        res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ Id: "1", Key: "images/r/cartoon.png" }));
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const client = createClient(base, "service-role-key", { auth: { persistSession: false } });
-    const url = await supabaseStorage(client, "images").put("r/cartoon.png", png, "image/png");
-    expect(url).toBe(publicUrl(base, "images", "r/cartoon.png"));
-    expect(seen).toHaveLength(1);
-    expect(seen[0]).toMatchObject({
-      method: "POST",
-      url: "/storage/v1/object/images/r/cartoon.png",
-      auth: "Bearer service-role-key",
-      upsert: "true",
-      type: "image/png",
-    });
-    expect(seen[0]!.body!.equals(Buffer.from(png))).toBe(true);
+  it("fails with the Storage API's reason when the bucket does not exist", async () => {
+    const missing = supabaseStorage(client, `${bucket}-missing`);
+    await expect(missing.put("r/x.png", png, "image/png")).rejects.toThrow(
+      `storage upload of ${bucket}-missing/r/x.png failed: Bucket not found`,
+    );
   });
 });

@@ -2,10 +2,8 @@
 // fan-out timing, independent retries, permanent failures, duplicate starts, and the OpenAI client
 // driven through the workflow against a loopback Images API.
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePng } from "../../functions/images/png.ts";
@@ -14,6 +12,7 @@ import { startWorker, type WorkerProcess } from "../support/worker.ts";
 import {
   imageRows,
   insertRequest,
+  isStored,
   removeStoredImages,
   requestRow,
   starter,
@@ -237,10 +236,8 @@ describe("generateImages", () => {
     await new Promise((r) => setTimeout(r, 3_000));
     expect(await requestRow(pool, id)).toMatchObject(expected);
     expect((await imageRows(pool, id)).cartoon).toMatchObject({ status: "failed", attempts: 1 });
-    const stored = (style: string) =>
-      existsSync(join(process.env.STORAGE_DIR!, "images", id, `${style}.png`));
-    expect(stored("photorealistic")).toBe(true);
-    expect(stored("cartoon")).toBe(false);
+    expect(await isStored(id, "photorealistic")).toBe(true);
+    expect(await isStored(id, "cartoon")).toBe(false);
 
     await pool.query("select public.retry_workflow($1)", [`images/${id}`]);
     const req = await waitFor("the retry to finish", async () => {
@@ -249,7 +246,7 @@ describe("generateImages", () => {
     });
     expect(req).toMatchObject({ images_succeeded: 2, images_failed: 0 });
     expect((await imageRows(pool, id)).cartoon).toMatchObject({ status: "succeeded", attempts: 2 });
-    expect(stored("cartoon")).toBe(true);
+    expect(await isStored(id, "cartoon")).toBe(true);
   });
 
   it("starts one workflow however often the same request is started", async () => {

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { loadImagesConfig } from "../../functions/images/config.ts";
+import { buildStorage } from "../../functions/images/workload.ts";
 import { ConfigError, loadConfig } from "../../functions/shared/config.ts";
 import { secretsEqual } from "../../functions/shared/secrets.ts";
 
@@ -32,6 +34,19 @@ describe("loadConfig", () => {
   it("switches to a Resonate Server when RESONATE_URL is set", () => {
     process.env.RESONATE_URL = "http://127.0.0.1:8001";
     expect(loadConfig().resonate.serverUrl).toBe("http://127.0.0.1:8001");
+  });
+});
+
+describe("image storage", () => {
+  it("is Supabase Storage through supabase-js in every mode, so the local stack needs the key too", () => {
+    process.env.LOCAL_MODE = "true";
+    delete process.env.IMAGES_BUCKET;
+    delete process.env.SUPABASE_SERVICE_ROLE_KEY;
+    expect(() => buildStorage(loadConfig(), loadImagesConfig())).toThrow(
+      /storing images needs SUPABASE_SERVICE_ROLE_KEY/,
+    );
+    process.env.SUPABASE_SERVICE_ROLE_KEY = "service-role-key";
+    expect(buildStorage(loadConfig(), loadImagesConfig()).bucket).toBe("images");
   });
 });
 

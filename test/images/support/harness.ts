@@ -1,9 +1,11 @@
 // Shared pieces of the images integration tests: a database of their own, requests inserted as a user
-// would, a Resonate client that starts workflows the way the Edge Function does, and polling helpers.
-import { rm } from "node:fs/promises";
-import { join } from "node:path";
+// would, a Resonate client that starts workflows the way the Edge Function does, polling helpers, and
+// the stack's Storage (through supabase-js, as the worker writes it).
 import type { Resonate } from "@resonatehq/sdk";
+import { createClient } from "@supabase/supabase-js";
 import type pg from "pg";
+import { loadImagesConfig } from "../../../functions/images/config.ts";
+import { objectPath } from "../../../functions/images/workflow.ts";
 import { loadConfig } from "../../../functions/shared/config.ts";
 import { createResonate, toWorkers } from "../../../functions/shared/resonate-client.ts";
 
@@ -109,9 +111,30 @@ export function starter(
   };
 }
 
-/** Deletes the files a test database's requests wrote to the shared Storage folder. */
+/** The bucket the stack's workers store images in, with the service role key they use. */
+function imagesBucket() {
+  const client = createClient(process.env.SUPABASE_URL!, process.env.SUPABASE_SERVICE_ROLE_KEY!, {
+    auth: { persistSession: false },
+  });
+  return client.storage.from(loadImagesConfig().bucket);
+}
+
+/** Whether the image of one style is in Storage, asked the way the gallery asks: its public URL. */
+export async function isStored(requestId: string, style: string): Promise<boolean> {
+  const res = await fetch(imagesBucket().getPublicUrl(objectPath(requestId, style)).data.publicUrl);
+  await res.body?.cancel();
+  return res.ok;
+}
+
+/** Removes from the stack's Storage every image a test database's requests may have stored. */
 export async function removeStoredImages(pool: pg.Pool): Promise<void> {
-  const { rows } = await pool.query<{ id: string }>("select id from image_requests");
-  const dir = join(process.env.STORAGE_DIR!, "images");
-  await Promise.all(rows.map((r) => rm(join(dir, r.id), { recursive: true, force: true })));
+  const { rows } = await pool.query<{ id: string; styles: string[] }>(
+    "select id, styles from image_requests",
+  );
+  const paths = rows.flatMap((r) => r.styles.map((style) => objectPath(r.id, style)));
+  // The Storage API removes at most 1000 objects per call.
+  for (let i = 0; i < paths.length; i += 1000) {
+    const { error } = await imagesBucket().remove(paths.slice(i, i + 1000));
+    if (error) throw new Error(`removing stored images failed: ${error.message}`);
+  }
 }
