@@ -87,9 +87,13 @@ export async function up(): Promise<void> {
   const env = stackEnv();
   // What the platform installs before any migration, as its own superuser; then the migrations, as
   // postgres, through the Supabase CLI.
-  await withAdmin((c) => applyPlatform(c));
-  const applied = await applyMigrations(DB_URL);
-  if (applied.length) say(`applied migrations: ${applied.join(", ")}`);
+  await withAdmin(async (c) => {
+    // One `up` at a time applies files: two concurrent pushes of a new file would both run it.
+    await c.query("select pg_advisory_lock(hashtext('stack up'))");
+    await applyPlatform(c);
+    const applied = await applyMigrations(DB_URL);
+    if (applied.length) say(`applied migrations: ${applied.join(", ")}`);
+  });
   await storeVaultSecrets(env);
 
   const childEnv = { ...process.env, ...env };

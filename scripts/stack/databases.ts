@@ -30,13 +30,13 @@ function fingerprint(): string {
 }
 
 /** Creates an empty database owned by postgres, with the platform stand-ins applied. */
-export async function createPlatformDatabase(name: string, template = "template1"): Promise<string> {
+export async function createPlatformDatabase(name: string): Promise<string> {
   if (!NAME.test(name)) throw new Error(`bad database name ${name}`);
   await withAdmin(async (c) => {
     await c.query(`drop database if exists ${name} with (force)`);
-    await c.query(`create database ${name} owner postgres template ${template}`);
+    await c.query(`create database ${name} owner postgres`);
   });
-  if (template === "template1") await withAdmin((c) => applyPlatform(c), name);
+  await withAdmin((c) => applyPlatform(c), name);
   return databaseUrl(name);
 }
 
@@ -62,8 +62,19 @@ async function ensureTemplate(): Promise<void> {
 
 /** A new database `name` (dropped first if it exists) with the platform and every migration applied. */
 export async function freshDatabase(name: string): Promise<string> {
+  if (!NAME.test(name)) throw new Error(`bad database name ${name}`);
   await ensureTemplate();
-  return createPlatformDatabase(name, TEMPLATE);
+  await withAdmin(async (c) => {
+    // Shared with other copies, exclusive with a rebuild (which drops the template).
+    await c.query("select pg_advisory_lock_shared(hashtext($1))", [TEMPLATE]);
+    try {
+      await c.query(`drop database if exists ${name} with (force)`);
+      await c.query(`create database ${name} owner postgres template ${TEMPLATE}`);
+    } finally {
+      await c.query("select pg_advisory_unlock_shared(hashtext($1))", [TEMPLATE]);
+    }
+  });
+  return databaseUrl(name);
 }
 
 export async function dropDatabase(name: string): Promise<void> {

@@ -1,0 +1,50 @@
+// A clone in a folder the postgres OS user cannot enter (a clone under /root, mode 700) must still get
+// a cluster: initdb used to fail there with "could not change directory ... Permission denied". The
+// stack's own modules are copied into such a folder and create their cluster from there.
+import { execFileSync } from "node:child_process";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { NODE_BIN, ROOT } from "../../scripts/stack/layout.ts";
+
+const isRoot = process.getuid?.() === 0;
+const outer = mkdtempSync(join(tmpdir(), "closed-"));
+let pgHome: string | undefined;
+
+afterAll(() => {
+  if (pgHome?.startsWith("/var/lib/postgresql/durable-pipelines/"))
+    rmSync(pgHome, { recursive: true, force: true });
+  rmSync(outer, { recursive: true, force: true });
+});
+
+describe.runIf(isRoot)("a clone the postgres OS user cannot enter", () => {
+  it("still gets a cluster, kept where postgres can reach it and linked from .stack", {
+    timeout: 60_000,
+  }, () => {
+    chmodSync(outer, 0o700);
+    const clone = join(outer, "clone");
+    mkdirSync(join(clone, "scripts"), { recursive: true });
+    cpSync(join(ROOT, "scripts", "stack"), join(clone, "scripts", "stack"), { recursive: true });
+    symlinkSync(join(ROOT, "node_modules"), join(clone, "node_modules"));
+    expect(() => execFileSync("runuser", ["-u", "postgres", "--", "test", "-x", outer])).toThrow();
+
+    const out = execFileSync(
+      NODE_BIN,
+      [
+        "--input-type=module",
+        "-e",
+        `const l = await import("./scripts/stack/layout.ts");
+         const p = await import("./scripts/stack/postgres.ts");
+         console.log(JSON.stringify({ home: l.PG_HOME, ...p.ensureCluster() }));`,
+      ],
+      { cwd: clone, encoding: "utf8" },
+    );
+    const result = JSON.parse(out.trim().split("\n").at(-1)!) as { home: string; created: boolean };
+    pgHome = result.home;
+    expect(result.created).toBe(true);
+    expect(pgHome.startsWith("/var/lib/postgresql/durable-pipelines/clone-")).toBe(true);
+    expect(existsSync(join(clone, ".stack", "pgdata", "PG_VERSION"))).toBe(true);
+    execFileSync("runuser", ["-u", "postgres", "--", "test", "-w", join(pgHome, "pgdata")]);
+  });
+});
