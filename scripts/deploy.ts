@@ -1,19 +1,19 @@
-// `npm run deploy -- [--dry-run] [--skip <function>]...`: puts this project on a hosted Supabase project with the Supabase CLI
-// (run through npx, so nothing here depends on it being installed). Every step is printed before it
-// runs; --dry-run prints them without running anything. Secrets are passed through the environment
-// and masked in what is printed.
+// `npm run deploy -- [--dry-run] [--skip <function>]...`: puts this project on a hosted Supabase project with
+// the Supabase CLI that package.json pins (node_modules/.bin/supabase). Every step is printed before it
+// runs; --dry-run prints them without running anything. Secrets are masked in what is printed.
 import { spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "./stack/layout.ts";
 
-export const SUPABASE_CLI = "supabase@3.1.0";
+/** Relative to the project root, where every step runs, so a printed command reads as what runs. */
+export const SUPABASE_CLI = "node_modules/.bin/supabase";
 
 export interface DeployEnv {
   SUPABASE_PROJECT_REF: string;
-  SUPABASE_DB_PASSWORD: string;
-  WEBHOOK_SECRET: string;
+  /** The session pooler's URL: the direct db.<ref>.supabase.co host is IPv6-only without the IPv4 add-on. */
   DATABASE_URL: string;
+  WEBHOOK_SECRET: string;
   RESONATE_URL?: string;
   /** The worker's embedding settings, which the search function must share (docs/ingest.md). */
   embeddings: Record<string, string>;
@@ -28,12 +28,9 @@ export interface Step {
   secrets: string[];
 }
 
-const REQUIRED: (keyof DeployEnv)[] = [
-  "SUPABASE_PROJECT_REF",
-  "SUPABASE_DB_PASSWORD",
-  "WEBHOOK_SECRET",
-  "DATABASE_URL",
-];
+// SUPABASE_ACCESS_TOKEN is read by the CLI itself: every step but the database ones calls the Management
+// API, which answers "Access token not provided" without it.
+const REQUIRED = ["SUPABASE_ACCESS_TOKEN", "SUPABASE_PROJECT_REF", "DATABASE_URL", "WEBHOOK_SECRET"];
 
 export function readDeployEnv(env: NodeJS.ProcessEnv): DeployEnv {
   const missing = REQUIRED.filter((k) => !env[k]);
@@ -41,11 +38,22 @@ export function readDeployEnv(env: NodeJS.ProcessEnv): DeployEnv {
   if (!/^[a-z0-9]{20}$/.test(env.SUPABASE_PROJECT_REF!)) {
     throw new Error("SUPABASE_PROJECT_REF must be the 20-character project ref from the dashboard URL");
   }
+  const dbUrl = URL.canParse(env.DATABASE_URL!) ? new URL(env.DATABASE_URL!) : undefined;
+  if (!dbUrl || !/^postgres(ql)?:$/.test(dbUrl.protocol)) {
+    throw new Error(
+      "DATABASE_URL must be a postgresql:// URL with the password percent-encoded (Dashboard > Connect > Session pooler)",
+    );
+  }
+  // The triggers send it as a bearer token, whose syntax (RFC 6750) also keeps it safe inside SQL quotes.
+  if (!/^[\w.~+/-]+=*$/.test(env.WEBHOOK_SECRET!)) {
+    throw new Error(
+      "WEBHOOK_SECRET may hold only letters, digits and -._~+/ (openssl rand -hex 32 makes one)",
+    );
+  }
   return {
     SUPABASE_PROJECT_REF: env.SUPABASE_PROJECT_REF!,
-    SUPABASE_DB_PASSWORD: env.SUPABASE_DB_PASSWORD!,
-    WEBHOOK_SECRET: env.WEBHOOK_SECRET!,
     DATABASE_URL: env.DATABASE_URL!,
+    WEBHOOK_SECRET: env.WEBHOOK_SECRET!,
     RESONATE_URL: env.RESONATE_URL || undefined,
     embeddings: Object.fromEntries(EMBEDDING_VARS.filter((k) => env[k]).map((k) => [k, env[k]!])),
   };
@@ -58,12 +66,13 @@ export function edgeFunctions(dir = join(ROOT, "supabase", "functions")): string
     .sort();
 }
 
-const sqlLiteral = (s: string) => `'${s.replaceAll("'", "''")}'`;
-
-function upsertVaultSecret(name: string, value: string): string {
-  return `select vault.update_secret(id, ${sqlLiteral(value)}) from vault.secrets where name = ${sqlLiteral(name)};
-select vault.create_secret(${sqlLiteral(value)}, ${sqlLiteral(name)})
- where not exists (select from vault.secrets where name = ${sqlLiteral(name)});`;
+/** Creates or updates Vault secrets in one statement: `db query` sends a prepared statement, which takes no
+ * second command. Values go in as plain quoted literals, as readDeployEnv admits none holding a quote. */
+function upsertVaultSecrets(secrets: Record<string, string>): string {
+  const rows = Object.entries(secrets)
+    .map(([name, value]) => `('${name}', '${value}')`)
+    .join(", ");
+  return `do $$ declare s record; begin for s in select * from (values ${rows}) v(name, secret) loop perform vault.update_secret(id, s.secret) from vault.secrets where name = s.name; if not found then perform vault.create_secret(s.secret, s.name); end if; end loop; end $$`;
 }
 
 /** `--skip <name>` (repeatable): Edge Functions not to deploy, each checked against the folder names. */
@@ -83,44 +92,34 @@ export function skippedFunctions(argv: string[], known = edgeFunctions()): strin
 }
 
 export function plan(env: DeployEnv, skip: string[] = []): Step[] {
-  const npx = ["npx", "--yes", SUPABASE_CLI];
-  const functionsUrl = `https://${env.SUPABASE_PROJECT_REF}.supabase.co/functions/v1`;
+  const ref = env.SUPABASE_PROJECT_REF;
   const fnSecrets = [`WEBHOOK_SECRET=${env.WEBHOOK_SECRET}`];
   if (env.RESONATE_URL) fnSecrets.push(`RESONATE_URL=${env.RESONATE_URL}`);
   for (const [k, v] of Object.entries(env.embeddings)) fnSecrets.push(`${k}=${v}`);
   return [
     {
-      title: "link the project",
-      argv: [
-        ...npx,
-        "link",
-        "--project-ref",
-        env.SUPABASE_PROJECT_REF,
-        "--password",
-        env.SUPABASE_DB_PASSWORD,
-      ],
-      secrets: [env.SUPABASE_DB_PASSWORD],
-    },
-    {
       title: "push the migrations (app tables, the resonate schema, triggers, cron jobs)",
-      argv: [...npx, "db", "push", "--password", env.SUPABASE_DB_PASSWORD],
-      secrets: [env.SUPABASE_DB_PASSWORD],
+      argv: [SUPABASE_CLI, "db", "push", "--db-url", env.DATABASE_URL, "--yes"],
+      secrets: [env.DATABASE_URL],
     },
     {
       title: "store where the triggers post and the bearer they send in Vault",
       argv: [
-        "psql",
+        SUPABASE_CLI,
+        "db",
+        "query",
+        "--db-url",
         env.DATABASE_URL,
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-c",
-        `${upsertVaultSecret("functions_url", functionsUrl)}\n${upsertVaultSecret("webhook_secret", env.WEBHOOK_SECRET)}`,
+        upsertVaultSecrets({
+          functions_url: `https://${ref}.supabase.co/functions/v1`,
+          webhook_secret: env.WEBHOOK_SECRET,
+        }),
       ],
-      secrets: [env.WEBHOOK_SECRET, env.DATABASE_URL],
+      secrets: [env.DATABASE_URL, env.WEBHOOK_SECRET],
     },
     {
       title: "set the Edge Functions' secrets",
-      argv: [...npx, "secrets", "set", "--project-ref", env.SUPABASE_PROJECT_REF, ...fnSecrets],
+      argv: [SUPABASE_CLI, "secrets", "set", "--project-ref", ref, ...fnSecrets],
       secrets: [
         env.WEBHOOK_SECRET,
         ...(env.RESONATE_URL ? [env.RESONATE_URL] : []),
@@ -131,22 +130,33 @@ export function plan(env: DeployEnv, skip: string[] = []): Step[] {
       .filter((name) => !skip.includes(name))
       .map((name) => ({
         title: `deploy the ${name} Edge Function`,
-        argv: [...npx, "functions", "deploy", name, "--project-ref", env.SUPABASE_PROJECT_REF],
+        // Bundled by the platform from the uploaded files, with or without Docker here: the shape
+        // test/deploy/bundle.test.ts checks.
+        argv: [SUPABASE_CLI, "functions", "deploy", name, "--project-ref", ref, "--use-api"],
         secrets: [],
       })),
   ];
 }
 
+/** An argument as a POSIX shell needs it; `*` stays bare because it only appears in masks. */
+function shellWord(arg: string): string {
+  if (/^[\w@%+=:,./*-]+$/.test(arg)) return arg;
+  if (!arg.includes("'")) return `'${arg}'`;
+  return `"${arg.replace(/["\\$`]/g, "\\$&")}"`;
+}
+
 export function render(step: Step): string {
-  let line = step.argv.map((a) => (/[\s'"$;]/.test(a) ? JSON.stringify(a) : a)).join(" ");
-  for (const s of step.secrets) if (s) line = line.replaceAll(s, "***");
-  return line;
+  const masked = (arg: string) => step.secrets.reduce((a, s) => (s ? a.replaceAll(s, "***") : a), arg);
+  return step.argv.map((arg) => shellWord(masked(arg))).join(" ");
 }
 
 function main(): void {
   const dryRun = process.argv.includes("--dry-run");
   const env = readDeployEnv(process.env);
   const steps = plan(env, skippedFunctions(process.argv.slice(2)));
+  if (!dryRun && !existsSync(join(ROOT, SUPABASE_CLI))) {
+    throw new Error(`${SUPABASE_CLI} is missing: run npm install (package.json pins the Supabase CLI)`);
+  }
   steps.forEach((step, i) => {
     console.log(`# ${i + 1}/${steps.length} ${step.title}\n${render(step)}`);
     if (dryRun) return;
@@ -159,8 +169,8 @@ function main(): void {
     }
   });
   console.log(`
-# then run the worker where it can reach the database, with DATABASE_URL, SUPABASE_URL,
-# SUPABASE_SERVICE_ROLE_KEY and your provider settings in .env (see docs/deploy.md):
+# then run the worker where it can reach the database, with DATABASE_URL (the same session pooler URL),
+# SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY and your provider settings in .env (see docs/deploy.md):
 #   node_modules/.bin/node --env-file=.env scripts/worker.ts
 ${dryRun ? "# dry run: nothing was executed" : "# deployed"}`);
 }

@@ -6,37 +6,47 @@ import { edgeFunctions, plan, readDeployEnv, render, skippedFunctions } from "..
 import { NODE_BIN, ROOT } from "../../scripts/stack/layout.ts";
 
 const env = {
+  SUPABASE_ACCESS_TOKEN: "sbp_access-token-000",
   SUPABASE_PROJECT_REF: "abcdefghijklmnopqrst",
-  SUPABASE_DB_PASSWORD: "db-password-123",
+  DATABASE_URL:
+    "postgresql://postgres.abcdefghijklmnopqrst:db-password-123@aws-0-eu-central-1.pooler.supabase.com:5432/postgres",
   WEBHOOK_SECRET: "webhook-secret-456",
-  DATABASE_URL: "postgresql://postgres:db-password-123@db.abcdefghijklmnopqrst.supabase.co:5432/postgres",
   RESONATE_URL: "https://resonate.example.com",
 };
 
+const cli = "node_modules/.bin/supabase";
+const ref = env.SUPABASE_PROJECT_REF;
+
 describe("scripts/deploy.ts", () => {
-  it("prints every step in order in a dry run and runs nothing", () => {
+  it("prints every command in order in a dry run, secrets masked, and runs nothing", () => {
     const res = spawnSync(NODE_BIN, [join(ROOT, "scripts/deploy.ts"), "--dry-run"], {
       env: { ...process.env, ...env },
       encoding: "utf8",
     });
+    expect(res.stderr).toBe("");
     expect(res.status).toBe(0);
-    const out = res.stdout;
-    const order = [
-      "link --project-ref abcdefghijklmnopqrst",
-      "db push",
-      "vault.create_secret",
-      "secrets set",
-    ];
-    let at = -1;
-    for (const needle of order) {
-      const i = out.indexOf(needle);
-      expect(i, needle).toBeGreaterThan(at);
-      at = i;
+    const commands = res.stdout.split("\n").filter((line) => line.startsWith(`${cli} `));
+    expect(commands).toEqual([
+      `${cli} db push --db-url *** --yes`,
+      `${cli} db query --db-url *** "do \\$\\$ declare s record; begin for s in select * from (values ` +
+        `('functions_url', 'https://${ref}.supabase.co/functions/v1'), ('webhook_secret', '***')) v(name, secret) ` +
+        "loop perform vault.update_secret(id, s.secret) from vault.secrets where name = s.name; " +
+        'if not found then perform vault.create_secret(s.secret, s.name); end if; end loop; end \\$\\$"',
+      `${cli} secrets set --project-ref ${ref} WEBHOOK_SECRET=*** RESONATE_URL=***`,
+      ...edgeFunctions().map((fn) => `${cli} functions deploy ${fn} --project-ref ${ref} --use-api`),
+    ]);
+    expect(res.stdout).toContain("dry run: nothing was executed");
+    for (const secret of Object.values(env)) {
+      if (secret !== ref) expect(res.stdout).not.toContain(secret);
     }
-    for (const fn of edgeFunctions()) expect(out).toContain(`functions deploy ${fn} `);
-    expect(out).toContain("dry run: nothing was executed");
-    for (const secret of [env.SUPABASE_DB_PASSWORD, env.WEBHOOK_SECRET, env.RESONATE_URL]) {
-      expect(out).not.toContain(secret);
+    expect(res.stdout).not.toContain("db-password-123");
+  });
+
+  it("prints each command as a POSIX shell reads it, so what is printed is what runs", () => {
+    for (const step of plan(readDeployEnv(env))) {
+      const printed = render({ ...step, secrets: [] });
+      const res = spawnSync("sh", ["-c", `printf '%s\\0' ${printed}`], { encoding: "utf8" });
+      expect(res.stdout.split("\0").slice(0, -1), step.title).toEqual(step.argv);
     }
   });
 
@@ -81,18 +91,14 @@ describe("scripts/deploy.ts", () => {
     expect(() => skippedFunctions(["--skip"])).toThrow(/got nothing/);
   });
 
-  it("names the missing variables and rejects a malformed project ref", () => {
+  it("names the missing variables and rejects a malformed project ref, database URL or webhook secret", () => {
     expect(() => readDeployEnv({})).toThrow(
-      /set SUPABASE_PROJECT_REF, SUPABASE_DB_PASSWORD, WEBHOOK_SECRET, DATABASE_URL/,
+      /set SUPABASE_ACCESS_TOKEN, SUPABASE_PROJECT_REF, DATABASE_URL, WEBHOOK_SECRET/,
     );
     expect(() => readDeployEnv({ ...env, SUPABASE_PROJECT_REF: "nope" })).toThrow(/20-character project ref/);
-  });
-
-  it("stores the functions URL and the webhook secret in Vault under the names the triggers read", () => {
-    const vault = plan(readDeployEnv(env)).find((s) => s.title.includes("Vault"))!;
-    const sql = vault.argv.at(-1)!;
-    expect(sql).toContain("'https://abcdefghijklmnopqrst.supabase.co/functions/v1', 'functions_url'");
-    expect(sql).toContain("'webhook_secret'");
-    expect(render(vault)).not.toContain(env.WEBHOOK_SECRET);
+    expect(() => readDeployEnv({ ...env, DATABASE_URL: "db.abcdefghijklmnopqrst.supabase.co" })).toThrow(
+      /postgresql:\/\/ URL with the password percent-encoded/,
+    );
+    expect(() => readDeployEnv({ ...env, WEBHOOK_SECRET: "it's" })).toThrow(/letters, digits and -._~\+\//);
   });
 });
