@@ -10,32 +10,31 @@ security definer
 set search_path = ''
 as $$
 declare
-  target record;
   stuck record;
   reposted integer := 0;
 begin
-  -- Each table whose AFTER INSERT trigger posts a webhook, the function it posts to, and the prefix of
-  -- the workflow id that function starts (`<prefix><row id>`).
-  for target in
-    select * from (values
-      ('import_jobs', 'import-webhook', 'import/'),
-      ('image_requests', 'images-webhook', 'images/')
-    ) as t (table_name, function_name, workflow_prefix)
+  -- One branch per table whose AFTER INSERT trigger posts a webhook: the function it posts to, and the
+  -- workflow id that function starts for the row (`<kind>/<row id>`).
+  for stuck in
+    (select 'import-webhook' as function_name, 'import_jobs' as table_name, to_jsonb(j) as record
+       from public.import_jobs j
+      where j.status = 'queued' and j.created_at < now() - older_than
+        and not exists (select from resonate.promises p where p.id = 'import/' || j.id)
+      order by j.created_at
+      limit 500)
+    union all
+    (select 'images-webhook', 'image_requests', to_jsonb(r)
+       from public.image_requests r
+      where r.status = 'queued' and r.created_at < now() - older_than
+        and not exists (select from resonate.promises p where p.id = 'images/' || r.id)
+      order by r.created_at
+      limit 500)
   loop
-    for stuck in execute format(
-      $q$select to_jsonb(r) as record from public.%I r
-          where r.status = 'queued' and r.created_at < now() - $1
-            and not exists (select from resonate.promises p where p.id = $2 || r.id::text)
-          order by r.created_at
-          limit 500$q$, target.table_name)
-      using older_than, target.workflow_prefix
-    loop
-      if app.post_to_function(target.function_name, jsonb_build_object(
-           'type', 'INSERT', 'table', target.table_name, 'schema', 'public',
-           'record', stuck.record, 'old_record', null)) is not null then
-        reposted := reposted + 1;
-      end if;
-    end loop;
+    if app.post_to_function(stuck.function_name, jsonb_build_object(
+         'type', 'INSERT', 'table', stuck.table_name, 'schema', 'public',
+         'record', stuck.record, 'old_record', null)) is not null then
+      reposted := reposted + 1;
+    end if;
   end loop;
   if reposted > 0 then
     raise log 'app.repost_stuck_webhooks: re-posted % webhook(s)', reposted;

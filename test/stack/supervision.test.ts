@@ -54,7 +54,9 @@ describe("stack supervision", () => {
       expect(stack("stop", "net-dispatcher").stdout).toContain("stack: net-dispatcher was not running");
       const usage = stack("stop");
       expect(usage.status).toBe(2);
-      expect(usage.stderr).toContain("usage: npm run stack -- stop <worker | functions | net-dispatcher>");
+      expect(usage.stderr).toContain(
+        "usage: npm run stack -- stop <worker | functions | net-dispatcher | pooler>",
+      );
     } finally {
       expect(stack("up").status).toBe(0);
     }
