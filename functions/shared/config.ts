@@ -64,6 +64,8 @@ export interface ResonateConfig {
 
 export interface AppConfig {
   databaseUrl: string;
+  /** The transaction pooler (DB_POOLER_URL), which Edge Functions use when it is set. */
+  poolerUrl: string | undefined;
   supabaseUrl: string;
   functionsUrl: string;
   serviceRoleKey: string | undefined;
@@ -94,6 +96,7 @@ export function loadConfig(): AppConfig {
   const supabaseUrl = url("SUPABASE_URL", "http://127.0.0.1:54321");
   return {
     databaseUrl,
+    poolerUrl: optionalUrl("DB_POOLER_URL"),
     supabaseUrl,
     functionsUrl: url("FUNCTIONS_URL", `${supabaseUrl}/functions/v1`),
     serviceRoleKey: readEnv("SUPABASE_SERVICE_ROLE_KEY") || undefined,

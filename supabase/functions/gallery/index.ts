@@ -1,9 +1,10 @@
 // GET /functions/v1/gallery: an HTML page of the most recent image requests (?limit=1..100, default 20)
 // with their images, styles, statuses and errors. Reads the tables directly; starts nothing.
-import pg from "pg";
 import { type GalleryRequest, renderGallery } from "../../../functions/images/gallery.ts";
+import { loadConfig } from "../../../functions/shared/config.ts";
+import { edgeDatabaseUrl, withConnection } from "../../../functions/shared/edge-db.ts";
 
-const pool = new pg.Pool({ connectionString: Deno.env.get("SUPABASE_DB_URL"), max: 2 });
+const dbUrl = edgeDatabaseUrl(loadConfig());
 
 const QUERY = `
   select r.id, r.prompt, r.status, r.error, to_char(r.created_at at time zone 'utc', 'YYYY-MM-DD HH24:MI:SS "UTC"') as created_at,
@@ -28,7 +29,7 @@ Deno.serve(async (req) => {
     );
   }
   try {
-    const { rows } = await pool.query<GalleryRequest>(QUERY, [limit]);
+    const { rows } = await withConnection(dbUrl, (c) => c.query<GalleryRequest>(QUERY, [limit]));
     return new Response(renderGallery(rows), { headers: { "content-type": "text/html; charset=utf-8" } });
   } catch (err) {
     return Response.json(

@@ -1,12 +1,16 @@
-// GET /functions/v1/health: proves the route works and the function can reach the database.
-import pg from "pg";
+// GET /functions/v1/health: proves the route works and the function can reach the database, the way
+// every other function does (through the pooler when DB_POOLER_URL is set).
+import { loadConfig } from "../../../functions/shared/config.ts";
+import { edgeDatabaseUrl, withConnection } from "../../../functions/shared/edge-db.ts";
+
+const dbUrl = edgeDatabaseUrl(loadConfig());
 
 Deno.serve(async () => {
   const started = performance.now();
-  const client = new pg.Client({ connectionString: Deno.env.get("SUPABASE_DB_URL") });
   try {
-    await client.connect();
-    const { rows } = await client.query<{ now: string }>("select now()::text as now");
+    const { rows } = await withConnection(dbUrl, (c) =>
+      c.query<{ now: string }>("select now()::text as now"),
+    );
     return Response.json({
       ok: true,
       database: "reachable",
@@ -18,7 +22,5 @@ Deno.serve(async () => {
       { ok: false, database: "unreachable", error: (err as Error).message },
       { status: 503 },
     );
-  } finally {
-    await client.end().catch(() => {});
   }
 });

@@ -1,13 +1,13 @@
 // GET /functions/v1/runs/<workflow id>: a run's status and progress, for clients that poll.
 // GET /functions/v1/runs?kind=&status=&limit=: recent runs. Callers send the service role key: runs and
 // their errors (which quote file lines, URLs and emails) are for operators, and the anon key is public.
-import pg from "pg";
 import { getRun, listRuns, parseFilter } from "../../../functions/operations/runs.ts";
+import { loadConfig } from "../../../functions/shared/config.ts";
+import { edgeDatabaseUrl, withConnection } from "../../../functions/shared/edge-db.ts";
 import { json } from "../../../functions/shared/http.ts";
 import { bearerToken, secretsEqual } from "../../../functions/shared/secrets.ts";
 
-const pool = new pg.Pool({ connectionString: Deno.env.get("SUPABASE_DB_URL"), max: 4 });
-pool.on("error", (err) => console.error(JSON.stringify({ event: "pool error", error: err.message })));
+const dbUrl = edgeDatabaseUrl(loadConfig());
 const keys = [Deno.env.get("SUPABASE_SERVICE_ROLE_KEY")].filter((k): k is string => !!k);
 
 async function authorized(req: Request): Promise<boolean> {
@@ -28,7 +28,7 @@ Deno.serve(async (req) => {
   const id = decodeURIComponent(url.pathname.replace(/^.*?\/runs\/?/, ""));
   try {
     if (id) {
-      const run = await getRun(pool, id);
+      const run = await withConnection(dbUrl, (c) => getRun(c, id));
       return run ? json(200, run) : json(404, { error: `no run with workflow id ${id}` });
     }
     const filter = parseFilter({
@@ -37,7 +37,7 @@ Deno.serve(async (req) => {
       limit: url.searchParams.get("limit"),
     });
     if (!filter.ok) return json(400, { error: filter.error });
-    return json(200, { runs: await listRuns(pool, filter.value) });
+    return json(200, { runs: await withConnection(dbUrl, (c) => listRuns(c, filter.value)) });
   } catch (err) {
     return json(500, { error: "could not read runs", detail: (err as Error).message });
   }
