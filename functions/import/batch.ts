@@ -4,6 +4,7 @@
 // nothing behind, so running it again is the whole recovery story.
 import type pg from "pg";
 import type { ImportDeps } from "./deps.ts";
+import { JobGoneError } from "./errors.ts";
 import { INSERT_ERRORS } from "./stage.ts";
 import { getTarget } from "./targets/registry.ts";
 
@@ -32,11 +33,13 @@ where job_id = $1 and batch_index = $2 and status <> 'done'
 returning attempts, ${COMMIT_MODE}`;
 
 // First statement of the batch transaction: the 'before' fault point, the batch row's lock and the target.
+// The job row is locked too (as MARK_DONE's update would later), so a DELETE of the job waits for the
+// batch to commit instead of deadlocking with it on the cascade into import_batches.
 const LOCK_BATCH = `
 select app.import_fault_point($1, $2, 'before', $4), ${COMMIT_MODE}, b.status, j.target
 from public.import_batches b join public.import_jobs j on j.id = b.job_id
 where b.job_id = $1 and b.batch_index = $2
-for update of b`;
+for update of b for no key update of j`;
 
 // Last statement before COMMIT: the done mark, the job's counters and the 'inside' fault point. It comes
 // after the upsert and the error rows, in the same transaction, so an injected failure or a kill during
@@ -98,8 +101,16 @@ async function doneCounts(client: pg.ClientBase, jobId: string, index: number): 
     [jobId, index],
   );
   const b = rows[0];
-  if (!b) throw new Error(`import batch ${index} of job ${jobId} does not exist; was the job staged?`);
+  if (!b) throw await missingBatch(client, jobId, index);
   return { imported: b.imported, skipped: b.skipped, failed: b.failed };
+}
+
+/** A deleted job stops the workflow; a batch missing from a job that exists is a bug worth retrying. */
+async function missingBatch(client: pg.ClientBase, jobId: string, index: number): Promise<Error> {
+  const { rowCount } = await client.query("select from public.import_jobs where id = $1", [jobId]);
+  if (!rowCount)
+    return new JobGoneError(`import job ${jobId} was deleted; batch ${index} and the rest were not run`);
+  return new Error(`import batch ${index} of job ${jobId} does not exist; was the job staged?`);
 }
 
 async function applyBatch(
@@ -115,10 +126,11 @@ async function applyBatch(
     asyncCommit,
     attempt,
   ]);
+  if (!lock.rows[0]) throw await missingBatch(client, jobId, index);
   // Another execution of this batch (a worker presumed dead that was not) committed first.
-  if (lock.rows[0]?.status === "done") return doneCounts(client, jobId, index);
+  if (lock.rows[0].status === "done") return doneCounts(client, jobId, index);
 
-  const targetName = lock.rows[0]?.target ?? "";
+  const targetName = lock.rows[0].target;
   const target = getTarget(targetName);
   if (!target) throw new Error(`import job ${jobId} has unknown target ${targetName}`);
 

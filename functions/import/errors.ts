@@ -3,3 +3,14 @@
 export class InputError extends Error {
   override name = "InputError";
 }
+
+// The job's row is gone (deleted after a cancel, or never there): no step can do anything for it, so
+// the workflow stops at once instead of retrying against missing rows.
+export class JobGoneError extends Error {
+  override name = "JobGoneError";
+}
+
+/** By name: a step's error that was recorded and replayed is not an instance of the class any more. */
+export function isJobGone(err: unknown): err is Error {
+  return err instanceof Error && err.name === "JobGoneError";
+}

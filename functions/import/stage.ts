@@ -4,7 +4,7 @@
 import { batchCount, batchOf } from "./batches.ts";
 import { gunzipIfCompressed } from "./decompress.ts";
 import type { ImportDeps } from "./deps.ts";
-import { InputError } from "./errors.ts";
+import { InputError, JobGoneError } from "./errors.ts";
 import { type JobSpec, parseJobSpec } from "./job-spec.ts";
 import { loadJob, markJobFailed, TERMINAL } from "./jobs.ts";
 import { readLines } from "./lines.ts";
@@ -105,6 +105,9 @@ export async function stageJob(deps: ImportDeps, jobId: string): Promise<StageRe
       await markJobFailed(pool, jobId, err.message);
       log.warn("import source rejected", { job_id: jobId, error: err.message });
       return { ok: false, batches: 0 };
+    }
+    if (!(await loadJob(pool, jobId))) {
+      throw new JobGoneError(`import job ${jobId} was deleted while it was staged; nothing was imported`);
     }
     // Kept on the row so the job shows why it is retrying (and why it failed, if it runs out).
     await pool

@@ -5,6 +5,8 @@ import { type Context, Exponential } from "@resonatehq/sdk";
 import { processBatch } from "./batch.ts";
 import { batchFailureMessage, type FinalStatus, verdict } from "./batches.ts";
 import type { ImportDeps } from "./deps.ts";
+import { isJobGone, JobGoneError } from "./errors.ts";
+import { isJobId } from "./job-spec.ts";
 import { loadJob, markJobFailed } from "./jobs.ts";
 import { stageJob } from "./stage.ts";
 
@@ -36,24 +38,33 @@ export function importWorkflow(deps: ImportDeps, retry: RetrySettings) {
         maxRetries: retry.retries,
         maxDelay: 60_000,
       }),
+      nonRetryableErrors: [JobGoneError],
     });
     let staged: { ok: boolean; batches: number };
     try {
       staged = yield* ctx.run(stage, jobId, policy);
-    } catch {
+    } catch (err) {
+      if (isJobGone(err)) return jobGone(deps, err);
       return yield* ctx.run(stagingFailed, jobId);
     }
     if (staged.ok) {
       for (let i = 0; i < staged.batches; i++) {
         try {
           yield* ctx.run(batch, jobId, i, policy);
-        } catch {
+        } catch (err) {
+          if (isJobGone(err)) return jobGone(deps, err);
           return yield* ctx.run(batchFailed, jobId, i);
         }
       }
     }
     return yield* ctx.run(finish, jobId);
   };
+}
+
+/** No row is left to record anything on; the log line and the workflow's result say what happened. */
+function jobGone(deps: ImportDeps, err: Error): ImportOutcome {
+  deps.log.warn("import stopped: job deleted", { error: err.message });
+  return outcome("missing", undefined);
 }
 
 function outcome(status: ImportOutcome["status"], job: Awaited<ReturnType<typeof loadJob>>): ImportOutcome {
@@ -66,25 +77,63 @@ function outcome(status: ImportOutcome["status"], job: Awaited<ReturnType<typeof
   };
 }
 
+// The job's counters come from its batches (and staging's unreadable lines), not from the row: the
+// owner may have edited the row by hand mid-run, and that must not decide the outcome. A job that
+// failed (a cancel, or a batch out of retries) stays failed.
+const FINISH = `
+with b as (
+  select coalesce(sum(rows), 0)::int as records, coalesce(sum(imported), 0)::int as imported,
+         coalesce(sum(skipped), 0)::int as skipped, coalesce(sum(failed), 0)::int as failed,
+         count(*)::int as batches, count(*) filter (where status = 'done')::int as done
+    from public.import_batches where job_id = $1
+), unreadable as (
+  select count(*)::int as n from public.import_errors where job_id = $1 and batch_index is null
+)
+select b.*, u.n as unreadable, j.status
+  from public.import_jobs j, b, unreadable u
+ where j.id = $1`;
+
 export async function finishJob(deps: ImportDeps, jobId: string): Promise<ImportOutcome> {
-  const job = await loadJob(deps.pool, jobId);
-  if (!job) return outcome("missing", job);
-  if (job.status === "importing") {
-    const v = verdict({
-      total: job.total_rows ?? 0,
-      imported: job.imported_rows,
-      skipped: job.skipped_rows,
-      failed: job.failed_rows,
-    });
-    await deps.pool.query(
-      `update public.import_jobs set status = $2, error = $3, finished_at = now(), updated_at = now()
-       where id = $1 and status = 'importing'`,
-      [jobId, v.status, v.error],
-    );
-    deps.log.info("import finished", { job_id: jobId, status: v.status, imported: job.imported_rows });
-    return outcome(v.status, job);
-  }
-  return outcome(job.status as FinalStatus, job);
+  if (!isJobId(jobId)) return outcome("missing", undefined);
+  const { rows } = await deps.pool.query<{
+    records: number;
+    imported: number;
+    skipped: number;
+    failed: number;
+    batches: number;
+    done: number;
+    unreadable: number;
+    status: string;
+  }>(FINISH, [jobId]);
+  const s = rows[0];
+  if (!s) return outcome("missing", undefined);
+  if (s.status === "failed") return outcome("failed", await loadJob(deps.pool, jobId));
+  const counts = {
+    total: s.records + s.unreadable,
+    imported: s.imported,
+    skipped: s.skipped,
+    failed: s.failed + s.unreadable,
+  };
+  const v = verdict(counts);
+  await deps.pool.query(
+    `update public.import_jobs
+        set status = $2, error = $3, total_rows = $4, imported_rows = $5, skipped_rows = $6, failed_rows = $7,
+            batches_total = $8, batches_done = $9, finished_at = coalesce(finished_at, now()), updated_at = now()
+      where id = $1 and status <> 'failed'`,
+    [
+      jobId,
+      v.status,
+      v.error,
+      counts.total,
+      counts.imported,
+      counts.skipped,
+      counts.failed,
+      s.batches,
+      s.done,
+    ],
+  );
+  deps.log.info("import finished", { job_id: jobId, status: v.status, imported: counts.imported });
+  return { status: v.status, ...counts };
 }
 
 async function failAfterStaging(deps: ImportDeps, jobId: string, attempts: number): Promise<ImportOutcome> {
