@@ -45,12 +45,12 @@ const COLUMNS = `workflow_id, kind, row_id, status, durable_state, done, total, 
   created_at, started_at, finished_at, (extract(epoch from duration) * 1000)::int as duration_ms,
   attempts, retries, last_error`;
 
+/** The run of `<kind>/<row id>` or of one of its retries, matched exactly (an id is not a pattern). */
 export async function getRun(db: pg.Pool | pg.Client, workflowId: string): Promise<WorkflowRun | undefined> {
   const base = workflowId.replace(/\/retry-\d+$/, "");
   const { rows } = await db.query<WorkflowRun>(
-    `select ${COLUMNS} from public.workflow_runs
-      where workflow_id = $1 or workflow_id like $2 || '/retry-%' or workflow_id = $2`,
-    [workflowId, base],
+    `select ${COLUMNS} from public.workflow_runs where kind || '/' || row_id = $1`,
+    [base],
   );
   return rows[0];
 }
