@@ -97,8 +97,10 @@ export async function up(): Promise<void> {
   await storeVaultSecrets(env);
 
   const childEnv = { ...process.env, ...env };
+  const pooler = writePoolerConfig();
+  if (pooler.changed && (await stopProcess("pooler"))) say("pooler settings changed; restarting the pooler");
   if (runningPid("pooler") === undefined) {
-    const [cmd, args] = poolerCommand(writePoolerConfig());
+    const [cmd, args] = poolerCommand(pooler.ini);
     startDetached("pooler", cmd, args, childEnv);
   }
   if (runningPid("net-dispatcher") === undefined) {

@@ -31,6 +31,8 @@ default_pool_size = ${POOL_SIZE}
 max_client_conn = 200
 auth_type = scram-sha-256
 auth_file = ${USERLIST}
+; SHOW POOLS / SHOW CONFIG on the console (database "pgbouncer"), read-only.
+stats_users = postgres
 ; node-postgres sends these at connect; pgbouncer would otherwise refuse the connection.
 ignore_startup_parameters = extra_float_digits,options,application_name
 server_lifetime = 3600
@@ -38,22 +40,26 @@ server_idle_timeout = 60
 `;
 }
 
-/** Writes the pooler's files (readable by the postgres OS user, which runs it). Returns the ini path. */
-export function writePoolerConfig(): string {
+/** Writes the pooler's files (readable by the postgres OS user, which runs it) and says if they changed. */
+export function writePoolerConfig(): { ini: string; changed: boolean } {
   mkdirSync(POOLER_DIR, { recursive: true });
   // The local password, as in DB_URL; pgbouncer derives the SCRAM exchange from it.
   const files: [string, string][] = [
     [INI, config()],
     [USERLIST, `"postgres" "postgres"\n`],
   ];
+  let changed = false;
   for (const [file, text] of files) {
-    if (!existsSync(file) || readFileSync(file, "utf8") !== text) writeFileSync(file, text, { mode: 0o600 });
+    if (!existsSync(file) || readFileSync(file, "utf8") !== text) {
+      writeFileSync(file, text, { mode: 0o600 });
+      changed = true;
+    }
   }
   if (isRoot) {
     const { uid, gid } = postgresUid();
     for (const p of [POOLER_DIR, INI, USERLIST]) chownSync(p, uid, gid);
   }
-  return INI;
+  return { ini: INI, changed };
 }
 
 /** The command line that runs the pooler in the foreground, as the postgres OS user when we are root. */
