@@ -14,6 +14,8 @@ export interface DeployEnv {
   /** The session pooler's URL: the direct db.<ref>.supabase.co host is IPv6-only without the IPv4 add-on. */
   DATABASE_URL: string;
   WEBHOOK_SECRET: string;
+  /** The transaction pooler the Edge Functions use (Supavisor, port 6543), if one is known. */
+  DB_POOLER_URL?: string;
   RESONATE_URL?: string;
   /** The worker's embedding settings, which the search function must share (docs/ingest.md). */
   embeddings: Record<string, string>;
@@ -54,9 +56,21 @@ export function readDeployEnv(env: NodeJS.ProcessEnv): DeployEnv {
     SUPABASE_PROJECT_REF: env.SUPABASE_PROJECT_REF!,
     DATABASE_URL: env.DATABASE_URL!,
     WEBHOOK_SECRET: env.WEBHOOK_SECRET!,
+    DB_POOLER_URL: env.DB_POOLER_URL || transactionPoolerUrl(dbUrl),
     RESONATE_URL: env.RESONATE_URL || undefined,
     embeddings: Object.fromEntries(EMBEDDING_VARS.filter((k) => env[k]).map((k) => [k, env[k]!])),
   };
+}
+
+/**
+ * Supavisor serves session mode on port 5432 and transaction mode on 6543 of the same host, so the
+ * session pooler URL the deploy needs also names the transaction pooler the Edge Functions should use.
+ */
+export function transactionPoolerUrl(sessionUrl: URL): string | undefined {
+  if (!sessionUrl.hostname.endsWith(".pooler.supabase.com")) return undefined;
+  const url = new URL(sessionUrl);
+  url.port = "6543";
+  return url.toString();
 }
 
 export function edgeFunctions(dir = join(ROOT, "supabase", "functions")): string[] {
@@ -94,6 +108,8 @@ export function skippedFunctions(argv: string[], known = edgeFunctions()): strin
 export function plan(env: DeployEnv, skip: string[] = []): Step[] {
   const ref = env.SUPABASE_PROJECT_REF;
   const fnSecrets = [`WEBHOOK_SECRET=${env.WEBHOOK_SECRET}`];
+  // Not SUPABASE_-prefixed: the platform reserves that prefix for what it injects.
+  if (env.DB_POOLER_URL) fnSecrets.push(`DB_POOLER_URL=${env.DB_POOLER_URL}`);
   if (env.RESONATE_URL) fnSecrets.push(`RESONATE_URL=${env.RESONATE_URL}`);
   for (const [k, v] of Object.entries(env.embeddings)) fnSecrets.push(`${k}=${v}`);
   return [
@@ -122,6 +138,7 @@ export function plan(env: DeployEnv, skip: string[] = []): Step[] {
       argv: [SUPABASE_CLI, "secrets", "set", "--project-ref", ref, ...fnSecrets],
       secrets: [
         env.WEBHOOK_SECRET,
+        ...(env.DB_POOLER_URL ? [env.DB_POOLER_URL] : []),
         ...(env.RESONATE_URL ? [env.RESONATE_URL] : []),
         ...(env.embeddings.OPENAI_API_KEY ? [env.embeddings.OPENAI_API_KEY] : []),
       ],
@@ -156,6 +173,12 @@ function main(): void {
   const steps = plan(env, skippedFunctions(process.argv.slice(2)));
   if (!dryRun && !existsSync(join(ROOT, SUPABASE_CLI))) {
     throw new Error(`${SUPABASE_CLI} is missing: run npm install (package.json pins the Supabase CLI)`);
+  }
+  if (!env.DB_POOLER_URL) {
+    console.log(
+      "# note: DATABASE_URL is not a *.pooler.supabase.com URL and DB_POOLER_URL is not set, so the Edge Functions\n" +
+        "# will use the direct connection (SUPABASE_DB_URL); set DB_POOLER_URL to the transaction pooler (port 6543)",
+    );
   }
   steps.forEach((step, i) => {
     console.log(`# ${i + 1}/${steps.length} ${step.title}\n${render(step)}`);

@@ -32,7 +32,7 @@ describe("scripts/deploy.ts", () => {
         `('functions_url', 'https://${ref}.supabase.co/functions/v1'), ('webhook_secret', '***')) v(name, secret) ` +
         "loop perform vault.update_secret(id, s.secret) from vault.secrets where name = s.name; " +
         'if not found then perform vault.create_secret(s.secret, s.name); end if; end loop; end \\$\\$"',
-      `${cli} secrets set --project-ref ${ref} WEBHOOK_SECRET=*** RESONATE_URL=***`,
+      `${cli} secrets set --project-ref ${ref} WEBHOOK_SECRET=*** DB_POOLER_URL=*** RESONATE_URL=***`,
       ...edgeFunctions().map((fn) => `${cli} functions deploy ${fn} --project-ref ${ref} --use-api`),
     ]);
     expect(res.stdout).toContain("dry run: nothing was executed");
@@ -72,8 +72,26 @@ describe("scripts/deploy.ts", () => {
     const local = plan(readDeployEnv(env)).find((s) => s.title.includes("secrets"))!;
     expect(local.argv.filter((a) => a.includes("="))).toEqual([
       `WEBHOOK_SECRET=${env.WEBHOOK_SECRET}`,
+      `DB_POOLER_URL=${env.DATABASE_URL.replace(":5432/", ":6543/")}`,
       `RESONATE_URL=${env.RESONATE_URL}`,
     ]);
+  });
+
+  it("points the Edge Functions at the transaction pooler of the session pooler's host, or says it cannot", () => {
+    expect(readDeployEnv(env).DB_POOLER_URL).toBe(env.DATABASE_URL.replace(":5432/", ":6543/"));
+    const direct = {
+      ...env,
+      DATABASE_URL: "postgresql://postgres:pw@db.abcdefghijklmnopqrst.supabase.co:5432/postgres",
+    };
+    expect(readDeployEnv(direct).DB_POOLER_URL).toBeUndefined();
+    expect(
+      readDeployEnv({ ...direct, DB_POOLER_URL: "postgresql://x:y@h:6543/postgres" }).DB_POOLER_URL,
+    ).toBe("postgresql://x:y@h:6543/postgres");
+    const res = spawnSync(NODE_BIN, [join(ROOT, "scripts/deploy.ts"), "--dry-run"], {
+      env: { ...process.env, ...direct },
+      encoding: "utf8",
+    });
+    expect(res.stdout).toContain("the Edge Functions\n# will use the direct connection (SUPABASE_DB_URL)");
   });
 
   it("leaves out the functions named with --skip and refuses an unknown name", () => {
