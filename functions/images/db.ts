@@ -36,7 +36,7 @@ function parseRequest(
  * counts kept, and its generated styles are returned too but are not generated again (beginAttempt).
  * One refused before it started (bad input, so no started_at) never runs.
  */
-export async function startRequest(db: pg.Pool, id: string): Promise<string[]> {
+export async function startRequest(db: pg.Pool, id: string, run: string): Promise<string[]> {
   const { rows } = await db.query<{ styles: string[] }>(
     `with req as (
        update public.image_requests
@@ -46,17 +46,21 @@ export async function startRequest(db: pg.Pool, id: string): Promise<string[]> {
           and (status in ('queued', 'running') or (status in ('failed', 'partially_succeeded') and started_at is not null))
         returning id, styles
      ), reopened as (
+       -- This run owns every style not yet generated from now on; an earlier run's late writes no
+       -- longer count (see beginAttempt).
        update public.generated_images g
-          set status = 'pending', error = null, finished_at = null, updated_at = now()
+          set status = case when g.status = 'failed' then 'pending' else g.status end,
+              error = case when g.status = 'failed' then null else g.error end,
+              finished_at = null, updated_at = now(), owner = $2
          from req
-        where g.request_id = req.id and g.status = 'failed'
+        where g.request_id = req.id and g.status <> 'succeeded'
      ), ins as (
-       insert into public.generated_images (request_id, style)
-       select id, unnest(styles) from req
+       insert into public.generated_images (request_id, style, owner)
+       select id, unnest(styles), $2 from req
        on conflict (request_id, style) do nothing
      )
      select styles from req`,
-    [id],
+    [id, run],
   );
   if (!rows[0]) {
     const { rows: existing } = await db.query<{ status: string; error: string | null }>(
@@ -85,45 +89,73 @@ export interface StoredImage {
 
 export type Attempt =
   | { kind: "done"; image: StoredImage }
-  | { kind: "call"; attempt: number; request: StoredRequest };
+  | { kind: "call"; attempt: number; request: StoredRequest }
+  /** An earlier run's provider call for the style is still out; call again once it has ended. */
+  | { kind: "busy"; caller: string };
+
+/** Longer than any provider call may take (OPENAI_TIMEOUT_MS is at most 10 minutes): a call older
+ *  than this died with its worker and no longer holds the style. */
+export const CALL_LEASE = "11 minutes";
 
 /**
  * Counts a provider call before it is made and reads what the call needs, in one round trip. A style
  * that already succeeded (its step finished but the workflow had not recorded that before a crash)
  * is not called again: its stored result is returned.
  */
-export async function beginAttempt(db: pg.Pool, requestId: string, style: string): Promise<Attempt> {
+export async function beginAttempt(
+  db: pg.Pool,
+  requestId: string,
+  style: string,
+  run: string,
+): Promise<Attempt> {
   const { rows } = await db.query<{
     prompt: unknown;
     styles: unknown;
     options: unknown;
     attempts: number | null;
     status: string | null;
+    owner: string | null;
+    caller: string | null;
     path: string;
     url: string;
     bytes: number;
     sha256: string;
   }>(
     `with bumped as (
-       insert into public.generated_images (request_id, style, status, attempts, started_at)
+       insert into public.generated_images (request_id, style, status, attempts, started_at, owner, caller, calling_since)
        -- Only for a running request: a canceled request's styles stay as the cancel left them, even
        -- when a branch that was waiting to retry wakes up afterwards (no row here, so no update below).
-       select id, $2, 'running', 1, now() from public.image_requests where id = $1 and status = 'running'
+       select id, $2, 'running', 1, now(), $3, $3, now() from public.image_requests where id = $1 and status = 'running'
        on conflict (request_id, style) do update
           set status = 'running', attempts = generated_images.attempts + 1,
-              started_at = coalesce(generated_images.started_at, now()), updated_at = now()
+              started_at = coalesce(generated_images.started_at, now()), updated_at = now(),
+              owner = $3, caller = $3, calling_since = now()
         where generated_images.status <> 'succeeded'
+          -- Only this run's style (null: a row from before styles had owners).
+          and (generated_images.owner is null or generated_images.owner = $3)
+          -- And no other run's provider call for it is still out.
+          and (generated_images.caller is null or generated_images.caller = $3
+               or generated_images.calling_since < now() - interval '${CALL_LEASE}')
        returning attempts
      )
-     select r.prompt, r.styles, r.options, b.attempts, g.status, g.path, g.url, g.bytes, g.sha256
+     select r.prompt, r.styles, r.options, b.attempts, g.status, g.owner, g.caller,
+            g.path, g.url, g.bytes, g.sha256
        from public.image_requests r
        left join bumped b on true
        left join public.generated_images g on g.request_id = r.id and g.style = $2
       where r.id = $1`,
-    [requestId, style],
+    [requestId, style, run],
   );
   const row = rows[0];
   if (!row) throw new RequestUnusableError(`image request ${requestId} does not exist`);
+  if (row.attempts === null && row.status !== "succeeded" && row.owner !== null && row.owner !== run) {
+    throw new RequestUnusableError(
+      `style ${style} of image request ${requestId} now belongs to ${row.owner}; ${run} does not generate it`,
+    );
+  }
+  if (row.attempts === null && row.status !== "succeeded" && row.caller !== null && row.caller !== run) {
+    return { kind: "busy", caller: row.caller };
+  }
   if (row.attempts === null && row.status !== "succeeded") {
     throw new RequestUnusableError(
       `image request ${requestId} is no longer running; style ${style} was not generated`,
@@ -184,6 +216,7 @@ export async function recordSuccess(
   db: pg.Pool,
   requestId: string,
   style: string,
+  run: string,
   img: ImageRecord,
 ): Promise<void> {
   await db.query(
@@ -191,19 +224,34 @@ export async function recordSuccess(
         set status = 'succeeded', path = $3, url = $4, width = $5, height = $6, bytes = $7, sha256 = $8,
             provider = $9, error = null, finished_at = now(), updated_at = now(),
             duration_ms = (extract(epoch from (now() - started_at)) * 1000)::int
-      where request_id = $1 and style = $2 and status = 'running'`,
-    [requestId, style, img.path, img.url, img.width, img.height, img.bytes, img.sha256, img.provider],
+      where request_id = $1 and style = $2 and status = 'running' and owner is not distinct from $10`,
+    [requestId, style, img.path, img.url, img.width, img.height, img.bytes, img.sha256, img.provider, run],
   );
   await settleIfComplete(db, requestId);
 }
 
-/** Whether the style is still being generated: a cancel since the provider call began ends it. */
-export async function styleStillRunning(db: pg.Pool, requestId: string, style: string): Promise<boolean> {
+/** Whether this run still generates the style: a cancel, or a retry taking it over, ends that. */
+export async function styleStillRunning(
+  db: pg.Pool,
+  requestId: string,
+  style: string,
+  run: string,
+): Promise<boolean> {
   const { rowCount } = await db.query(
-    "select from public.generated_images where request_id = $1 and style = $2 and status = 'running'",
-    [requestId, style],
+    `select from public.generated_images
+      where request_id = $1 and style = $2 and status = 'running' and owner is not distinct from $3`,
+    [requestId, style, run],
   );
   return (rowCount ?? 0) > 0;
+}
+
+/** This run's provider call for the style has returned (or failed): a newer owner may call now. */
+export async function endCall(db: pg.Pool, requestId: string, style: string, run: string): Promise<void> {
+  await db.query(
+    `update public.generated_images set caller = null, calling_since = null
+      where request_id = $1 and style = $2 and caller = $3`,
+    [requestId, style, run],
+  );
 }
 
 /**
@@ -214,16 +262,18 @@ export async function recordAttemptError(
   db: pg.Pool,
   requestId: string,
   style: string,
+  run: string,
   message: string,
 ): Promise<void> {
   await db.query(
     `with img as (
        update public.generated_images set error = $3, updated_at = now()
-        where request_id = $1 and style = $2 and status = 'running'
+        where request_id = $1 and style = $2 and status = 'running' and owner is not distinct from $4
+        returning 1
      )
      update public.image_requests set error = $2 || ': ' || $3
-      where id = $1 and status = 'running'`,
-    [requestId, style, message],
+      where id = $1 and status = 'running' and exists (select from img)`,
+    [requestId, style, message, run],
   );
 }
 
@@ -231,6 +281,7 @@ export async function markStyleFailed(
   db: pg.Pool,
   requestId: string,
   style: string,
+  run: string,
   message: string,
 ): Promise<void> {
   await db.query(
@@ -238,8 +289,8 @@ export async function markStyleFailed(
         set status = 'failed', error = $3 || ' (after ' || attempts || ' provider call' ||
               case when attempts = 1 then ')' else 's)' end,
             finished_at = now(), updated_at = now()
-      where request_id = $1 and style = $2 and status <> 'succeeded'`,
-    [requestId, style, message],
+      where request_id = $1 and style = $2 and status <> 'succeeded' and (owner is null or owner = $4)`,
+    [requestId, style, message, run],
   );
   await settleIfComplete(db, requestId);
 }

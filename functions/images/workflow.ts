@@ -9,7 +9,9 @@ import type pg from "pg";
 import { errorMessage, type Logger } from "../shared/log.ts";
 import type { ImagesConfig } from "./config.ts";
 import {
+  type Attempt,
   beginAttempt,
+  endCall,
   markStyleFailed,
   outcomeOf,
   type RequestOutcome,
@@ -48,22 +50,56 @@ export function objectPath(requestId: string, style: string): string {
   return `${requestId}/${style}.png`;
 }
 
+/** How often a run waits for an earlier run's provider call for the same style to end. */
+const BUSY_POLL_MS = 250;
+
+/** The run of the workflow a step belongs to: `images/<id>` or `images/<id>/retry-<n>`. */
+function runOf(ctx: Context): string {
+  return ctx.originId;
+}
+
+/** Waits while a previous run (one canceled, then retried) still has a provider call out for the style. */
+async function claimAttempt(ctx: Context, requestId: string, style: string): Promise<Attempt> {
+  const { pool, log } = deps(ctx);
+  let waited = false;
+  for (;;) {
+    const attempt = await beginAttempt(pool, requestId, style, runOf(ctx));
+    if (attempt.kind !== "busy") return attempt;
+    if (!waited)
+      log.info("style waits for an earlier run's provider call", {
+        request: requestId,
+        style,
+        caller: attempt.caller,
+      });
+    waited = true;
+    await new Promise((r) => setTimeout(r, BUSY_POLL_MS));
+  }
+}
+
 /** One style: call the provider, store the PNG, record its metadata. Safe to run again after a crash. */
 export async function generateImage(ctx: Context, requestId: string, style: string): Promise<StoredImage> {
   const { pool, provider, storage, log } = deps(ctx);
-  const attempt = await beginAttempt(pool, requestId, style);
+  const run = runOf(ctx);
+  const attempt = await claimAttempt(ctx, requestId, style);
   if (attempt.kind === "done") return attempt.image;
+  if (attempt.kind === "busy") throw new Error("unreachable: claimAttempt waits until the style is free");
   const req = attempt.request;
   const started = performance.now();
   try {
-    const img = await provider.generate({
-      prompt: req.prompt,
-      style,
-      attempt: attempt.attempt,
-      simulation: req.simulation,
-    });
-    // Canceled while the provider worked: store nothing, so no file outlives its failed row.
-    if (!(await styleStillRunning(pool, requestId, style))) {
+    let img: Awaited<ReturnType<ImageProvider["generate"]>>;
+    try {
+      img = await provider.generate({
+        prompt: req.prompt,
+        style,
+        attempt: attempt.attempt,
+        simulation: req.simulation,
+      });
+    } finally {
+      await endCall(pool, requestId, style, run);
+    }
+    // Canceled, or taken over by a retry, while the provider worked: store nothing, so no file outlives
+    // its failed row and a canceled run's late image never counts.
+    if (!(await styleStillRunning(pool, requestId, style, run))) {
       throw new RequestUnusableError(
         `image request ${requestId} was canceled while style ${style} was generated; the image was not stored`,
       );
@@ -80,7 +116,7 @@ export async function generateImage(ctx: Context, requestId: string, style: stri
       sha256,
       provider: provider.name,
     };
-    await recordSuccess(pool, requestId, style, record);
+    await recordSuccess(pool, requestId, style, run, record);
     log.info("image stored", {
       request: requestId,
       style,
@@ -95,7 +131,7 @@ export async function generateImage(ctx: Context, requestId: string, style: stri
       attempt: attempt.attempt,
       error: errorMessage(err),
     });
-    await recordAttemptError(pool, requestId, style, errorMessage(err));
+    await recordAttemptError(pool, requestId, style, run, errorMessage(err));
     if (err instanceof TransientProviderError && err.retryAfterMs) {
       await new Promise((r) => setTimeout(r, Math.min(err.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS)));
     }
@@ -104,11 +140,11 @@ export async function generateImage(ctx: Context, requestId: string, style: stri
 }
 
 async function startStep(ctx: Context, requestId: string): Promise<string[]> {
-  return startRequest(deps(ctx).pool, requestId);
+  return startRequest(deps(ctx).pool, requestId, runOf(ctx));
 }
 
 async function failStyleStep(ctx: Context, requestId: string, style: string, message: string): Promise<void> {
-  await markStyleFailed(deps(ctx).pool, requestId, style, message);
+  await markStyleFailed(deps(ctx).pool, requestId, style, runOf(ctx), message);
 }
 
 export function* generateImages(

@@ -4,16 +4,21 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   beginAttempt,
+  endCall,
   markStyleFailed,
   outcomeOf,
   RequestUnusableError,
   recordSuccess,
   startRequest,
+  styleStillRunning,
 } from "../../functions/images/db.ts";
 import { dropDatabase, freshDatabase, pool as makePool } from "../support/db.ts";
 import { imageRows, insertRequest, requestRow } from "./support/harness.ts";
 
 const DB = "images_db_test";
+// The run (workflow id) the steps belong to; a retry of it is another run.
+const RUN = "images/r";
+const RETRY = "images/r/retry-1";
 let pool: pg.Pool;
 
 beforeAll(async () => {
@@ -39,9 +44,9 @@ const image = (style: string) => ({
 describe("image SQL", () => {
   it("starts a request once, however often the start step runs", async () => {
     const id = await insertRequest(pool, { prompt: "p", styles: ["cartoon", "neon"] });
-    expect(await startRequest(pool, id)).toEqual(["cartoon", "neon"]);
+    expect(await startRequest(pool, id, RUN)).toEqual(["cartoon", "neon"]);
     const first = await requestRow(pool, id);
-    expect(await startRequest(pool, id)).toEqual(["cartoon", "neon"]);
+    expect(await startRequest(pool, id, RUN)).toEqual(["cartoon", "neon"]);
     expect(await requestRow(pool, id)).toEqual(first);
     expect(first).toMatchObject({ status: "running", images_total: 2 });
     expect(Object.values(await imageRows(pool, id)).map((r) => [r.style, r.status, r.attempts])).toEqual([
@@ -56,8 +61,8 @@ describe("image SQL", () => {
       styles: ["cartoon"],
       options: { fail: { cartoon: 1 } },
     });
-    await startRequest(pool, id);
-    expect(await beginAttempt(pool, id, "cartoon")).toEqual({
+    await startRequest(pool, id, RUN);
+    expect(await beginAttempt(pool, id, "cartoon", RUN)).toEqual({
       kind: "call",
       attempt: 1,
       request: {
@@ -67,9 +72,9 @@ describe("image SQL", () => {
         simulation: { latencyMs: {}, fail: { cartoon: 1 } },
       },
     });
-    expect(await beginAttempt(pool, id, "cartoon")).toMatchObject({ kind: "call", attempt: 2 });
-    await recordSuccess(pool, id, "cartoon", image("cartoon"));
-    const done = await beginAttempt(pool, id, "cartoon");
+    expect(await beginAttempt(pool, id, "cartoon", RUN)).toMatchObject({ kind: "call", attempt: 2 });
+    await recordSuccess(pool, id, "cartoon", RUN, image("cartoon"));
+    const done = await beginAttempt(pool, id, "cartoon", RUN);
     expect(done).toEqual({
       kind: "done",
       image: {
@@ -80,7 +85,7 @@ describe("image SQL", () => {
         sha256: "ab".repeat(32),
       },
     });
-    await markStyleFailed(pool, id, "cartoon", "late failure");
+    await markStyleFailed(pool, id, "cartoon", RUN, "late failure");
     expect((await imageRows(pool, id)).cartoon).toMatchObject({
       status: "succeeded",
       attempts: 2,
@@ -90,17 +95,17 @@ describe("image SQL", () => {
 
   it("settles the request with its last style's final write, once", async () => {
     const id = await insertRequest(pool, { prompt: "p", styles: ["cartoon", "neon"] });
-    await startRequest(pool, id);
-    await beginAttempt(pool, id, "cartoon");
-    await recordSuccess(pool, id, "cartoon", image("cartoon"));
+    await startRequest(pool, id, RUN);
+    await beginAttempt(pool, id, "cartoon", RUN);
+    await recordSuccess(pool, id, "cartoon", RUN, image("cartoon"));
     expect(await requestRow(pool, id)).toMatchObject({ status: "running", finished_at: null });
-    await beginAttempt(pool, id, "neon");
-    await markStyleFailed(pool, id, "neon", "refused");
+    await beginAttempt(pool, id, "neon", RUN);
+    await markStyleFailed(pool, id, "neon", RUN, "refused");
     const settled = await requestRow(pool, id);
     expect(settled).toMatchObject({ status: "partially_succeeded", images_succeeded: 1, images_failed: 1 });
     expect(settled.error).toBe("1 of 2 styles failed: neon: refused (after 1 provider call)");
     // A step repeated after a crash writes the same and leaves the settled request alone.
-    await markStyleFailed(pool, id, "neon", "refused");
+    await markStyleFailed(pool, id, "neon", RUN, "refused");
     expect(await requestRow(pool, id)).toEqual(settled);
   });
 
@@ -108,15 +113,36 @@ describe("image SQL", () => {
     const styles = Array.from({ length: 12 }, (_, i) => `bench-${i}`);
     for (let round = 0; round < 5; round++) {
       const id = await insertRequest(pool, { prompt: `race ${round}`, styles });
-      await startRequest(pool, id);
-      await Promise.all(styles.map((s) => beginAttempt(pool, id, s)));
-      await Promise.all(styles.map((s) => recordSuccess(pool, id, s, image(s))));
+      await startRequest(pool, id, RUN);
+      await Promise.all(styles.map((s) => beginAttempt(pool, id, s, RUN)));
+      await Promise.all(styles.map((s) => recordSuccess(pool, id, s, RUN, image(s))));
       expect(await requestRow(pool, id)).toMatchObject({
         status: "succeeded",
         images_succeeded: 12,
         images_failed: 0,
       });
     }
+  });
+
+  it("gives each style to one run at a time: a retry waits for the canceled run's call, whose late writes do not count", async () => {
+    const id = await insertRequest(pool, { prompt: "owned", styles: ["cartoon"] });
+    await startRequest(pool, id, RUN);
+    expect(await beginAttempt(pool, id, "cartoon", RUN)).toMatchObject({ kind: "call", attempt: 1 });
+    // Canceled while the provider call is out, then retried at once.
+    await pool.query("select app.workflow_canceled_images($1)", [id]);
+    await startRequest(pool, id, RETRY);
+    expect(await beginAttempt(pool, id, "cartoon", RETRY)).toEqual({ kind: "busy", caller: RUN });
+    // The canceled run's call returns: its image does not count, and it may not call again.
+    expect(await styleStillRunning(pool, id, "cartoon", RUN)).toBe(false);
+    await recordSuccess(pool, id, "cartoon", RUN, image("cartoon"));
+    expect((await imageRows(pool, id)).cartoon).toMatchObject({ status: "pending", path: null });
+    await endCall(pool, id, "cartoon", RUN);
+    await expect(beginAttempt(pool, id, "cartoon", RUN)).rejects.toThrow(
+      `style cartoon of image request ${id} now belongs to ${RETRY}; ${RUN} does not generate it`,
+    );
+    expect(await beginAttempt(pool, id, "cartoon", RETRY)).toMatchObject({ kind: "call", attempt: 2 });
+    await recordSuccess(pool, id, "cartoon", RETRY, image("cartoon"));
+    expect(await requestRow(pool, id)).toMatchObject({ status: "succeeded", images_succeeded: 1 });
   });
 
   it("derives the workflow's result by the same rule", () => {
@@ -126,18 +152,18 @@ describe("image SQL", () => {
   });
 
   it("refuses to run a request that is missing or was rejected", async () => {
-    await expect(startRequest(pool, "00000000-0000-4000-8000-000000000000")).rejects.toThrow(
+    await expect(startRequest(pool, "00000000-0000-4000-8000-000000000000", RUN)).rejects.toThrow(
       new RequestUnusableError("image request 00000000-0000-4000-8000-000000000000 does not exist"),
     );
     const id = await insertRequest(pool, { prompt: "" });
     await pool.query("update image_requests set status = 'failed', error = 'prompt is empty' where id = $1", [
       id,
     ]);
-    await expect(startRequest(pool, id)).rejects.toThrow(
+    await expect(startRequest(pool, id, RUN)).rejects.toThrow(
       `image request ${id} was refused before it started (prompt is empty); insert a new request`,
     );
     await expect(
-      beginAttempt(pool, "00000000-0000-4000-8000-000000000000", "cartoon"),
+      beginAttempt(pool, "00000000-0000-4000-8000-000000000000", "cartoon", RUN),
     ).rejects.toBeInstanceOf(RequestUnusableError);
   });
 });

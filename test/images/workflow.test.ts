@@ -249,6 +249,47 @@ describe("generateImages", () => {
     expect(await isStored(id, "cartoon")).toBe(true);
   });
 
+  it("a retry right after a cancel waits for the canceled run's provider call and stores only its own image", async () => {
+    const id = await insertRequest(pool, {
+      prompt: "cancel then retry at once",
+      styles: ["cartoon"],
+      options: { latency_ms: { cartoon: 2_000 } },
+    });
+    await client.start(id);
+    await waitFor("the call to be out", async () =>
+      (await imageRows(pool, id)).cartoon?.status === "running" ? true : undefined,
+    );
+    const t = performance.now();
+    await pool.query("select public.cancel_workflow($1)", [`images/${id}`]);
+    await pool.query("select public.retry_workflow($1)", [`images/${id}`]);
+    const req = await waitFor(
+      "the retry to finish",
+      async () => {
+        const r = await requestRow(pool, id);
+        return r.status === "succeeded" ? r : undefined;
+      },
+      20_000,
+    );
+    // The retry's call began only once the canceled one had returned: two calls' worth of time.
+    expect(performance.now() - t).toBeGreaterThan(3_500);
+    expect(req).toMatchObject({ images_succeeded: 1, images_failed: 0, error: null });
+    expect((await imageRows(pool, id)).cartoon).toMatchObject({
+      status: "succeeded",
+      attempts: 2,
+      owner: `images/${id}/retry-1`,
+      caller: null,
+    });
+    const events = worker
+      .output()
+      .split("\n")
+      .filter((l) => l.startsWith("{") && l.includes(id))
+      .map((l) => JSON.parse(l) as { event: string; attempt?: number; error?: string });
+    expect(events.filter((e) => e.event === "image stored").map((e) => e.attempt)).toEqual([2]);
+    expect(events.filter((e) => e.event === "image attempt failed").map((e) => [e.attempt, e.error])).toEqual(
+      [[1, `image request ${id} was canceled while style cartoon was generated; the image was not stored`]],
+    );
+  });
+
   it("starts one workflow however often the same request is started", async () => {
     const id = await insertRequest(pool, {
       prompt: "twice",
