@@ -14,6 +14,13 @@ async function buildDeps(): Promise<WebhookDeps> {
   return {
     secret: cfg.webhookSecret,
     start: (id, workflow, args) => startWorkflow(cfg, id, workflow, args),
+    async rowExists(table, rowId) {
+      if (!TABLE_NAME.test(table)) throw new Error(`bad table name ${table}`);
+      const { rowCount } = await withConnection(edgeDatabaseUrl(cfg), (c) =>
+        c.query(`select from ${table} where id::text = $1`, [rowId]),
+      );
+      return (rowCount ?? 0) > 0;
+    },
     async reject(table, rowId, message) {
       // Identifiers cannot be parameters; the table comes from our own route table, checked here anyway.
       if (!TABLE_NAME.test(table)) throw new Error(`bad table name ${table}`);

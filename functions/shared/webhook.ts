@@ -32,6 +32,8 @@ export interface WebhookRoute<T> {
 export interface WebhookDeps {
   secret: string;
   start(workflowId: string, workflow: string, args: unknown[]): Promise<void>;
+  /** Whether the row the webhook names is in the table: a delivery for any other id starts nothing. */
+  rowExists(table: string, rowId: string): Promise<boolean>;
   /** Records on the row why it will not run, so the user finds the error where they inserted. */
   reject(table: string, rowId: string, message: string): Promise<void>;
 }
@@ -87,6 +89,11 @@ export function webhookHandler<T>(route: WebhookRoute<T>, deps: () => Promise<We
       }
       const rowId = route.rowId(hook.record);
       if (!rowId) return json(400, { error: "record has no 'id'" });
+      // A forged or stale delivery would otherwise take the id, and the real row inserted later with it
+      // would find its workflow already finished and never run.
+      if (!(await d.rowExists(route.table, rowId))) {
+        return json(404, { error: `no ${route.table} row has id ${rowId}; nothing was started`, id: rowId });
+      }
       const valid = route.validate(hook.record);
       if (!valid.ok) {
         await d.reject(route.table, rowId, valid.error);

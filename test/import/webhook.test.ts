@@ -13,6 +13,8 @@ beforeAll(async () => {
   h = await importHarness("import_webhook");
   // The handler reads its configuration once, on the first request: point it at this test's store.
   process.env.DATABASE_URL = h.url;
+  // Directly: the stack's pooler leads to the shared database, not this test's.
+  delete process.env.DB_POOLER_URL;
   process.env.RESONATE_GROUP = h.group;
   handler = serveWebhook(importRoute);
 });

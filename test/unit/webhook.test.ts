@@ -26,6 +26,9 @@ const route: WebhookRoute<Job> = {
   args: (j) => [j.id],
 };
 
+/** Row ids the fake table holds; a delivery for any other id names no row. */
+const MISSING_ROW = "404";
+
 function harness() {
   const started: [string, string, unknown[]][] = [];
   const rejected: [string, string, string][] = [];
@@ -34,6 +37,7 @@ function harness() {
     start: async (id, wf, args) => {
       started.push([id, wf, args]);
     },
+    rowExists: async (_table, id) => id !== MISSING_ROW,
     reject: async (t, id, msg) => {
       rejected.push([t, id, msg]);
     },
@@ -64,6 +68,18 @@ describe("webhookHandler", () => {
     expect(res.status).toBe(202);
     expect(await res.json()).toEqual({ workflow_id: "job/7" });
     expect(h.started).toEqual([["job/7", "runJob", ["7"]]]);
+  });
+
+  it("starts nothing for a row that is not in the table and says so with 404", async () => {
+    const h = harness();
+    const res = await h.handle(post(insert({ id: Number(MISSING_ROW), size: 3 })));
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({
+      error: "no public.jobs row has id 404; nothing was started",
+      id: "404",
+    });
+    expect(h.started).toEqual([]);
+    expect(h.rejected).toEqual([]);
   });
 
   it("refuses a missing or wrong secret with 401 and starts nothing", async () => {
@@ -128,6 +144,7 @@ describe("webhookHandler", () => {
       start: async () => {
         throw new Error("store unreachable");
       },
+      rowExists: async () => true,
       reject: async () => {},
     }));
     const res = await handle(post(insert({ id: 1, size: 1 })));
