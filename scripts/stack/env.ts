@@ -23,5 +23,8 @@ export function stackEnv(): Record<string, string> {
     WEBHOOK_SECRET: secrets.WEBHOOK_SECRET,
     STORAGE_DIR,
     LOCAL_MODE: "true",
+    // For the functions server, and for processes that start a stack of their own beside this one.
+    FUNCTIONS_PORT: String(FUNCTIONS_PORT),
+    STACK_PORT_OFFSET: String(FUNCTIONS_PORT - 54321),
   };
 }

@@ -27,11 +27,19 @@ export const PG_LOG = join(PG_HOME, "postgres.log");
 export const POOLER_DIR = join(PG_HOME, "pgbouncer");
 
 export const PG_BIN = "/usr/lib/postgresql/15/bin";
-export const DB_PORT = 54322;
-export const FUNCTIONS_PORT = 54321;
+// The Supabase CLI's ports. STACK_PORT_OFFSET moves them all, so a second clone (a git worktree, a soak
+// run) can have a stack of its own beside the first; its cluster is its own anyway (one per clone).
+const offset = Number(process.env.STACK_PORT_OFFSET ?? 0);
+if (!Number.isInteger(offset) || offset < 0 || offset > 10_000) {
+  throw new Error(
+    `STACK_PORT_OFFSET must be an integer from 0 to 10000, got ${process.env.STACK_PORT_OFFSET}`,
+  );
+}
+export const DB_PORT = 54322 + offset;
+export const FUNCTIONS_PORT = 54321 + offset;
 // The Supabase CLI's local pooler port (Supavisor's transaction mode is 6543 on a hosted project).
-export const POOLER_PORT = 54329;
-export const WORKER_HEALTH_PORT = 54330;
+export const POOLER_PORT = 54329 + offset;
+export const WORKER_HEALTH_PORT = 54330 + offset;
 export const HOST = "127.0.0.1";
 
 export const NODE_BIN = join(ROOT, "node_modules", ".bin", "node");

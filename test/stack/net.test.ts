@@ -2,6 +2,7 @@
 // and every outcome (status, body, timeout, refused connection, 5xx) lands in net._http_response.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FUNCTIONS_URL } from "../../scripts/stack/env.ts";
 import { DB_URL } from "../support/db.ts";
 import { eventually, type LoopbackServer, startLoopbackServer } from "../support/http-server.ts";
 
@@ -94,7 +95,7 @@ describe("net.http_post stand-in", () => {
       create or replace function public.net_probe_post() returns trigger language plpgsql as $$
       begin
         insert into public.net_probe_requests
-        values (new.id, net.http_post('http://127.0.0.1:54321/functions/v1/health', jsonb_build_object('probe', new.id)));
+        values (new.id, net.http_post('${FUNCTIONS_URL}/health', jsonb_build_object('probe', new.id)));
         return null;
       end $$;
       drop trigger if exists net_probe_post on public.net_probe;

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPlatformDatabase } from "../../scripts/stack/databases.ts";
+import { FUNCTIONS_URL } from "../../scripts/stack/env.ts";
 import { applyMigrations, listMigrations } from "../../scripts/stack/migrate.ts";
 import { DB_URL, dropDatabase, withClient } from "../support/db.ts";
 import { eventually } from "../support/http-server.ts";
@@ -93,7 +94,7 @@ describe("Vault stand-in", () => {
       "select name, decrypted_secret from vault.decrypted_secrets where name in ('functions_url', 'webhook_secret') order by name",
     );
     expect(rows.map((r) => r.name)).toEqual(["functions_url", "webhook_secret"]);
-    expect(rows[0]!.decrypted_secret).toBe("http://127.0.0.1:54321/functions/v1");
+    expect(rows[0]!.decrypted_secret).toBe(FUNCTIONS_URL);
     expect(rows[1]!.decrypted_secret).toBe(process.env.WEBHOOK_SECRET);
   });
 

@@ -3,13 +3,14 @@
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { stackEnv } from "../../scripts/stack/env.ts";
+import { POOLER_PORT } from "../../scripts/stack/layout.ts";
 import { POOL_SIZE, POOLER_URL } from "../../scripts/stack/pooler.ts";
 import { withAdmin } from "../support/db.ts";
 
 describe("the transaction pooler", () => {
   it("is what the stack's environment names for the functions", () => {
     expect(stackEnv().DB_POOLER_URL).toBe(POOLER_URL);
-    expect(new URL(POOLER_URL).port).toBe("54329");
+    expect(new URL(POOLER_URL).port).toBe(String(POOLER_PORT));
   });
 
   it("serves 40 concurrent clients with at most its pool's server connections", {
