@@ -4,6 +4,7 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { cliUrl } from "../stack/cli-url.ts";
 import { ROOT } from "../stack/layout.ts";
 import {
   type AllowEntry,
@@ -16,19 +17,6 @@ import {
 
 export const ALLOWLIST_PATH = join(ROOT, "supabase", "lint-allowlist.json");
 const SUPABASE = join(ROOT, "node_modules", ".bin", "supabase");
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
-
-/**
- * The CLI insists on TLS unless the URL says otherwise (even sslmode=prefer fails against a server
- * without it), and the local Postgres has none; a remote URL is passed on as given.
- */
-export function cliUrl(url: string): string {
-  const u = new URL(url);
-  if (u.searchParams.has("sslmode") || !LOOPBACK.has(u.hostname)) return url;
-  u.searchParams.set("sslmode", "disable");
-  return u.toString();
-}
-
 export async function runLint(url: string): Promise<LintResult[]> {
   // --output-format json always prints one document, {"results": [...]}, even when there are no
   // findings; `-o json` prints a bare array, or nothing at all for a clean database.

@@ -5,6 +5,7 @@
 import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
+import { cliUrl } from "./cli-url.ts";
 import { ROOT, SUPABASE_BIN } from "./layout.ts";
 
 export const MIGRATIONS_DIR = join(ROOT, "supabase", "migrations");
@@ -34,7 +35,7 @@ export function appliedFromOutput(output: string): string[] {
  * reads) and returns the files it applied. Throws with the CLI's own message and the failing file.
  */
 export async function applyMigrations(dbUrl: string, workdir = ROOT): Promise<string[]> {
-  const args = ["db", "push", "--db-url", dbUrl, "--yes", "--workdir", workdir];
+  const args = ["db", "push", "--db-url", cliUrl(dbUrl), "--yes", "--workdir", workdir];
   const { code, output } = await run(SUPABASE_BIN, args);
   const applied = appliedFromOutput(output);
   if (code !== 0) {

@@ -7,7 +7,8 @@ import {
   parseLintOutput,
 } from "../../scripts/db-lint/compare.ts";
 import { renderTable, summary } from "../../scripts/db-lint/report.ts";
-import { cliUrl, loadAllowlist } from "../../scripts/db-lint/run.ts";
+import { loadAllowlist } from "../../scripts/db-lint/run.ts";
+import { cliUrl } from "../../scripts/stack/cli-url.ts";
 
 const unused = (fn: string, param: string): LintResult => ({
   function: fn,
