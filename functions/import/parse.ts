@@ -14,6 +14,21 @@ function hasNul(v: unknown): boolean {
   return Object.entries(v).some(([k, x]) => k.includes("\u0000") || hasNul(x));
 }
 
+/** Deeper than any record needs; a value nested past it would overflow the stack when serialised. */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether a parsed value nests objects or arrays more than `max` levels deep; walks without recursion. */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth > max) return true;
+    for (const x of Object.values(v)) if (typeof x === "object" && x !== null) stack.push([x, depth + 1]);
+  }
+  return false;
+}
+
 export type ParsedItem =
   | { kind: "record"; lineNo: number; raw: Record<string, unknown> }
   | { kind: "error"; lineNo: number; message: string };
@@ -227,6 +242,14 @@ export class JsonLinesParser implements RecordParser {
           kind: "error",
           lineNo: line.no,
           message: `line ${line.no} is ${kind}, not a JSON object`,
+        });
+        continue;
+      }
+      if (nestedDeeperThan(value, MAX_JSON_DEPTH)) {
+        out.push({
+          kind: "error",
+          lineNo: line.no,
+          message: `line ${line.no} nests objects or arrays more than ${MAX_JSON_DEPTH} levels deep; flatten the record`,
         });
         continue;
       }

@@ -4,7 +4,9 @@ import { type LineItem, readLines } from "../../functions/import/lines.ts";
 import {
   CsvParser,
   JsonLinesParser,
+  MAX_JSON_DEPTH,
   MAX_RECORD_LINES,
+  nestedDeeperThan,
   type ParsedItem,
   parseCsvRecord,
 } from "../../functions/import/parse.ts";
@@ -50,14 +52,21 @@ describe("readLines", () => {
     expect(got[2]).toEqual({ no: 3, text: "ok3" });
   });
 
-  it("refuses a line longer than the limit instead of buffering it", async () => {
-    const long = "x".repeat(5000);
-    const run = async () => {
-      for await (const _ of readLines(chunked(enc.encode(long), 100), 1000)) {
-        // drain
-      }
+  it("turns a line longer than the limit into an error item without buffering it, and reads on", async () => {
+    const tooLong = (no: number, bytes: number) => ({
+      no,
+      error: `line ${no} is ${bytes} bytes long, more than the 1000 a record may have; records must be one per line (CSV or JSON Lines)`,
+    });
+    const read = async (text: string, chunk: number) => {
+      const out: LineItem[] = [];
+      for await (const batch of readLines(chunked(enc.encode(text), chunk), 1000)) out.push(...batch);
+      return out;
     };
-    await expect(run()).rejects.toThrow(/line 1 is longer than 1000 bytes/);
+    const text = `ok1\n${"x".repeat(5000)}\nok3\n${"y".repeat(1500)}`;
+    const want = [{ no: 1, text: "ok1" }, tooLong(2, 5000), { no: 3, text: "ok3" }, tooLong(4, 1500)];
+    // Streamed in small chunks, and arriving inside one chunk bigger than the limit.
+    expect(await read(text, 100)).toEqual(want);
+    expect(await read(text, 1 << 16)).toEqual(want);
   });
 });
 
@@ -189,5 +198,26 @@ describe("JsonLinesParser", () => {
 
   it("rejects an empty file", async () => {
     await expect(parseAll(new JsonLinesParser(), " \n")).rejects.toThrow(/file is empty/);
+  });
+});
+
+describe("hostile JSON Lines", () => {
+  it("reports a line nested deeper than the limit and keeps the records around it", async () => {
+    const deep = `{"email":"d@x.test","name":"D","x":${"[".repeat(5000)}${"]".repeat(5000)}}`;
+    const items = await parseAll(
+      new JsonLinesParser(),
+      `{"email":"a@x.test","name":"A"}\n${deep}\n{"email":"b@x.test","name":"B","tags":[[1]]}\n`,
+    );
+    expect(items).toEqual([
+      { kind: "record", lineNo: 1, raw: { email: "a@x.test", name: "A" } },
+      {
+        kind: "error",
+        lineNo: 2,
+        message: `line 2 nests objects or arrays more than ${MAX_JSON_DEPTH} levels deep; flatten the record`,
+      },
+      { kind: "record", lineNo: 3, raw: { email: "b@x.test", name: "B", tags: [[1]] } },
+    ]);
+    expect(nestedDeeperThan({ a: [[{}]] }, 4)).toBe(false);
+    expect(nestedDeeperThan({ a: [[{ b: [] }]] }, 4)).toBe(true);
   });
 });
