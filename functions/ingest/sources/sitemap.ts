@@ -3,25 +3,23 @@
 import { fetchText } from "../fetch.ts";
 import { htmlToText } from "../html.ts";
 import { childrenNamed, childText, parseXml, XmlError } from "../xml.ts";
-import {
-  httpUrl,
-  type NetworkConfig,
-  networkConfig,
-  optStr,
-  SourceConfigError,
-  urlKey,
-  validated,
-} from "./config.ts";
+import { httpUrl, type NetworkConfig, networkConfig, optStr, urlKey, validated } from "./config.ts";
+import { compileUrlPattern, type UrlPattern } from "./pattern.ts";
 import type { ListedItem, ListedKind } from "./types.ts";
 
 export interface SitemapConfig extends NetworkConfig {
   url: string;
   /** Only URLs matching this regular expression are indexed. */
-  include: RegExp | undefined;
+  include: UrlPattern | undefined;
 }
 
 export function parseSitemap(xml: string, base: string): ListedItem[] {
   const root = parseXml(xml);
+  if (root.name === "sitemapindex") {
+    throw new XmlError(
+      "this is a sitemap index (<sitemapindex>), which is not followed; add one sitemap source for each <sitemap><loc> it lists",
+    );
+  }
   if (root.name !== "urlset")
     throw new XmlError(`expected <urlset> as the sitemap root, found <${root.name}>`);
   const items: ListedItem[] = [];
@@ -44,14 +42,7 @@ export const sitemap: ListedKind<SitemapConfig> = {
   network: true,
   parseConfig: validated((o) => {
     const include = optStr(o, "include");
-    let re: RegExp | undefined;
-    try {
-      re = include === undefined ? undefined : new RegExp(include);
-    } catch {
-      throw new SourceConfigError(
-        `config.include must be a regular expression, got ${JSON.stringify(include)}`,
-      );
-    }
+    const re = include === undefined ? undefined : compileUrlPattern("include", include);
     return { url: httpUrl(o, "url"), include: re, ...networkConfig(o) };
   }),
   limits: (c) => ({ maxItemsPerRun: c.maxItemsPerRun, concurrency: c.concurrency }),
