@@ -6,7 +6,7 @@
 create or replace function app.refuse_deleting_running_row()
 returns trigger
 language plpgsql
--- Definer: the API roles cannot read the resonate schema, and the check must hold for them too.
+-- Definer: anon and authenticated cannot read the resonate schema, and the check must hold for them too.
 security definer
 set search_path = ''
 as $$

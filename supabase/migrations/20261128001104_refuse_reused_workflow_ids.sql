@@ -7,7 +7,7 @@
 create or replace function app.refuse_reused_workflow_id()
 returns trigger
 language plpgsql
--- Definer: the API roles cannot read the resonate schema, and the check must hold for them too.
+-- Definer: anon and authenticated cannot read the resonate schema, and the check must hold for them too.
 security definer
 set search_path = ''
 as $$
