@@ -104,8 +104,37 @@ export function chunkMarkdown(markdown: string, opts: ChunkOptions = DEFAULT_CHU
   return chunks;
 }
 
-/** The text that is embedded: title and heading path give a short chunk the context it needs. */
-export function embeddingText(title: string, chunk: Chunk): string {
+/** Characters of a page's opening paragraph that go into each of its chunks' embedded text. */
+export const LEAD_CHARS = 240;
+
+/**
+ * The page's opening paragraph: the first paragraph with some prose in it (a line of badges or a bare
+ * link is skipped), cut at a word boundary after at most `max` characters. It tells the embedding what
+ * the page is about when a chunk deep inside it does not say.
+ */
+export function leadParagraph(markdown: string, max = LEAD_CHARS): string {
+  for (const section of splitSections(markdown)) {
+    for (const raw of section.body.split(/\n\s*\n/)) {
+      const text = raw
+        .replace(/!\[[^\]]*\]\([^)]*\)/g, " ")
+        .replace(/\[([^\]]*)\]\([^)]*\)/g, "$1")
+        .replace(/\s+/g, " ")
+        .trim();
+      if ((text.match(/[A-Za-z]{2,}/g) ?? []).length < 6 || text.startsWith("```")) continue;
+      if (text.length <= max) return text;
+      const cut = text.lastIndexOf(" ", max);
+      return text.slice(0, cut > max / 2 ? cut : max);
+    }
+  }
+  return "";
+}
+
+/**
+ * The text that is embedded: the title and heading path give a short chunk the context it needs, and the
+ * page's lead says what the page is about (left out where the chunk starts with it).
+ */
+export function embeddingText(title: string, chunk: Chunk, lead = ""): string {
   const context = [title, ...chunk.headingPath].filter(Boolean).join(" > ");
-  return context ? `${context}\n${chunk.content}` : chunk.content;
+  const about = lead && !chunk.content.includes(lead.slice(0, 60)) ? lead : "";
+  return [context, about, chunk.content].filter(Boolean).join("\n");
 }

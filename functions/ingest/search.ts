@@ -1,11 +1,15 @@
-// The `search` Edge Function's logic: validate `{query, k?, source?}`, embed the query with the model that
-// indexed the corpus, and run the one hybrid SQL function. No Resonate on this path.
+// The `search` Edge Function's logic: validate `{query, k?, source?}`, embed the query when the function
+// has a model it can run (search-embedder.ts), and run the one SQL function: hybrid (vectors fused with
+// BM25) or BM25 alone. One result per page. No Resonate on this path. Whatever goes wrong below the
+// validation is answered without the database's or the provider's own text, which stays in the log.
 import { HttpError, json, readJsonBody } from "../shared/http.ts";
+import { createLogger, errorMessage, type Logger } from "../shared/log.ts";
 import type { Validation } from "../shared/webhook.ts";
-import type { Embedder } from "./embeddings.ts";
+import type { QueryEmbedding } from "./search-embedder.ts";
 
 export const MAX_QUERY_CHARS = 1000;
 export const MAX_K = 50;
+export const MAX_SOURCE_NAME_CHARS = 200;
 
 export interface SearchRequest {
   query: string;
@@ -20,17 +24,29 @@ export interface SearchHit {
   url: string | null;
   source_path: string;
   heading_path: string[];
+  /** The chunk's text around the question's words, which are marked **like this**. */
+  snippet: string;
   content: string;
   similarity: number | null;
-  text_rank: number | null;
+  bm25: number | null;
+  /** What the results are ordered by: the fused rank (hybrid) or BM25 (text). */
   score: number;
 }
 
+export type SearchMode = "hybrid" | "text";
+
 export interface SearchDeps {
-  embedder: Embedder;
-  /** Runs public.search_chunks; `source` is resolved to an id (unknown name → null result). */
-  search(vector: number[], req: SearchRequest, model: string): Promise<SearchHit[] | null>;
+  query: QueryEmbedding;
+  /** Runs public.search_chunks; no vector means BM25 alone. `source` is resolved to an id (unknown name → null). */
+  search(
+    vector: number[] | undefined,
+    req: SearchRequest,
+    model: string | undefined,
+  ): Promise<SearchHit[] | null>;
 }
+
+// Postgres refuses NUL in text, so it would fail the query instead of being refused here.
+const hasNul = (s: string) => s.includes("\u0000");
 
 export function parseSearchRequest(body: unknown): Validation<SearchRequest> {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
@@ -47,17 +63,21 @@ export function parseSearchRequest(body: unknown): Validation<SearchRequest> {
       error: `field 'query' is ${query.length} characters; the limit is ${MAX_QUERY_CHARS}`,
     };
   }
+  if (hasNul(query)) return { ok: false, error: "field 'query' must not contain NUL (\\u0000) characters" };
   const k = b.k ?? 10;
   if (typeof k !== "number" || !Number.isInteger(k) || k < 1 || k > MAX_K) {
     return { ok: false, error: `field 'k' must be an integer from 1 to ${MAX_K}` };
   }
   const source = b.source;
-  if (
-    source !== undefined &&
-    !(typeof source === "string" && source !== "") &&
-    !(Number.isInteger(source) && (source as number) > 0)
-  ) {
-    return { ok: false, error: "field 'source' must be a source id or a source name" };
+  // Ids are bigint in the database; a JSON number above 2^53 is not even read exactly.
+  const validId = typeof source === "number" && Number.isSafeInteger(source) && source > 0;
+  const validName =
+    typeof source === "string" && source !== "" && source.length <= MAX_SOURCE_NAME_CHARS && !hasNul(source);
+  if (source !== undefined && !validId && !validName) {
+    return {
+      ok: false,
+      error: `field 'source' must be a source id (an integer from 1 to ${Number.MAX_SAFE_INTEGER}) or a source name (at most ${MAX_SOURCE_NAME_CHARS} characters, no NUL)`,
+    };
   }
   return { ok: true, value: { query, k, source: source as number | string | undefined } };
 }
@@ -68,33 +88,66 @@ const CORS = {
   "access-control-allow-methods": "POST, OPTIONS",
 };
 
-export function searchHandler(deps: () => Promise<SearchDeps>) {
+export function searchHandler(
+  deps: () => Promise<SearchDeps>,
+  log: Logger = createLogger({ component: "search" }),
+) {
   return async (req: Request): Promise<Response> => {
     if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: CORS });
     if (req.method !== "POST") return json(405, { error: 'use POST {"query": "...", "k": 5}' }, CORS);
+    let parsed: Validation<SearchRequest>;
     try {
-      const parsed = parseSearchRequest(await readJsonBody(req, 16 * 1024));
-      if (!parsed.ok) return json(400, { error: parsed.error }, CORS);
-      const d = await deps();
-      const started = performance.now();
-      const [vector] = await d.embedder.embed([parsed.value.query]);
-      const embedMs = performance.now() - started;
-      const hits = await d.search(vector!, parsed.value, d.embedder.model);
-      if (hits === null)
-        return json(400, { error: `no source named ${JSON.stringify(parsed.value.source)}` }, CORS);
-      return json(
-        200,
-        {
-          query: parsed.value.query,
-          model: d.embedder.model,
-          timings_ms: { embed: Math.round(embedMs), total: Math.round(performance.now() - started) },
-          results: hits,
-        },
-        CORS,
-      );
+      parsed = parseSearchRequest(await readJsonBody(req, 16 * 1024));
     } catch (err) {
       if (err instanceof HttpError) return json(err.status, { error: err.message }, CORS);
-      return json(500, { error: "search failed", detail: (err as Error).message }, CORS);
+      log.warn("request body unreadable", { error: errorMessage(err) });
+      return json(400, { error: "the request body could not be read" }, CORS);
     }
+    if (!parsed.ok) return json(400, { error: parsed.error }, CORS);
+    const request = parsed.value;
+    const started = performance.now();
+    let d: SearchDeps;
+    try {
+      d = await deps();
+    } catch (err) {
+      log.error("search is misconfigured", { error: errorMessage(err) });
+      return json(500, { error: "search is misconfigured; the details are in the function's log" }, CORS);
+    }
+    const { embedder, note } = d.query;
+    let vector: number[] | undefined;
+    if (embedder) {
+      try {
+        [vector] = await embedder.embed([request.query]);
+      } catch (err) {
+        log.error("query embedding failed", { model: embedder.model, error: errorMessage(err) });
+        return json(
+          502,
+          { error: "the query could not be embedded; try again (details in the function's log)" },
+          CORS,
+        );
+      }
+    }
+    const embedMs = performance.now() - started;
+    let hits: SearchHit[] | null;
+    try {
+      hits = await d.search(vector, request, embedder?.model);
+    } catch (err) {
+      log.error("search query failed", { error: errorMessage(err) });
+      return json(500, { error: "search failed; the details are in the function's log" }, CORS);
+    }
+    if (hits === null) return json(400, { error: `no source named ${JSON.stringify(request.source)}` }, CORS);
+    const mode: SearchMode = vector ? "hybrid" : "text";
+    return json(
+      200,
+      {
+        query: request.query,
+        mode,
+        model: embedder?.model ?? null,
+        ...(note ? { note } : {}),
+        timings_ms: { embed: Math.round(embedMs), total: Math.round(performance.now() - started) },
+        results: hits,
+      },
+      CORS,
+    );
   };
 }

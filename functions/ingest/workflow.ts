@@ -5,7 +5,7 @@
 import { type Context, Exponential } from "@resonatehq/sdk";
 import type pg from "pg";
 import { errorMessage, type Logger } from "../shared/log.ts";
-import type { Embedder } from "./embeddings.ts";
+import type { Indexer } from "./indexer.ts";
 import { type ProcessResult, processAfterCrawl } from "./process.ts";
 import { SourceConfigError } from "./sources/config.ts";
 import { sourceKind } from "./sources/index.ts";
@@ -17,7 +17,7 @@ export const NETWORK_SOURCE_TIMEOUT_MS = 5 * 60_000;
 
 export interface IngestDeps {
   pool: pg.Pool;
-  embedder: Embedder;
+  indexer: Indexer;
   log: Logger;
 }
 
@@ -251,7 +251,7 @@ export function ingestWorkflows(deps: IngestDeps) {
   }
 
   function indexRun(_ctx: Context, runId: string): Promise<ProcessResult> {
-    return processAfterCrawl(runId, { pool, embedder: deps.embedder, log });
+    return processAfterCrawl(runId, { pool, indexer: deps.indexer, log });
   }
 
   // A failing source never stops the others, but the run says so: its error counts the failures, and
@@ -266,10 +266,12 @@ export function ingestWorkflows(deps: IngestDeps) {
           set status = case when $2::text is not null or (sources_total > 0 and sources_failed = sources_total)
                             then 'failed' else 'succeeded' end,
               error = coalesce($2::text,
-                case when sources_failed > 0 or items_failed > 0 then
+                case when sources_failed > 0 or items_failed > 0 or documents_truncated > 0 then
                   concat_ws(', ',
                     case when sources_failed > 0 then sources_failed || ' of ' || sources_total || ' sources failed' end,
-                    case when items_failed > 0 then items_failed || ' items failed' end)
+                    case when items_failed > 0 then items_failed || ' items failed' end,
+                    case when documents_truncated > 0 then documents_truncated
+                      || ' pages indexed only up to INGEST_MAX_CHUNKS_PER_PAGE chunks' end)
                   || '; see ingest_run_sources and ingest_item_errors'
                 end),
               finished_at = now()

@@ -1,15 +1,17 @@
 // The ingest workload's registration with the worker: `crawlCorpus`, started as `ingest/<run id>` by the
 // `ingest` Edge Function (nightly via pg_cron, or by hand).
 import type { Workload } from "../workload.ts";
-import { createEmbedder, embeddingsConfigFromEnv } from "./embeddings.ts";
+import { embeddingsConfigFromEnv } from "./embeddings.ts";
+import { createIndexer, maxChunksPerPageFromEnv } from "./indexer.ts";
 import { CRAWL_WORKFLOW } from "./run-id.ts";
 import { ingestWorkflows } from "./workflow.ts";
 
 export const ingestWorkload: Workload = {
   name: "ingest",
   register(resonate, { pool, log }) {
-    const embedder = createEmbedder(embeddingsConfigFromEnv());
-    const wf = ingestWorkflows({ pool, embedder, log: log.child({ workload: "ingest" }) });
+    // Threads start with the first index pass, not with the worker.
+    const indexer = createIndexer(embeddingsConfigFromEnv(), { maxChunksPerPage: maxChunksPerPageFromEnv() });
+    const wf = ingestWorkflows({ pool, indexer, log: log.child({ workload: "ingest" }) });
     resonate.register(CRAWL_WORKFLOW, wf.crawlCorpus);
   },
 };

@@ -3,19 +3,24 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
-import { chunkMarkdown, embeddingText } from "../../functions/ingest/chunk.ts";
+import { chunkMarkdown, embeddingText, leadParagraph } from "../../functions/ingest/chunk.ts";
 import { dedupByHash } from "../../functions/ingest/dedup.ts";
 import { embeddingsConfigFromEnv, openaiEmbedder } from "../../functions/ingest/embeddings.ts";
 import { rateLimitWaitMs } from "../../functions/ingest/fetch.ts";
 import { htmlToText } from "../../functions/ingest/html.ts";
 import { runIdFor } from "../../functions/ingest/run-id.ts";
-import { parseSearchRequest, searchHandler } from "../../functions/ingest/search.ts";
+import { parseSearchRequest, type SearchDeps, searchHandler } from "../../functions/ingest/search.ts";
+import {
+  queryEmbeddingFromEnv,
+  searchFunctionEmbeddingsProblem,
+} from "../../functions/ingest/search-embedder.ts";
 import { nextLink } from "../../functions/ingest/sources/github_issues.ts";
 import { markdownDir } from "../../functions/ingest/sources/markdown_dir.ts";
 import { parseFeed } from "../../functions/ingest/sources/rss.ts";
 import { parseSitemap, sitemap } from "../../functions/ingest/sources/sitemap.ts";
 import { parseTriggerRequest, triggerHandler } from "../../functions/ingest/trigger.ts";
 import { parseXml } from "../../functions/ingest/xml.ts";
+import { createLogger } from "../../functions/shared/log.ts";
 
 describe("xml", () => {
   it("parses sitemaps and feeds, and names what is wrong with malformed XML", () => {
@@ -56,6 +61,18 @@ describe("chunkMarkdown", () => {
     expect(chunks.map((c) => c.headingPath)).toEqual([["A"], ["A", "B"], ["C"]]);
     expect(chunks[1]!.content).toContain("# not a heading");
     expect(embeddingText("Doc", chunks[1]!)).toMatch(/^Doc > A > B\n/);
+  });
+
+  it("puts the page's opening paragraph into every chunk's embedded text, skipping badges", () => {
+    const md =
+      "# Lib\n[![npm](https://img/x.svg)](https://npm/x)\n\nA tiny library that parses cron expressions into schedules for Node.\n\n## API\nCall parse(expr).";
+    const lead = leadParagraph(md);
+    expect(lead).toBe("A tiny library that parses cron expressions into schedules for Node.");
+    const chunks = chunkMarkdown(md);
+    expect(embeddingText("Lib", chunks.at(-1)!, lead)).toBe(`Lib > Lib > API\n${lead}\nCall parse(expr).`);
+    // The chunk that holds the lead does not get it twice.
+    expect(embeddingText("Lib", chunks[0]!, lead).split(lead).length).toBe(2);
+    expect(leadParagraph(`# T\n${"word ".repeat(100)}`).length).toBeLessThanOrEqual(240);
   });
 
   it("bounds chunk size and overlaps consecutive chunks of a section", () => {
@@ -179,6 +196,92 @@ describe("request validation", () => {
       new Request("http://x/search", { method: "POST", body: JSON.stringify({ query: "" }) }),
     );
     expect(res.status).toBe(400);
+  });
+
+  it("search: a source id past 2^53 (1e20) or a NUL byte is a 400 naming the field, never a 500 with the database's text", async () => {
+    expect(parseSearchRequest({ query: "q", source: 1e20 })).toEqual({
+      ok: false,
+      error:
+        "field 'source' must be a source id (an integer from 1 to 9007199254740991) or a source name (at most 200 characters, no NUL)",
+    });
+    expect(parseSearchRequest({ query: "q\u0000x" })).toEqual({
+      ok: false,
+      error: "field 'query' must not contain NUL (\\u0000) characters",
+    });
+    expect(parseSearchRequest({ query: "q", source: "a\u0000b" })).toMatchObject({ ok: false });
+    expect(parseSearchRequest({ query: "q", source: 9007199254740991 })).toMatchObject({ ok: true });
+
+    const logged: string[] = [];
+    const failing: SearchDeps = {
+      query: { embedder: undefined, note: undefined },
+      search: async () => {
+        throw new Error('value "100000000000000000000" is out of range for type bigint');
+      },
+    };
+    const handler = searchHandler(
+      async () => failing,
+      createLogger({}, (l) => logged.push(l)),
+    );
+    const res = await handler(new Request("http://x/search", { method: "POST", body: '{"query":"q"}' }));
+    expect(res.status).toBe(500);
+    const text = await res.text();
+    expect(text).not.toMatch(/bigint|out of range/);
+    expect(JSON.parse(text)).toEqual({ error: "search failed; the details are in the function's log" });
+    expect(logged.join("\n")).toMatch(/out of range for type bigint/);
+  });
+
+  it("search: a provider that cannot embed the query is a 502 without the provider's text", async () => {
+    const deps: SearchDeps = {
+      query: {
+        embedder: {
+          model: "openai:m@512",
+          embed: async () => {
+            throw new Error("OpenAI embeddings: HTTP 401 Incorrect API key provided: sk-abc");
+          },
+        },
+        note: undefined,
+      },
+      search: async () => [],
+    };
+    const res = await searchHandler(
+      async () => deps,
+      createLogger({}, () => {}),
+    )(new Request("http://x/search", { method: "POST", body: '{"query":"q"}' }));
+    expect(res.status).toBe(502);
+    expect(await res.text()).not.toMatch(/sk-abc|401/);
+  });
+});
+
+describe("search embedder", () => {
+  it("says what to set when the search function would need the local model, and nothing when it would not", () => {
+    const problem = searchFunctionEmbeddingsProblem({});
+    expect(problem).toMatch(
+      /^the local embedding model \(INGEST_EMBEDDINGS=local, the default\) cannot run inside an Edge Function/,
+    );
+    expect(problem).toMatch(/set INGEST_EMBEDDINGS=none .* or INGEST_EMBEDDINGS=openai with OPENAI_API_KEY/);
+    expect(searchFunctionEmbeddingsProblem({ INGEST_EMBEDDINGS: "local" })).toBe(problem);
+    expect(searchFunctionEmbeddingsProblem({ INGEST_EMBEDDINGS: "none" })).toBeUndefined();
+    expect(
+      searchFunctionEmbeddingsProblem({ INGEST_EMBEDDINGS: "openai", OPENAI_API_KEY: "k" }),
+    ).toBeUndefined();
+    expect(searchFunctionEmbeddingsProblem({ INGEST_EMBEDDINGS: "openai" })).toBe(
+      "INGEST_EMBEDDINGS=openai needs OPENAI_API_KEY",
+    );
+    expect(searchFunctionEmbeddingsProblem({ INGEST_EMBEDDINGS: "gte-small" })).toBe(
+      'INGEST_EMBEDDINGS must be none, local or openai, got "gte-small"',
+    );
+  });
+
+  it("ranks by text alone, and says why, where the function cannot run the corpus's model", () => {
+    const local = queryEmbeddingFromEnv(() => undefined);
+    expect(local.embedder).toBeUndefined();
+    expect(local.note).toMatch(/^ranked by text only: the local embedding model/);
+    expect(queryEmbeddingFromEnv((n) => ({ INGEST_EMBEDDINGS: "none" })[n])).toEqual({
+      embedder: undefined,
+      note: undefined,
+    });
+    const openai = queryEmbeddingFromEnv((n) => ({ INGEST_EMBEDDINGS: "openai", OPENAI_API_KEY: "k" })[n]);
+    expect(openai.embedder?.model).toBe("openai:text-embedding-3-small@512");
   });
 });
 

@@ -1,7 +1,7 @@
 // `rss`: list-then-process over an RSS 2.0 or Atom feed. The listing is the feed's items; each item's
 // page is fetched in its own sub-run; items without a link are not indexed.
 import { fetchText } from "../fetch.ts";
-import { htmlToText } from "../html.ts";
+import { pageText } from "../page-text.ts";
 import { child, childrenNamed, childText, parseXml, type XmlElement, XmlError } from "../xml.ts";
 import { httpUrl, type NetworkConfig, networkConfig, urlKey, validated } from "./config.ts";
 import type { ListedItem, ListedKind } from "./types.ts";
@@ -64,7 +64,7 @@ export const rss: ListedKind<RssConfig> = {
   },
   async fetchItem(config, item) {
     const res = await fetchText(item.url, config.fetch);
-    const page = htmlToText(res.body);
+    const page = await pageText(res.body);
     if (!page.text) throw new Error(`GET ${item.url}: page has no text`);
     return { path: item.key, url: item.url, title: page.title || item.key, content: page.text, metadata: {} };
   },

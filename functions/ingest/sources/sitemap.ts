@@ -1,7 +1,7 @@
 // `sitemap`: list-then-process. The listing is sitemap.xml's <loc> entries; each page is fetched in its
 // own sub-run and turned into clean text with its title.
 import { fetchText } from "../fetch.ts";
-import { htmlToText } from "../html.ts";
+import { pageText } from "../page-text.ts";
 import { childrenNamed, childText, parseXml, XmlError } from "../xml.ts";
 import { httpUrl, type NetworkConfig, networkConfig, optStr, urlKey, validated } from "./config.ts";
 import { compileUrlPattern, type UrlPattern } from "./pattern.ts";
@@ -53,7 +53,7 @@ export const sitemap: ListedKind<SitemapConfig> = {
   },
   async fetchItem(config, item) {
     const res = await fetchText(item.url, config.fetch);
-    const page = htmlToText(res.body);
+    const page = await pageText(res.body);
     if (!page.text) throw new Error(`GET ${item.url}: page has no text`);
     return { path: item.key, url: item.url, title: page.title || item.key, content: page.text, metadata: {} };
   },

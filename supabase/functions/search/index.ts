@@ -1,16 +1,17 @@
-// POST /functions/v1/search {query, k?, source?}: embeds the query in this Deno process with the model that
-// indexed the corpus and answers the hybrid (vector + full-text, RRF) matches. No Resonate.
-import pg from "pg";
-import { createEmbedder, embeddingsConfigFromEnv } from "../../../functions/ingest/embeddings.ts";
+// POST /functions/v1/search {query, k?, source?}: one result per page, ranked by BM25 fused with vector
+// similarity when the function can embed the query with the model that indexed the corpus (a hosted
+// provider; the local model never loads here), by BM25 alone otherwise. No Resonate.
 import { type SearchDeps, searchHandler } from "../../../functions/ingest/search.ts";
+import { queryEmbeddingFromEnv } from "../../../functions/ingest/search-embedder.ts";
 import { searchChunks } from "../../../functions/ingest/search-sql.ts";
 import { loadConfig } from "../../../functions/shared/config.ts";
+import { edgeDatabaseUrl, withConnection } from "../../../functions/shared/edge-db.ts";
 
 function buildDeps(): SearchDeps {
-  const pool = new pg.Pool({ connectionString: loadConfig().databaseUrl, max: 4 });
+  const url = edgeDatabaseUrl(loadConfig());
   return {
-    embedder: createEmbedder(embeddingsConfigFromEnv()),
-    search: (vector, req, model) => searchChunks(pool, vector, req, model),
+    query: queryEmbeddingFromEnv(),
+    search: (vector, req, model) => withConnection(url, (c) => searchChunks(c, vector, req, model)),
   };
 }
 
