@@ -1,15 +1,17 @@
 // Opens an import source as a stream of byte chunks: file:// paths confined to one folder, and
-// http(s) URLs fetched with redirects followed by hand so every hop is checked. Unless LOCAL_MODE is
-// on, a host that resolves to a private/loopback/link-local address is refused (SSRF).
+// http(s) URLs fetched with redirects followed by hand so every hop is checked. A host that resolves to
+// a private/loopback/link-local address is refused (SSRF); LOCAL_MODE allows loopback, except the local
+// stack's own services.
 import { createReadStream } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
 import { isAbsolute, relative, resolve, sep } from "node:path";
-import { BlockedRequest, failedHop, guardedGet } from "../shared/net-guard.ts";
+import { BlockedRequest, failedHop, guardedGet, type LocalAccess } from "../shared/net-guard.ts";
 import { InputError } from "./errors.ts";
 
 export interface SourceOptions {
   fileRoot: string;
-  allowPrivateNetwork: boolean;
+  /** LOCAL_MODE's allowance; undefined: public addresses only. */
+  local: LocalAccess | undefined;
   /** Idle socket timeout, ms. */
   timeoutMs?: number;
 }
@@ -60,7 +62,7 @@ async function openHttp(url: string, opts: SourceOptions): Promise<AsyncIterable
   let got: Awaited<ReturnType<typeof guardedGet>>;
   try {
     got = await guardedGet(u, {
-      allowPrivate: opts.allowPrivateNetwork,
+      local: opts.local,
       maxRedirects: MAX_REDIRECTS,
       idleTimeoutMs: opts.timeoutMs ?? 30_000,
     });

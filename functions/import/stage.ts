@@ -153,7 +153,7 @@ async function stageRows(deps: ImportDeps, spec: JobSpec): Promise<{ records: nu
   const parser = parserFor(spec);
   const source = await openSource(spec.sourceUrl, {
     fileRoot: deps.fileRoot,
-    allowPrivateNetwork: deps.allowPrivateNetwork,
+    local: deps.local,
   });
   // Two connections, each with one insert in flight while the next chunk is parsed: Postgres does the
   // inserting on its own cores while this process parses. Waiting for a connection's previous insert

@@ -1,5 +1,6 @@
 // The import workload's registration with the worker: workflow "importJob", started by the
 // import-webhook Edge Function with id `import/<job id>`.
+import { localAccessFromEnv } from "../shared/local-mode.ts";
 import type { Workload } from "../workload.ts";
 import { WORKFLOW_NAME } from "./route.ts";
 import { importWorkflow } from "./workflow.ts";
@@ -12,7 +13,7 @@ export const importWorkload: Workload = {
         pool,
         log: log.child({ workload: "import" }),
         fileRoot: config.import.fileRoot,
-        allowPrivateNetwork: config.localMode,
+        local: localAccessFromEnv(),
         asyncCommit: config.resonate.serverUrl === undefined,
       },
       { retries: config.import.batchRetries, delayMs: config.import.batchRetryDelayMs },

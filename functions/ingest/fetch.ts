@@ -3,7 +3,7 @@
 // Source configs name arbitrary URLs, and crawled pages become searchable, so every hop (redirects
 // included) may only reach public addresses, checked at connect time; LOCAL_MODE allows private ones.
 import type http from "node:http";
-import { localModeFromEnv } from "../shared/config.ts";
+import { localAccessFromEnv } from "../shared/local-mode.ts";
 import { BlockedRequest, guardedGet } from "../shared/net-guard.ts";
 
 const MAX_REDIRECTS = 5;
@@ -59,7 +59,7 @@ async function once(url: string, opts: FetchOptions): Promise<FetchedText> {
   const timer = setTimeout(() => controller.abort(), opts.timeoutMs);
   try {
     const { response, url: answered } = await guardedGet(new URL(url), {
-      allowPrivate: localModeFromEnv(),
+      local: localAccessFromEnv(),
       maxRedirects: MAX_REDIRECTS,
       headers: (hop) => headersFor(hop, opts),
       signal: controller.signal,
@@ -114,7 +114,7 @@ function fetchErrorOf(err: BlockedRequest): FetchError {
       return new FetchError(`GET ${err.url}: only http(s) URLs are fetched`, null);
     case "private":
       return new FetchError(
-        `GET ${err.url}: refused: ${err.detail}; sources may only be fetched from public addresses (LOCAL_MODE allows private ones)`,
+        `GET ${err.url}: refused: ${err.detail}; sources may only be fetched from public addresses (LOCAL_MODE allows loopback, except the local stack's own services)`,
         null,
       );
     case "too-many-redirects":

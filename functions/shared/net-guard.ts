@@ -1,6 +1,7 @@
 // Which addresses the workloads may fetch from (import sources, crawled pages). The address test is
 // pure; the resolver hook applies it to every address a host name resolves to, at connect time, so DNS
-// cannot swap in a private address after a check. LOCAL_MODE (the local stack) allows them.
+// cannot swap in a private address after a check. LOCAL_MODE (the local stack) allows loopback, except
+// the ports the stack's own services listen on; never private networks, link-local or metadata.
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import http from "node:http";
 import https from "node:https";
@@ -63,8 +64,37 @@ export function isPrivateAddress(ip: string): boolean {
   );
 }
 
-/** A `lookup` for http(s).get that fails with code EPRIVATE when a host resolves to a private address. */
-export function guardedLookup(allowPrivate: boolean) {
+/** 127.0.0.0/8 and ::1, in any IPv6 spelling of them. */
+export function isLoopbackAddress(ip: string): boolean {
+  const v = isIP(ip);
+  if (v === 4) return ip.startsWith("127.");
+  const g = v === 6 ? ipv6Groups(ip) : undefined;
+  if (!g) return false;
+  if (g.slice(0, 7).every((x) => x === 0) && g[7] === 1) return true;
+  return g.slice(0, 5).every((x) => x === 0) && (g[5] === 0 || g[5] === 0xffff) && g[6]! >> 8 === 127;
+}
+
+/** What LOCAL_MODE opens up: loopback hosts, except on the ports of the stack's own services (the
+ *  functions server with the gallery and Storage, Postgres, the pooler, the worker's health check),
+ *  whose answers must never become searchable. */
+export interface LocalAccess {
+  blockedPorts: ReadonlySet<number>;
+}
+
+/** Why `ip` on `port` may not be fetched, or undefined when it may. */
+export function refusal(ip: string, port: number, local: LocalAccess | undefined): string | undefined {
+  if (!isPrivateAddress(ip)) return undefined;
+  if (!local || !isLoopbackAddress(ip)) return `${ip} is a private or local address`;
+  if (local.blockedPorts.has(port)) return `port ${port} on ${ip} is one of the local stack's own services`;
+  return undefined;
+}
+
+function portOf(url: URL): number {
+  return url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
+}
+
+/** A `lookup` for http(s).get that fails with code EPRIVATE when a host resolves to a refused address. */
+export function guardedLookup(local: LocalAccess | undefined, port: number) {
   return (
     hostname: string,
     options: { all?: boolean },
@@ -72,11 +102,10 @@ export function guardedLookup(allowPrivate: boolean) {
   ) => {
     dnsLookup(hostname, { all: true }, (err, addresses) => {
       if (err) return callback(err, []);
-      const bad = addresses.find((a) => isPrivateAddress(a.address));
-      if (bad && !allowPrivate) {
-        const e = new Error(
-          `${hostname} resolves to ${bad.address}, a private or local address`,
-        ) as NodeJS.ErrnoException;
+      for (const a of addresses) {
+        const why = refusal(a.address, port, local);
+        if (!why) continue;
+        const e = new Error(`${hostname} resolves to ${a.address}: ${why}`) as NodeJS.ErrnoException;
         e.code = "EPRIVATE";
         return callback(e, []);
       }
@@ -87,10 +116,10 @@ export function guardedLookup(allowPrivate: boolean) {
   };
 }
 
-/** Node skips the lookup hook for IP literals: the literal host of a URL, when it is a private one. */
-export function privateLiteral(url: URL): string | undefined {
+/** Node skips the lookup hook for IP literals: why the literal host of a URL is refused, if it is. */
+export function literalRefusal(url: URL, local: LocalAccess | undefined): string | undefined {
   const literal = url.hostname.replace(/^\[|\]$/g, "");
-  return isIP(literal) && isPrivateAddress(literal) ? literal : undefined;
+  return isIP(literal) ? refusal(literal, portOf(url), local) : undefined;
 }
 
 /** Why guardedGet refused a request before any answer; each caller words it for its own users. */
@@ -122,7 +151,8 @@ export function failedHop(err: unknown): URL | undefined {
 }
 
 export interface GuardedGetOptions {
-  allowPrivate: boolean;
+  /** LOCAL_MODE's allowance; undefined: public addresses only. */
+  local: LocalAccess | undefined;
   maxRedirects: number;
   /** Headers for one hop: a hop to another origin may need fewer (no credentials). */
   headers?: (url: URL) => Record<string, string> | undefined;
@@ -144,10 +174,8 @@ export function guardedGet(
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     return Promise.reject(new BlockedRequest("protocol", url, url.protocol));
   }
-  const literal = privateLiteral(url);
-  if (literal && !opts.allowPrivate) {
-    return Promise.reject(new BlockedRequest("private", url, `${literal} is a private or local address`));
-  }
+  const refused = literalRefusal(url, opts.local);
+  if (refused) return Promise.reject(new BlockedRequest("private", url, refused));
   return new Promise((resolve, reject) => {
     const req = (url.protocol === "https:" ? https : http).get(
       url,
@@ -155,7 +183,7 @@ export function guardedGet(
         headers: opts.headers?.(url),
         signal: opts.signal,
         timeout: opts.idleTimeoutMs,
-        lookup: guardedLookup(opts.allowPrivate) as never,
+        lookup: guardedLookup(opts.local, portOf(url)) as never,
       },
       (res) => {
         const status = res.statusCode ?? 0;

@@ -45,7 +45,7 @@ describe("fetchText", () => {
       const err = await fetchText(url, opts).catch((e: Error) => e);
       expect(err, url).toBeInstanceOf(FetchError);
       expect((err as Error).message, url).toMatch(
-        /refused: .*private or local address; sources may only be fetched from public addresses \(LOCAL_MODE allows private ones\)/,
+        /refused: .*private or local address; sources may only be fetched from public addresses \(LOCAL_MODE allows loopback, except the local stack's own services\)/,
       );
     }
     process.env.LOCAL_MODE = "true";
