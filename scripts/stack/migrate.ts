@@ -35,7 +35,10 @@ export function appliedFromOutput(output: string): string[] {
  * reads) and returns the files it applied. Throws with the CLI's own message and the failing file.
  */
 export async function applyMigrations(dbUrl: string, workdir = ROOT): Promise<string[]> {
-  const args = ["db", "push", "--db-url", cliUrl(dbUrl), "--yes", "--workdir", workdir];
+  // --include-all: engineers add migrations in parallel under separate version ranges, so the shared
+  // dev database may already hold a later version than a file added since; without it the CLI refuses
+  // ("Found local migration files to be inserted before the last migration") and every test stops.
+  const args = ["db", "push", "--db-url", cliUrl(dbUrl), "--yes", "--include-all", "--workdir", workdir];
   const { code, output } = await run(SUPABASE_BIN, args);
   const applied = appliedFromOutput(output);
   if (code !== 0) {
