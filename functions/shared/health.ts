@@ -50,5 +50,17 @@ export function serveHealth(port: number, state: HealthState): Promise<Server> {
     const { status, body } = await healthReport(state);
     res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
   });
-  return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
+  return new Promise((resolve, reject) => {
+    // Without a listener, a taken port is an unhandled 'error' event: a crash with a stack trace.
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === "EADDRINUSE"
+          ? new Error(
+              `WORKER_HEALTH_PORT ${port} is already in use on 127.0.0.1 (another worker, or another program); choose a free port or stop that process`,
+            )
+          : new Error(`WORKER_HEALTH_PORT ${port}: cannot listen (${err.message})`),
+      ),
+    );
+    server.listen(port, "127.0.0.1", () => resolve(server));
+  });
 }

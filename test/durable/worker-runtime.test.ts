@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { Resonate } from "@resonatehq/sdk";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -102,5 +104,26 @@ describe("health check", () => {
     const code = await new Promise<number | null>((resolve) => w.proc.once("exit", resolve));
     expect(code).toBe(2);
     expect(w.output()).toContain('WORKER_CONCURRENCY must be an integer from 1 to 1024, got "lots"');
+  });
+
+  it("stops with a message, not a stack trace, when WORKER_HEALTH_PORT is taken", async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const w = startWorker({
+        DATABASE_URL: url,
+        RESONATE_GROUP: `port-${uid()}`,
+        WORKER_HEALTH_PORT: String(port),
+      });
+      const code = await new Promise<number | null>((resolve) => w.proc.once("exit", resolve));
+      expect(code).toBe(1);
+      expect(w.output()).toContain(
+        `worker: WORKER_HEALTH_PORT ${port} is already in use on 127.0.0.1 (another worker, or another program); choose a free port or stop that process`,
+      );
+      expect(w.output()).not.toMatch(/^\s+at /m);
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
   });
 });
