@@ -1,6 +1,8 @@
 // Validation of an inserted image_requests row, as the webhook receives it. Pure: the Edge Function
 // answers 400 with the message and the row is marked failed with it, so every message says what to fix.
+
 import type { Validation } from "../shared/webhook.ts";
+import { BIDI_CONTROL } from "./bidi.ts";
 import { isKnownStyle, KNOWN_STYLES, MAX_PROMPT_CHARS, MAX_STYLES } from "./styles.ts";
 
 /** Failure injection for the simulated provider, per style. Ignored by real providers. */
@@ -79,11 +81,31 @@ export function parseSimulationOptions(raw: unknown): Validation<SimulationOptio
   return { ok: true, value: out };
 }
 
+/** Names shown in an error: enough to recognise the mistake, never the whole of a hostile list. */
+const LISTED_NAMES = 5;
+const NAME_CHARS = 40;
+
+function listSome(names: string[]): string {
+  const shown = names
+    .slice(0, LISTED_NAMES)
+    .map((n) => JSON.stringify(n.length > NAME_CHARS ? `${n.slice(0, NAME_CHARS)}…` : n));
+  const more = names.length - shown.length;
+  return more > 0 ? `${shown.join(", ")} and ${more} more` : shown.join(", ");
+}
+
 export function validateImageRequest(record: Record<string, unknown>): Validation<ImageRequestInput> {
   const { id, prompt, styles } = record;
   if (!isRequestId(id)) return { ok: false, error: "record.id must be a UUID" };
   if (typeof prompt !== "string") return { ok: false, error: "prompt must be text" };
   if (prompt.trim() === "") return { ok: false, error: "prompt is empty; describe the image to generate" };
+  const control = BIDI_CONTROL.exec(prompt)?.[0];
+  if (control) {
+    const code = `U+${control.codePointAt(0)!.toString(16).toUpperCase()}`;
+    return {
+      ok: false,
+      error: `prompt contains the invisible direction control ${code}, which reverses how the text around it is shown (in the gallery too); remove it`,
+    };
+  }
   // Characters as people count them (code points), not UTF-16 units.
   const length = [...prompt].length;
   if (length > MAX_PROMPT_CHARS) {
@@ -99,7 +121,7 @@ export function validateImageRequest(record: Record<string, unknown>): Validatio
   if (unknown.length) {
     return {
       ok: false,
-      error: `unknown style(s) ${unknown.map((s) => JSON.stringify(s)).join(", ")}; choose from ${KNOWN_STYLES.join(", ")}`,
+      error: `unknown style(s) ${listSome(unknown)}; choose from ${KNOWN_STYLES.join(", ")}`,
     };
   }
   const seen = new Set<string>();

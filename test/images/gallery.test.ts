@@ -56,6 +56,14 @@ describe("renderGallery", () => {
     expect(html).toContain('<meta http-equiv="refresh" content="2">');
   });
 
+  it("writes out direction controls in a prompt instead of letting them reverse its text", () => {
+    const html = renderGallery([
+      { ...base, prompt: "a cat \u202Etac a", status: "failed", error: "refused", images: [] },
+    ]);
+    expect(html).not.toContain("\u202E");
+    expect(html).toContain(`<h2>${escapeHtml("a cat <U+202E>tac a")}</h2>`);
+  });
+
   it("says how to start when there is nothing yet", () => {
     expect(renderGallery([])).toContain("insert into image_requests (prompt)");
   });

@@ -52,6 +52,26 @@ describe("validateImageRequest", () => {
     for (const s of KNOWN_STYLES) expect(msg).toContain(s);
   });
 
+  it("names at most five unknown styles, each cut to 40 characters, however many were sent", () => {
+    const styles = Array.from({ length: 1000 }, (_, i) => `bogus-${i}-${"x".repeat(i === 0 ? 100 : 0)}`);
+    const msg = error({ styles });
+    expect(msg).toBe(
+      `unknown style(s) "bogus-0-${"x".repeat(32)}…", "bogus-1-", "bogus-2-", "bogus-3-", "bogus-4-" and 995 more; choose from ${KNOWN_STYLES.join(", ")}`,
+    );
+    expect(msg.length).toBeLessThan(250);
+  });
+
+  it("refuses a prompt with a direction override or isolate, which would flip the gallery's text", () => {
+    expect(error({ prompt: "a cat \u202Etac a" })).toBe(
+      "prompt contains the invisible direction control U+202E, which reverses how the text around it is shown (in the gallery too); remove it",
+    );
+    expect(error({ prompt: "x \u2067y" })).toMatch(
+      /^prompt contains the invisible direction control U\+2067,/,
+    );
+    // Right-to-left text itself, and the plain direction marks, are fine.
+    expect(validateImageRequest(row({ prompt: "שלום עולם \u200F" })).ok).toBe(true);
+  });
+
   it("refuses too many, duplicate or no styles", () => {
     expect(error({ styles: KNOWN_STYLES.slice(0, MAX_STYLES + 1) })).toBe(
       `too many styles (${MAX_STYLES + 1}); at most ${MAX_STYLES} per request`,
