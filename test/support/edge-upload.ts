@@ -3,6 +3,7 @@
 // ImportMap.WalkImportPaths in supabase/cli, so a test sees a function exactly as the platform will.
 import { existsSync, readFileSync } from "node:fs";
 import { join, posix } from "node:path";
+import { importMapFor as importMapIn } from "../../scripts/stack/function-config.ts";
 import { ROOT } from "../../scripts/stack/layout.ts";
 
 /** The map the CLI falls back to, and the one every function names in config.toml. */
@@ -16,29 +17,10 @@ export function readImportMap(path: string, root = ROOT): ImportMap {
   return JSON.parse(readFileSync(join(root, path), "utf8")) as ImportMap;
 }
 
-/** The CLI's precedence: config.toml's `import_map` (relative to supabase/), then the function's own
- * deno.json, deno.jsonc or import_map.json, then the shared fallback. Paths are relative to the root. */
+/** The map the CLI picks for the function (scripts/stack/function-config.ts), relative to the root. */
 export function importMapFor(name: string, root = ROOT): string | undefined {
-  const config = readFileSync(join(root, "supabase", "config.toml"), "utf8");
-  const configured = functionSetting(config, name, "import_map");
-  if (configured) return posix.join("supabase", configured);
-  for (const file of ["deno.json", "deno.jsonc", "import_map.json"]) {
-    const path = `supabase/functions/${name}/${file}`;
-    if (existsSync(join(root, path))) return path;
-  }
-  return existsSync(join(root, SHARED_IMPORT_MAP)) ? SHARED_IMPORT_MAP : undefined;
-}
-
-/** A string setting of `[functions.<name>]`; config.toml is ours, so a line reader is enough. */
-function functionSetting(toml: string, name: string, key: string): string | undefined {
-  let inSection = false;
-  for (const line of toml.split("\n")) {
-    const head = /^\s*\[([^\]]+)\]/.exec(line);
-    if (head) inSection = head[1]!.replaceAll('"', "").trim() === `functions.${name}`;
-    const setting = inSection ? new RegExp(`^\\s*${key}\\s*=\\s*"([^"]*)"`).exec(line) : null;
-    if (setting) return setting[1];
-  }
-  return undefined;
+  const map = importMapIn(join(root, "supabase"), name);
+  return map && posix.join("supabase", map);
 }
 
 // The CLI's own pattern, so the walk finds what the CLI finds and misses what it misses.
