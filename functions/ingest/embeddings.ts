@@ -12,7 +12,8 @@ export const TEXT_ONLY_MODEL = "text-only";
 
 export interface Embedder {
   readonly model: string;
-  embed(texts: string[]): Promise<number[][]>;
+  /** `onBatch` hears how many texts each finished batch held, for progress. */
+  embed(texts: string[], onBatch?: (texts: number) => void): Promise<number[][]>;
 }
 
 export type OpenAiConfig = {
@@ -82,6 +83,7 @@ export async function embedInBatches(
   texts: string[],
   size: number,
   embedBatch: (batch: string[]) => Promise<number[][]>,
+  onBatch?: (texts: number) => void,
 ): Promise<number[][]> {
   const out: number[][] = [];
   for (let i = 0; i < texts.length; i += size) {
@@ -89,6 +91,7 @@ export async function embedInBatches(
     const vectors = await embedBatch(batch);
     checkVectors(vectors, batch.length);
     out.push(...vectors);
+    onBatch?.(batch.length);
   }
   return out;
 }
@@ -107,35 +110,40 @@ export function checkVectors(vectors: number[][], expected: number): void {
 export function openaiEmbedder(cfg: OpenAiConfig): Embedder {
   return {
     model: modelName(cfg),
-    embed(texts) {
-      return embedInBatches(texts, cfg.batchSize, async (batch) => {
-        const res = await fetch(`${cfg.baseUrl}/embeddings`, {
-          method: "POST",
-          headers: { "content-type": "application/json", authorization: `Bearer ${cfg.apiKey}` },
-          body: JSON.stringify({ model: cfg.model, input: batch, dimensions: EMBEDDING_DIMS }),
-        });
-        const text = await res.text();
-        if (!res.ok) throw new Error(`OpenAI embeddings: HTTP ${res.status} ${text.slice(0, 300)}`);
-        let body: { data?: { index?: number; embedding?: unknown }[] };
-        try {
-          body = JSON.parse(text);
-        } catch {
-          throw new Error("OpenAI embeddings: answer is not JSON");
-        }
-        if (!Array.isArray(body.data)) throw new Error("OpenAI embeddings: answer has no data array");
-        // The API may answer out of order; `index` says which input each vector belongs to.
-        const vectors: number[][] = new Array(batch.length);
-        for (const d of body.data) {
-          if (typeof d.index !== "number" || !Array.isArray(d.embedding)) {
-            throw new Error("OpenAI embeddings: each data entry needs index and embedding");
+    embed(texts, onBatch) {
+      return embedInBatches(
+        texts,
+        cfg.batchSize,
+        async (batch) => {
+          const res = await fetch(`${cfg.baseUrl}/embeddings`, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Bearer ${cfg.apiKey}` },
+            body: JSON.stringify({ model: cfg.model, input: batch, dimensions: EMBEDDING_DIMS }),
+          });
+          const text = await res.text();
+          if (!res.ok) throw new Error(`OpenAI embeddings: HTTP ${res.status} ${text.slice(0, 300)}`);
+          let body: { data?: { index?: number; embedding?: unknown }[] };
+          try {
+            body = JSON.parse(text);
+          } catch {
+            throw new Error("OpenAI embeddings: answer is not JSON");
           }
-          vectors[d.index] = d.embedding as number[];
-        }
-        if (vectors.some((v) => v === undefined) || body.data.length !== batch.length) {
-          throw new Error(`OpenAI embeddings: expected ${batch.length} vectors, got ${body.data.length}`);
-        }
-        return vectors;
-      });
+          if (!Array.isArray(body.data)) throw new Error("OpenAI embeddings: answer has no data array");
+          // The API may answer out of order; `index` says which input each vector belongs to.
+          const vectors: number[][] = new Array(batch.length);
+          for (const d of body.data) {
+            if (typeof d.index !== "number" || !Array.isArray(d.embedding)) {
+              throw new Error("OpenAI embeddings: each data entry needs index and embedding");
+            }
+            vectors[d.index] = d.embedding as number[];
+          }
+          if (vectors.some((v) => v === undefined) || body.data.length !== batch.length) {
+            throw new Error(`OpenAI embeddings: expected ${batch.length} vectors, got ${body.data.length}`);
+          }
+          return vectors;
+        },
+        onBatch,
+      );
     },
   };
 }

@@ -1,9 +1,18 @@
 // One indexing thread (see index-threads.ts): turns big HTML pages into text, chunks documents and embeds
 // texts with the local model, one job at a time, so the worker's event loop only passes messages.
+import { setPriority } from "node:os";
 import { parentPort } from "node:worker_threads";
 import { type ChunkOptions, chunkMarkdown, embeddingText, leadParagraph } from "./chunk.ts";
 import { htmlToText } from "./html.ts";
 import { localModel } from "./local-model.ts";
+
+// Below the worker's main thread (nice 10; on Linux pid 0 is this thread alone): with every core
+// embedding, the event loop still gets a core the moment a health check or heartbeat is due.
+try {
+  setPriority(0, 10);
+} catch {
+  // Not permitted here (a container without CAP_SYS_NICE may refuse only raising it, but be safe).
+}
 
 export type ThreadJob =
   | { op: "count"; content: string; chunk: ChunkOptions }

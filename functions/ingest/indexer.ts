@@ -40,10 +40,16 @@ export function maxChunksPerPageFromEnv(): number {
 function threadedLocalEmbedder(threads: IndexThreads, batchSize: number): Embedder {
   return {
     model: LOCAL_MODEL,
-    async embed(texts) {
+    async embed(texts, onBatch) {
       const batches: string[][] = [];
       for (let i = 0; i < texts.length; i += batchSize) batches.push(texts.slice(i, i + batchSize));
-      const results = await Promise.all(batches.map((b) => threads.embed(b)));
+      const results = await Promise.all(
+        batches.map(async (b) => {
+          const vectors = await threads.embed(b);
+          onBatch?.(b.length);
+          return vectors;
+        }),
+      );
       for (const [i, vectors] of results.entries()) checkVectors(vectors, batches[i]!.length);
       return results.flat();
     },

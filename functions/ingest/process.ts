@@ -6,8 +6,8 @@
 //
 // Documents stream through in windows of bounded size: their text is read from staging per window,
 // chunked and embedded in the indexer's threads (never on the event loop), and written in one
-// transaction that also advances the run's progress (chunks_done of chunks_total). The next window is
-// prepared while one is written.
+// transaction; the run's progress (chunks_done of chunks_total) moves as batches are embedded. The next
+// window is prepared while one is written.
 import type pg from "pg";
 import { errorMessage, type Logger } from "../shared/log.ts";
 import { type ChunkOptions, DEFAULT_CHUNK_OPTIONS } from "./chunk.ts";
@@ -88,7 +88,11 @@ interface Prepared {
   vectors: number[][] | undefined;
 }
 
-async function prepareWindow(docs: StagedForIndex[], deps: ProcessDeps): Promise<Prepared> {
+async function prepareWindow(
+  docs: StagedForIndex[],
+  deps: ProcessDeps,
+  progress: Progress,
+): Promise<Prepared> {
   const { indexer } = deps;
   const opts = deps.chunk ?? DEFAULT_CHUNK_OPTIONS;
   const contents = await readContents(deps.pool, docs);
@@ -96,8 +100,56 @@ async function prepareWindow(docs: StagedForIndex[], deps: ProcessDeps): Promise
     docs.map((d, i) => indexer.threads.chunk(d.title, contents[i]!, opts, indexer.maxChunksPerPage)),
   );
   const texts = chunked.flatMap((c) => c.texts);
-  const vectors = indexer.embedder && texts.length > 0 ? await indexer.embedder.embed(texts) : undefined;
+  if (!indexer.embedder) {
+    progress.add(texts.length);
+    return { docs, chunked, vectors: undefined };
+  }
+  const vectors = texts.length > 0 ? await indexer.embedder.embed(texts, (n) => progress.add(n)) : [];
   return { docs, chunked, vectors };
+}
+
+/**
+ * The run's chunks_done: chunks embedded (or, text-only, chunked) so far. Embedding is what takes the
+ * time, and one page can take minutes, so progress moves with each embedding batch rather than with each
+ * commit; written at most every PROGRESS_MS, on a connection of its own.
+ */
+interface Progress {
+  add(chunks: number): void;
+  flush(): Promise<void>;
+}
+
+const PROGRESS_MS = 500;
+
+function runProgress(pool: pg.Pool, runId: string, log: Logger | undefined): Progress {
+  let pending = 0;
+  let writing: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  const write = () => {
+    timer = undefined;
+    const n = pending;
+    pending = 0;
+    if (n === 0) return writing;
+    writing = writing
+      .then(() =>
+        pool.query("update public.ingest_runs set chunks_done = chunks_done + $2 where id = $1", [runId, n]),
+      )
+      .then(
+        () => {},
+        // Progress is for people watching; a lost update must not fail the pass.
+        (err) => log?.warn("progress update failed", { run_id: runId, error: errorMessage(err) }),
+      );
+    return writing;
+  };
+  return {
+    add(chunks) {
+      pending += chunks;
+      timer ??= setTimeout(write, PROGRESS_MS);
+    },
+    flush() {
+      if (timer) clearTimeout(timer);
+      return write();
+    },
+  };
 }
 
 async function writeWindow(client: pg.PoolClient, runId: string, w: Prepared, deps: ProcessDeps) {
@@ -151,11 +203,12 @@ async function writeWindow(client: pg.PoolClient, runId: string, w: Prepared, de
       );
       chunks += docChunks.length;
     }
-    await client.query(
-      `update public.ingest_runs set chunks_done = chunks_done + $2, documents_truncated = documents_truncated + $3
-        where id = $1`,
-      [runId, chunks, truncated],
-    );
+    if (truncated > 0) {
+      await client.query(
+        "update public.ingest_runs set documents_truncated = documents_truncated + $2 where id = $1",
+        [runId, truncated],
+      );
+    }
     await client.query("commit");
   } catch (err) {
     await client.query("rollback").catch(() => {});
@@ -262,12 +315,13 @@ async function indexRunLocked(runId: string, deps: ProcessDeps): Promise<Process
 
   let chunks = 0;
   let truncated = 0;
+  const progress = runProgress(pool, runId, deps.log);
   const client = await pool.connect();
   try {
-    let next = plan.length > 0 ? prepareWindow(plan[0]!, deps) : undefined;
+    let next = plan.length > 0 ? prepareWindow(plan[0]!, deps, progress) : undefined;
     for (let i = 0; i < plan.length; i++) {
       const current = next!;
-      next = i + 1 < plan.length ? prepareWindow(plan[i + 1]!, deps) : undefined;
+      next = i + 1 < plan.length ? prepareWindow(plan[i + 1]!, deps, progress) : undefined;
       // If this window fails, the one being prepared is abandoned: its failure must not go unhandled.
       next?.catch(() => {});
       const written = await writeWindow(client, runId, await current, deps);
@@ -275,6 +329,7 @@ async function indexRunLocked(runId: string, deps: ProcessDeps): Promise<Process
       truncated += written.truncated;
       deps.log?.info("index progress", { run_id: runId, window: i + 1, windows: plan.length, chunks });
     }
+    await progress.flush();
     await client.query("begin");
     // Vanished: the source's complete listing in this run no longer has the document. Sources that
     // failed, were skipped or listed nothing this run keep their documents.
