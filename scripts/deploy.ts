@@ -1,9 +1,11 @@
-// `npm run deploy -- [--dry-run] [--skip <function>]...`: puts this project on a hosted Supabase project with
-// the Supabase CLI that package.json pins (node_modules/.bin/supabase). Every step is printed before it
-// runs; --dry-run prints them without running anything. Secrets are masked in what is printed.
+// `npm run deploy -- [--dry-run] [--skip <function>]... [--custom-domain <host>]`: puts this project on a
+// hosted Supabase project with the Supabase CLI that package.json pins (node_modules/.bin/supabase). Every
+// step is printed before it runs; --dry-run prints them without running anything. Secrets are masked in
+// what is printed.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { galleryNote } from "./deploy/gallery.ts";
 import { ROOT } from "./stack/layout.ts";
 
 /** Relative to the project root, where every step runs, so a printed command reads as what runs. */
@@ -105,13 +107,26 @@ export function skippedFunctions(argv: string[], known = edgeFunctions()): strin
   return skip;
 }
 
-export function plan(env: DeployEnv, skip: string[] = []): Step[] {
+/** `--custom-domain <host>`: the project's custom domain, the only place its Edge Functions serve HTML. */
+export function customDomain(argv: string[]): string | undefined {
+  const i = argv.indexOf("--custom-domain");
+  if (i < 0) return undefined;
+  const host = argv[i + 1];
+  if (!host || !/^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/i.test(host)) {
+    throw new Error(`--custom-domain needs a host name such as api.example.com, got ${host ?? "nothing"}`);
+  }
+  return host;
+}
+
+export function plan(env: DeployEnv, skip: string[] = [], domain?: string): Step[] {
   const ref = env.SUPABASE_PROJECT_REF;
   const fnSecrets = [`WEBHOOK_SECRET=${env.WEBHOOK_SECRET}`];
   // Not SUPABASE_-prefixed: the platform reserves that prefix for what it injects.
   if (env.DB_POOLER_URL) fnSecrets.push(`DB_POOLER_URL=${env.DB_POOLER_URL}`);
   if (env.RESONATE_URL) fnSecrets.push(`RESONATE_URL=${env.RESONATE_URL}`);
   for (const [k, v] of Object.entries(env.embeddings)) fnSecrets.push(`${k}=${v}`);
+  // The gallery's page renders through the custom domain; elsewhere it answers plain text and JSON.
+  if (domain) fnSecrets.push("GALLERY_HTML=true");
   return [
     {
       title: "push the migrations (app tables, the resonate schema, triggers, cron jobs)",
@@ -170,7 +185,9 @@ export function render(step: Step): string {
 function main(): void {
   const dryRun = process.argv.includes("--dry-run");
   const env = readDeployEnv(process.env);
-  const steps = plan(env, skippedFunctions(process.argv.slice(2)));
+  const skip = skippedFunctions(process.argv.slice(2));
+  const domain = customDomain(process.argv.slice(2));
+  const steps = plan(env, skip, domain);
   if (!dryRun && !existsSync(join(ROOT, SUPABASE_CLI))) {
     throw new Error(`${SUPABASE_CLI} is missing: run npm install (package.json pins the Supabase CLI)`);
   }
@@ -191,6 +208,7 @@ function main(): void {
       process.exit(1);
     }
   });
+  if (!skip.includes("gallery")) console.log(galleryNote(env.SUPABASE_PROJECT_REF, domain));
   console.log(`
 # then run the worker where it can reach the database, with DATABASE_URL (the same session pooler URL),
 # SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY and your provider settings in .env (see docs/deploy.md):

@@ -67,7 +67,9 @@ ${r.error ? `<div class="error">${escapeHtml(r.error)}</div>` : ""}
 
 export function renderGallery(requests: GalleryRequest[]): string {
   const active = requests.some((r) => r.status === "queued" || r.status === "running");
+  // Invisible as a page; the first thing anyone reads where the platform served it as text/plain.
   return `<!doctype html>
+<!-- If you can read this line, this page reached you as text/plain: hosted Edge Functions serve text/html only through a custom domain. Open ?format=text or ?format=json instead (docs/images.md). -->
 <html lang="en"><head><meta charset="utf-8"><title>Image requests</title>
 ${active ? '<meta http-equiv="refresh" content="2">' : ""}
 <style>

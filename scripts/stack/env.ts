@@ -23,6 +23,9 @@ export function stackEnv(): Record<string, string> {
     WEBHOOK_SECRET: secrets.WEBHOOK_SECRET,
     STORAGE_DIR,
     LOCAL_MODE: "true",
+    // The local server hands text/html to the browser as is, as a hosted project does only through a
+    // custom domain: the gallery's default answer is its HTML page here (functions/images/gallery-answer.ts).
+    GALLERY_HTML: "true",
     // For the functions server, and for processes that start a stack of their own beside this one.
     FUNCTIONS_PORT: String(FUNCTIONS_PORT),
     STACK_PORT_OFFSET: String(FUNCTIONS_PORT - 54321),

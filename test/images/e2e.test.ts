@@ -4,9 +4,9 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type pg from "pg";
-import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STACK_DIR } from "../../scripts/stack/layout.ts";
+import { launchChromium } from "../support/chromium.ts";
 import { DB_URL, pool as makePool } from "../support/db.ts";
 import { startWorker, type WorkerProcess } from "../support/worker.ts";
 import { imageRows, insertRequest, requestRow, waitFor, waitForFinal } from "./support/harness.ts";
@@ -139,19 +139,7 @@ describe("images end to end", () => {
   });
 
   it("shows the requests in the gallery page, rendered in headless Chromium", async () => {
-    const browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
       const res = await page.goto(`${functionsUrl()}/gallery?limit=8`, { waitUntil: "networkidle" });

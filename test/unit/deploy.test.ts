@@ -2,7 +2,14 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { edgeFunctions, plan, readDeployEnv, render, skippedFunctions } from "../../scripts/deploy.ts";
+import {
+  customDomain,
+  edgeFunctions,
+  plan,
+  readDeployEnv,
+  render,
+  skippedFunctions,
+} from "../../scripts/deploy.ts";
 import { NODE_BIN, ROOT } from "../../scripts/stack/layout.ts";
 
 const env = {
@@ -107,6 +114,28 @@ describe("scripts/deploy.ts", () => {
       /--skip needs the name of an Edge Function \(.*gallery.*\), got galery/,
     );
     expect(() => skippedFunctions(["--skip"])).toThrow(/got nothing/);
+  });
+
+  it("says what the gallery needs: without a custom domain it answers plain text and JSON, not HTML", () => {
+    const dryRun = (...args: string[]) =>
+      spawnSync(NODE_BIN, [join(ROOT, "scripts/deploy.ts"), "--dry-run", ...args], {
+        env: { ...process.env, ...env },
+        encoding: "utf8",
+      }).stdout;
+    const plain = dryRun();
+    expect(plain).toContain(`# gallery: https://${ref}.supabase.co/functions/v1/gallery answers plain text`);
+    expect(plain).toMatch(/rewrite text\/html to text\/plain unless the project has a custom domain/);
+    expect(plain).toContain("--custom-domain <host>");
+    expect(plain).not.toContain("GALLERY_HTML=true");
+
+    const html = dryRun("--custom-domain", "api.example.com");
+    expect(html).toMatch(/secrets set .* GALLERY_HTML=true\n/);
+    expect(html).toContain("# gallery: https://api.example.com/functions/v1/gallery shows the HTML page");
+
+    expect(dryRun("--skip", "gallery")).not.toContain("# gallery:");
+    expect(() => customDomain(["--custom-domain", "https://api.example.com"])).toThrow(
+      /--custom-domain needs a host name such as api.example.com, got https:\/\/api.example.com/,
+    );
   });
 
   it("names the missing variables and rejects a malformed project ref, database URL or webhook secret", () => {

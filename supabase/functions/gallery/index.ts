@@ -1,10 +1,18 @@
-// GET /functions/v1/gallery: an HTML page of the most recent image requests (?limit=1..100, default 20)
-// with their images, styles, statuses and errors. Reads the tables directly; starts nothing.
-import { type GalleryRequest, renderGallery } from "../../../functions/images/gallery.ts";
+// GET /functions/v1/gallery: the most recent image requests (?limit=1..100, default 20) with their images,
+// styles, statuses and errors, as an HTML page, plain text or JSON (?format=html|text|json; the default is
+// the page where GALLERY_HTML=true, plain text elsewhere: functions/images/gallery-answer.ts). Reads the
+// tables directly; starts nothing.
+import type { GalleryRequest } from "../../../functions/images/gallery.ts";
+import {
+  galleryFormat,
+  galleryResponse,
+  galleryServesHtml,
+} from "../../../functions/images/gallery-answer.ts";
 import { loadConfig } from "../../../functions/shared/config.ts";
 import { edgeDatabaseUrl, withConnection } from "../../../functions/shared/edge-db.ts";
 
 const dbUrl = edgeDatabaseUrl(loadConfig());
+const servesHtml = galleryServesHtml();
 
 const QUERY = `
   select r.id, r.prompt, r.status, r.error, to_char(r.created_at at time zone 'utc', 'YYYY-MM-DD HH24:MI:SS "UTC"') as created_at,
@@ -20,7 +28,10 @@ const QUERY = `
 
 Deno.serve(async (req) => {
   if (req.method !== "GET") return Response.json({ error: "use GET" }, { status: 405 });
-  const raw = new URL(req.url).searchParams.get("limit") ?? "20";
+  const params = new URL(req.url).searchParams;
+  const format = galleryFormat(params.get("format"), servesHtml);
+  if (!format.ok) return Response.json({ error: format.error }, { status: 400 });
+  const raw = params.get("limit") ?? "20";
   const limit = Number(raw);
   if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
     return Response.json(
@@ -30,7 +41,7 @@ Deno.serve(async (req) => {
   }
   try {
     const { rows } = await withConnection(dbUrl, (c) => c.query<GalleryRequest>(QUERY, [limit]));
-    return new Response(renderGallery(rows), { headers: { "content-type": "text/html; charset=utf-8" } });
+    return galleryResponse(rows, format.format);
   } catch (err) {
     return Response.json(
       { error: "could not read image requests", detail: (err as Error).message },
