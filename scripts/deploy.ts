@@ -58,7 +58,7 @@ export function readDeployEnv(env: NodeJS.ProcessEnv): DeployEnv {
     SUPABASE_PROJECT_REF: env.SUPABASE_PROJECT_REF!,
     DATABASE_URL: env.DATABASE_URL!,
     WEBHOOK_SECRET: env.WEBHOOK_SECRET!,
-    DB_POOLER_URL: env.DB_POOLER_URL || transactionPoolerUrl(dbUrl),
+    DB_POOLER_URL: poolerUrlFor(env.DB_POOLER_URL, dbUrl),
     RESONATE_URL: env.RESONATE_URL || undefined,
     embeddings: Object.fromEntries(EMBEDDING_VARS.filter((k) => env[k]).map((k) => [k, env[k]!])),
   };
@@ -73,6 +73,24 @@ export function transactionPoolerUrl(sessionUrl: URL): string | undefined {
   const url = new URL(sessionUrl);
   url.port = "6543";
   return url.toString();
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
+
+/** DB_POOLER_URL as given, or the one the session pooler implies; never one on this machine. */
+function poolerUrlFor(given: string | undefined, sessionUrl: URL): string | undefined {
+  if (!given) return transactionPoolerUrl(sessionUrl);
+  const url = URL.canParse(given) ? new URL(given) : undefined;
+  if (!url || !/^postgres(ql)?:$/.test(url.protocol)) {
+    throw new Error("DB_POOLER_URL must be a postgresql:// URL (the transaction pooler, port 6543)");
+  }
+  // `export $(npm run -s stack -- env)` leaves the local pooler's URL in the shell.
+  if (LOOPBACK.test(url.hostname)) {
+    throw new Error(
+      `DB_POOLER_URL points at this machine (${url.host}), probably from the local stack's env: unset it, or set the project's transaction pooler`,
+    );
+  }
+  return given;
 }
 
 export function edgeFunctions(dir = join(ROOT, "supabase", "functions")): string[] {

@@ -22,12 +22,14 @@ const env = {
 };
 
 const cli = "node_modules/.bin/supabase";
+// The test run has the local stack's environment, whose DB_POOLER_URL the deploy rightly refuses.
+const { DB_POOLER_URL: _local, ...shell } = process.env;
 const ref = env.SUPABASE_PROJECT_REF;
 
 describe("scripts/deploy.ts", () => {
   it("prints every command in order in a dry run, secrets masked, and runs nothing", () => {
     const res = spawnSync(NODE_BIN, [join(ROOT, "scripts/deploy.ts"), "--dry-run"], {
-      env: { ...process.env, ...env },
+      env: { ...shell, ...env },
       encoding: "utf8",
     });
     expect(res.stderr).toBe("");
@@ -84,6 +86,14 @@ describe("scripts/deploy.ts", () => {
     ]);
   });
 
+  it("refuses a DB_POOLER_URL on this machine, as the local stack's env would leave it", () => {
+    expect(() =>
+      readDeployEnv({ ...env, DB_POOLER_URL: "postgresql://postgres:postgres@127.0.0.1:54329/postgres" }),
+    ).toThrow(
+      "DB_POOLER_URL points at this machine (127.0.0.1:54329), probably from the local stack's env: unset it, or set the project's transaction pooler",
+    );
+  });
+
   it("points the Edge Functions at the transaction pooler of the session pooler's host, or says it cannot", () => {
     expect(readDeployEnv(env).DB_POOLER_URL).toBe(env.DATABASE_URL.replace(":5432/", ":6543/"));
     const direct = {
@@ -95,7 +105,7 @@ describe("scripts/deploy.ts", () => {
       readDeployEnv({ ...direct, DB_POOLER_URL: "postgresql://x:y@h:6543/postgres" }).DB_POOLER_URL,
     ).toBe("postgresql://x:y@h:6543/postgres");
     const res = spawnSync(NODE_BIN, [join(ROOT, "scripts/deploy.ts"), "--dry-run"], {
-      env: { ...process.env, ...direct },
+      env: { ...shell, ...direct },
       encoding: "utf8",
     });
     expect(res.stdout).toContain("the Edge Functions\n# will use the direct connection (SUPABASE_DB_URL)");
@@ -119,7 +129,7 @@ describe("scripts/deploy.ts", () => {
   it("says what the gallery needs: without a custom domain it answers plain text and JSON, not HTML", () => {
     const dryRun = (...args: string[]) =>
       spawnSync(NODE_BIN, [join(ROOT, "scripts/deploy.ts"), "--dry-run", ...args], {
-        env: { ...process.env, ...env },
+        env: { ...shell, ...env },
         encoding: "utf8",
       }).stdout;
     const plain = dryRun();
