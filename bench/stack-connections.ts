@@ -36,7 +36,7 @@ function owners(workerPid: number | undefined): Map<number, string> {
         : name === "pgbouncer"
           ? "pooler (for the functions)"
           : name === "deno"
-            ? "functions (direct)"
+            ? "deno, direct (Storage stand-in or a function without the pooler)"
             : `other (${name})`;
     out.set(Number(port), who);
   }
