@@ -32,14 +32,18 @@ set attempts = attempts + 1, status = 'running', started_at = coalesce(started_a
 where job_id = $1 and batch_index = $2 and status <> 'done'
 returning attempts, ${COMMIT_MODE}`;
 
-// First statement of the batch transaction: the 'before' fault point, the batch row's lock and the target.
-// The job row is locked too (as MARK_DONE's update would later), so a DELETE of the job waits for the
-// batch to commit instead of deadlocking with it on the cascade into import_batches.
+// First statement of the batch transaction: the job row's lock, taken before anything else the batch
+// locks or writes (as MARK_DONE's update and the target rows' foreign-key checks would take it later).
+// A DELETE of the job locks that row first and then cascades into import_batches, so in this order the
+// two queue behind each other instead of deadlocking.
+const LOCK_JOB = "select from public.import_jobs where id = $1 for no key update";
+
+// Then the 'before' fault point, the batch row's lock and the target.
 const LOCK_BATCH = `
 select app.import_fault_point($1, $2, 'before', $4), ${COMMIT_MODE}, b.status, j.target
 from public.import_batches b join public.import_jobs j on j.id = b.job_id
 where b.job_id = $1 and b.batch_index = $2
-for update of b for no key update of j`;
+for update of b`;
 
 // Last statement before COMMIT: the done mark, the job's counters and the 'inside' fault point. It comes
 // after the upsert and the error rows, in the same transaction, so an injected failure or a kill during
@@ -120,6 +124,7 @@ async function applyBatch(
   index: number,
   attempt: number,
 ): Promise<BatchCounts> {
+  await client.query(LOCK_JOB, [jobId]);
   const lock = await client.query<{ status: string; target: string }>(LOCK_BATCH, [
     jobId,
     index,
