@@ -135,7 +135,7 @@ export async function beginAttempt(
           and (generated_images.owner is null or generated_images.owner = $3)
           -- And no other run's provider call for it is still out.
           and (generated_images.caller is null or generated_images.caller = $3
-               or generated_images.calling_since < now() - interval '${CALL_LEASE}')
+               or generated_images.calling_since < now() - $4::interval)
        returning attempts
      )
      select r.prompt, r.styles, r.options, b.attempts, g.status, g.owner, g.caller,
@@ -144,7 +144,7 @@ export async function beginAttempt(
        left join bumped b on true
        left join public.generated_images g on g.request_id = r.id and g.style = $2
       where r.id = $1`,
-    [requestId, style, run],
+    [requestId, style, run, CALL_LEASE],
   );
   const row = rows[0];
   if (!row) throw new RequestUnusableError(`image request ${requestId} does not exist`);

@@ -101,5 +101,6 @@ describe("workflow ids with % and _", () => {
       headers: { authorization: `Bearer ${process.env.SUPABASE_SERVICE_ROLE_KEY}` },
     });
     expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: "no workflow %" });
   });
 });

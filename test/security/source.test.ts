@@ -21,7 +21,7 @@ function files(dir: string, ext: RegExp): string[] {
 
 // Places that interpolate into SQL on purpose, each an identifier or a constant, never a value.
 const INTERPOLATION_ALLOWED: Record<string, RegExp> = {
-  "functions/shared/edge-webhook.ts": /update \$\{table\}/,
+  "functions/shared/edge-webhook.ts": /^(update|select from) \$\{table\} /,
   "functions/operations/runs.ts": /^select \$\{COLUMNS\} from/,
 };
 

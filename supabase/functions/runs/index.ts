@@ -29,7 +29,7 @@ Deno.serve(async (req) => {
   try {
     if (id) {
       const run = await withConnection(dbUrl, (c) => getRun(c, id));
-      return run ? json(200, run) : json(404, { error: `no run with workflow id ${id}` });
+      return run ? json(200, run) : json(404, { error: `no workflow ${id}` });
     }
     const filter = parseFilter({
       kind: url.searchParams.get("kind"),
