@@ -10,7 +10,7 @@ import { type ProcessResult, processAfterCrawl } from "./process.ts";
 import { SourceConfigError } from "./sources/config.ts";
 import { sourceKind } from "./sources/index.ts";
 import type { FlatKind, ListedKind } from "./sources/types.ts";
-import { toStagingRow, writeStaging } from "./staging.ts";
+import { stagingId, toStagingRow, writeStaging } from "./staging.ts";
 
 export const LOCAL_SOURCE_TIMEOUT_MS = 60_000;
 export const NETWORK_SOURCE_TIMEOUT_MS = 5 * 60_000;
@@ -186,7 +186,22 @@ export function ingestWorkflows(deps: IngestDeps) {
     };
   }
 
+  async function markFetched(runId: string, sourceId: number, key: string): Promise<void> {
+    await pool.query(
+      "update public.ingest_items set fetched_run_id = $3, fetched_at = now() where source_id = $1 and item_key = $2",
+      [sourceId, key, runId],
+    );
+  }
+
   async function fetchItem(_ctx: Context, runId: string, sourceId: number, key: string): Promise<ItemResult> {
+    // A worker that died after staging the item but before its step was recorded left the row behind:
+    // the step re-runs, and finds nothing to fetch again.
+    const already = stagingId(runId, sourceId, key);
+    const staged = await pool.query("select 1 from public.ingest_staging where staging_id = $1", [already]);
+    if (staged.rowCount) {
+      await markFetched(runId, sourceId, key);
+      return { ok: true, stagingId: already };
+    }
     const { kind, config } = await loadSource(sourceId);
     const { rows } = await pool.query<{ url: string }>(
       "select url from public.ingest_items where source_id = $1 and item_key = $2",
@@ -208,10 +223,7 @@ export function ingestWorkflows(deps: IngestDeps) {
     }
     const row = toStagingRow(runId, sourceId, kind.kind, { ...doc, path: key });
     await writeStaging(pool, [row]);
-    await pool.query(
-      "update public.ingest_items set fetched_run_id = $3, fetched_at = now() where source_id = $1 and item_key = $2",
-      [sourceId, key, runId],
-    );
+    await markFetched(runId, sourceId, key);
     return { ok: true, stagingId: row.stagingId };
   }
 
