@@ -10,6 +10,11 @@ const QUESTIONS = [
   "how is search ranked",
 ];
 
+/** The snippet marks the question's words **like this**; on a terminal they are shown bold instead. */
+function bold(snippet: string): string {
+  return process.stdout.isTTY ? snippet.replace(/\*\*(.+?)\*\*/g, "\x1b[1m$1\x1b[22m") : snippet;
+}
+
 export async function demo(): Promise<void> {
   const functionsUrl = process.env.FUNCTIONS_URL!;
   const db = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2 });
@@ -52,14 +57,25 @@ export async function demo(): Promise<void> {
         body: JSON.stringify({ query, k: 3 }),
       });
       const body = (await r.json()) as {
-        results: { title: string; heading_path: string[]; score: number }[];
+        mode: string;
+        note?: string;
+        results: {
+          title: string;
+          heading_path: string[];
+          url: string | null;
+          source_path: string;
+          snippet: string;
+        }[];
       };
-      console.log(`\n? ${query}`);
-      for (const hit of body.results) {
+      console.log(`\n? ${query}   (${body.mode === "hybrid" ? "BM25 + vectors" : "BM25"})`);
+      // One result per page, so each line is a different page.
+      for (const [i, hit] of body.results.entries()) {
         // A markdown document's heading path starts with its own H1, which is usually its title.
         const path = hit.heading_path[0] === hit.title ? hit.heading_path.slice(1) : hit.heading_path;
-        console.log(`  ${hit.score.toFixed(4)}  ${[hit.title, ...path].join(" › ")}`);
+        console.log(`  ${i + 1}. ${[hit.title, ...path].join(" › ")}  (${hit.url ?? hit.source_path})`);
+        console.log(`     ${bold(hit.snippet.replace(/\s+/g, " "))}`);
       }
+      if (body.note) console.log(`  (${body.note})`);
     }
   } finally {
     await db.end();
