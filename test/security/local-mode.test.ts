@@ -8,6 +8,7 @@ import { fetchText } from "../../functions/ingest/fetch.ts";
 import { localAccessFromEnv, servicePorts } from "../../functions/shared/local-mode.ts";
 import { refusal } from "../../functions/shared/net-guard.ts";
 import { stackEnv } from "../../scripts/stack/env.ts";
+import { DB_PORT, FUNCTIONS_PORT, POOLER_PORT, WORKER_HEALTH_PORT } from "../../scripts/stack/layout.ts";
 import { startLoopbackServer } from "../support/http-server.ts";
 
 const saved = { ...process.env };
@@ -21,9 +22,11 @@ const refusedBy = (url: string, why: string) =>
 
 describe("LOCAL_MODE", () => {
   it("knows the stack's own service ports from the environment the stack gives the worker", () => {
-    const env = { ...stackEnv(), WORKER_HEALTH_PORT: "54330" } as Record<string, string>;
+    const env = { ...stackEnv(), WORKER_HEALTH_PORT: String(WORKER_HEALTH_PORT) } as Record<string, string>;
     const ports = servicePorts((n) => env[n]);
-    for (const p of [54321, 54322, 54329, 54330]) expect(ports.has(p), String(p)).toBe(true);
+    for (const p of [FUNCTIONS_PORT, DB_PORT, POOLER_PORT, WORKER_HEALTH_PORT]) {
+      expect(ports.has(p), String(p)).toBe(true);
+    }
   });
 
   it("allows loopback on other ports only, and never metadata, link-local or private networks", () => {
