@@ -46,6 +46,7 @@ export async function demo(): Promise<void> {
     console.log(
       `run ${started.run_id}: ${run.documents_indexed} documents indexed, ${run.documents_unchanged} unchanged, ${run.chunks_indexed} chunks`,
     );
+    let note: string | undefined;
     for (const query of QUESTIONS) {
       const r = await fetch(`${functionsUrl}/search`, {
         method: "POST",
@@ -75,7 +76,8 @@ export async function demo(): Promise<void> {
         console.log(`  ${i + 1}. ${[hit.title, ...path].join(" › ")}  (${hit.url ?? hit.source_path})`);
         console.log(`     ${bold(hit.snippet.replace(/\s+/g, " "))}`);
       }
-      if (body.note) console.log(`  (${body.note})`);
+      if (body.note && body.note !== note) console.log(`  (${body.note})`);
+      note = body.note;
     }
   } finally {
     await db.end();
