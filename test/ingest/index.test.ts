@@ -241,4 +241,46 @@ describe("processAfterCrawl and search", () => {
       await capped.close();
     }
   });
+  it("after a pass that failed midway, the re-run skips the windows the failed pass committed", async () => {
+    const threads = createIndexer({ provider: "none" });
+    let calls = 0;
+    // Vectors of a model of its own, the second embedding call failing like a crashed worker.
+    const flaky: Indexer = {
+      ...threads,
+      model: "flaky@512",
+      embedder: {
+        model: "flaky@512",
+        async embed(texts) {
+          if (++calls === 2) throw new Error("worker died");
+          return texts.map(() => Array.from({ length: 512 }, () => 0.1));
+        },
+      },
+    };
+    try {
+      const { rows } = await db.query(
+        "insert into ingest_sources (name, kind, config) values ('resumed', 'markdown_dir', '{}') returning id",
+      );
+      const source = Number(rows[0].id);
+      const staged = await stageCorpus("r8", source);
+      await expect(processAfterCrawl("r8", { pool: db, indexer: flaky, windowDocs: 4 })).rejects.toThrow(
+        "worker died",
+      );
+      const written = await db.query(
+        "select count(*)::int as n from documents where source_id = $1 and model = 'flaky@512'",
+        [source],
+      );
+      expect(written.rows[0].n).toBeGreaterThan(0);
+      expect(written.rows[0].n).toBeLessThan(staged);
+      // Staging is still there, so the run's index pass runs again on the same rows.
+      const rerun = await processAfterCrawl("r8", { pool: db, indexer: flaky, windowDocs: 4 });
+      expect(rerun).toMatchObject({ unchanged: written.rows[0].n, indexed: staged - written.rows[0].n });
+      const all = await db.query(
+        "select count(*)::int as n from documents where source_id = $1 and model = 'flaky@512'",
+        [source],
+      );
+      expect(all.rows[0].n).toBe(staged);
+    } finally {
+      await threads.close();
+    }
+  });
 });
