@@ -231,6 +231,12 @@ describe("generateImages", () => {
     };
     expect(await requestRow(pool, id)).toMatchObject(expected);
     expect((await imageRows(pool, id)).cartoon).toMatchObject({ status: "failed", error: "canceled" });
+    // Progress counts images made: one of two, not the canceled style as well.
+    const run = await pool.query(
+      "select done, total, unit from public.workflow_runs where workflow_id = $1",
+      [`images/${id}`],
+    );
+    expect(run.rows).toEqual([{ done: 1, total: 2, unit: "images" }]);
     // The provider call in flight returns after the cancel; the request keeps what the cancel said,
     // and the image it returned is not stored.
     await new Promise((r) => setTimeout(r, 3_000));
