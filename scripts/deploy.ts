@@ -5,6 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { searchFunctionEmbeddingsProblem } from "../functions/ingest/search-embedder.ts";
 import { galleryNote } from "./deploy/gallery.ts";
 import { ROOT } from "./stack/layout.ts";
 
@@ -36,6 +37,14 @@ export interface Step {
 // API, which answers "Access token not provided" without it.
 const REQUIRED = ["SUPABASE_ACCESS_TOKEN", "SUPABASE_PROJECT_REF", "DATABASE_URL", "WEBHOOK_SECRET"];
 
+/** The worker's embedding settings, which the search function shares; refused if it cannot run them. */
+function searchEmbeddings(env: NodeJS.ProcessEnv): Record<string, string> {
+  const embeddings = Object.fromEntries(EMBEDDING_VARS.filter((k) => env[k]).map((k) => [k, env[k]!]));
+  const problem = searchFunctionEmbeddingsProblem(embeddings);
+  if (problem) throw new Error(problem);
+  return embeddings;
+}
+
 export function readDeployEnv(env: NodeJS.ProcessEnv): DeployEnv {
   const missing = REQUIRED.filter((k) => !env[k]);
   if (missing.length) throw new Error(`set ${missing.join(", ")} (see docs/deploy.md)`);
@@ -60,7 +69,7 @@ export function readDeployEnv(env: NodeJS.ProcessEnv): DeployEnv {
     WEBHOOK_SECRET: env.WEBHOOK_SECRET!,
     DB_POOLER_URL: poolerUrlFor(env.DB_POOLER_URL, dbUrl),
     RESONATE_URL: env.RESONATE_URL || undefined,
-    embeddings: Object.fromEntries(EMBEDDING_VARS.filter((k) => env[k]).map((k) => [k, env[k]!])),
+    embeddings: searchEmbeddings(env),
   };
 }
 

@@ -19,6 +19,7 @@ const env = {
     "postgresql://postgres.abcdefghijklmnopqrst:db-password-123@aws-0-eu-central-1.pooler.supabase.com:5432/postgres",
   WEBHOOK_SECRET: "webhook-secret-456",
   RESONATE_URL: "https://resonate.example.com",
+  INGEST_EMBEDDINGS: "none",
 };
 
 const cli = "node_modules/.bin/supabase";
@@ -41,13 +42,12 @@ describe("scripts/deploy.ts", () => {
         `('functions_url', 'https://${ref}.supabase.co/functions/v1'), ('webhook_secret', '***')) v(name, secret) ` +
         "loop perform vault.update_secret(id, s.secret) from vault.secrets where name = s.name; " +
         'if not found then perform vault.create_secret(s.secret, s.name); end if; end loop; end \\$\\$"',
-      `${cli} secrets set --project-ref ${ref} WEBHOOK_SECRET=*** DB_POOLER_URL=*** RESONATE_URL=***`,
+      `${cli} secrets set --project-ref ${ref} WEBHOOK_SECRET=*** DB_POOLER_URL=*** RESONATE_URL=*** INGEST_EMBEDDINGS=none`,
       ...edgeFunctions().map((fn) => `${cli} functions deploy ${fn} --project-ref ${ref} --use-api`),
     ]);
     expect(res.stdout).toContain("dry run: nothing was executed");
-    for (const secret of Object.values(env)) {
-      if (secret !== ref) expect(res.stdout).not.toContain(secret);
-    }
+    const { SUPABASE_PROJECT_REF: _ref, INGEST_EMBEDDINGS: _mode, ...secrets } = env;
+    for (const secret of Object.values(secrets)) expect(res.stdout).not.toContain(secret);
     expect(res.stdout).not.toContain("db-password-123");
   });
 
@@ -83,7 +83,16 @@ describe("scripts/deploy.ts", () => {
       `WEBHOOK_SECRET=${env.WEBHOOK_SECRET}`,
       `DB_POOLER_URL=${env.DATABASE_URL.replace(":5432/", ":6543/")}`,
       `RESONATE_URL=${env.RESONATE_URL}`,
+      "INGEST_EMBEDDINGS=none",
     ]);
+  });
+
+  it("refuses embedding settings the search function cannot run, saying what to set", () => {
+    const { INGEST_EMBEDDINGS: _none, ...local } = env;
+    expect(() => readDeployEnv(local)).toThrow(
+      /the local embedding model \(INGEST_EMBEDDINGS=local, the default\) cannot run inside an Edge Function .*set INGEST_EMBEDDINGS=none/,
+    );
+    expect(() => readDeployEnv({ ...env, INGEST_EMBEDDINGS: "openai" })).toThrow(/OPENAI_API_KEY/);
   });
 
   it("refuses a DB_POOLER_URL on this machine, as the local stack's env would leave it", () => {
