@@ -22,7 +22,13 @@ export function machine(): string {
 }
 
 /** Prints the table and replaces (or appends) this benchmark's section of BENCHMARKS.md. */
-export function report(name: string, title: string, rows: Row[], notes = ""): void {
+export function report(
+  name: string,
+  title: string,
+  rows: Row[],
+  notes = "",
+  command = `npm run bench:${name}`,
+): void {
   const table = formatTable(rows);
   console.log(`\n${title}\n${table}\n${notes}`);
   const file = join(ROOT, "BENCHMARKS.md");
@@ -32,7 +38,7 @@ export function report(name: string, title: string, rows: Row[], notes = ""): vo
     start,
     `## ${title}`,
     "",
-    `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${machine()}. Run: \`npm run bench:${name}\`.`,
+    `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${machine()}. Run: \`${command}\`.`,
     "",
     table,
     notes ? `\n${notes.trim()}` : "",

@@ -5,7 +5,7 @@
 // role migrations, the worker, the functions and the tests' application traffic use, is NOT a
 // superuser (sql/platform/01_roles.sql gives it the platform's attributes). Only what the platform
 // keeps to itself (its own extensions and stand-ins, throw-away databases, restarts) uses ADMIN_DB_URL.
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import {
   appendFileSync,
   chownSync,
@@ -18,6 +18,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import pg from "pg";
 import {
   DB_PORT,
@@ -43,10 +44,15 @@ export function postgresUid(): { uid: number; gid: number } {
   return { uid, gid };
 }
 
+/** The command line that runs a Postgres binary as the postgres OS user when we are root. */
+function postgresArgv(bin: string, args: string[]): string[] {
+  const cmd = join(PG_BIN, bin);
+  return isRoot ? ["runuser", "-u", "postgres", "--", cmd, ...args] : [cmd, ...args];
+}
+
 /** Runs a Postgres binary as the postgres OS user when we are root, as ourselves otherwise. */
 function asPostgres(bin: string, args: string[]): string {
-  const cmd = join(PG_BIN, bin);
-  const argv = isRoot ? ["runuser", "-u", "postgres", "--", cmd, ...args] : [cmd, ...args];
+  const argv = postgresArgv(bin, args);
   // cwd "/": the caller's directory may be one `postgres` cannot enter, and initdb and pg_ctl chdir back.
   return execFileSync(argv[0]!, argv.slice(1), { cwd: "/", stdio: ["ignore", "pipe", "pipe"] }).toString();
 }
@@ -164,6 +170,17 @@ export function startPostgres(): void {
 
 export function restartPostgres(): void {
   asPostgres("pg_ctl", ["-D", PGDATA, "-l", PG_LOG, "-m", "fast", "-w", "-t", "60", "restart"]);
+}
+
+/** A crash and a start: stop in immediate mode (no checkpoint; unlogged tables come back empty), then
+ * start, without blocking the caller's event loop (the soak keeps serving while Postgres is away). */
+export async function crashRestartPostgres(): Promise<void> {
+  const run = (args: string[]) => {
+    const argv = postgresArgv("pg_ctl", args);
+    return promisify(execFile)(argv[0]!, argv.slice(1), { cwd: "/" });
+  };
+  await run(["-D", PGDATA, "-m", "immediate", "-w", "stop"]);
+  await run(["-D", PGDATA, "-l", PG_LOG, "-w", "-t", "60", "start"]);
 }
 
 export function stopPostgres(mode: "fast" | "immediate" = "fast"): void {
