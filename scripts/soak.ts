@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { formatTable, report } from "../bench/lib/report.ts";
+import { loadConfig } from "../functions/shared/config.ts";
 import { parseSoakArgs, type SoakArgs } from "./soak/args.ts";
 import { corpus } from "./soak/corpus.ts";
 import { recordEvidence } from "./soak/evidence.ts";
@@ -99,7 +100,14 @@ async function soak(args: SoakArgs, db: pg.Pool, interrupt: AbortSignal, workers
       images,
       log: event,
     });
-    const faults = startFaults({ db, rnd: seeded(args.seed + 3), loadMs, workers, say: event });
+    const faults = startFaults({
+      db,
+      rnd: seeded(args.seed + 3),
+      loadMs,
+      leaseMs: loadConfig().resonate.ttlMs,
+      workers,
+      say: event,
+    });
     const loadStarted = Date.now();
     await interruptible(loadMs, interrupt);
     await faults.stop();

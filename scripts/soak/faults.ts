@@ -1,7 +1,10 @@
 // The faults, on a schedule drawn from the seed: a worker SIGKILLed every 15-30 s (its supervisor
 // brings it back), and once each, at times spread over the first 60% of the load so their effects are
 // over before it ends: an immediate-mode Postgres restart, a crash of the functions server, a crash of
-// the pooler, and 20 concurrent duplicate deliveries of one row's webhook. Each fault is recorded with
+// the pooler, and 20 concurrent duplicate deliveries of one row's webhook. Beyond the issue's list, one
+// worker is paused (SIGSTOP) past its task lease and then resumed: a worker stalled by the machine or cut
+// off from the database comes back still running steps that another worker has taken over, which only
+// fencing and idempotent writes make harmless; a SIGKILL never tests that. Each fault is recorded with
 // what it interrupted and when the stack answered again.
 import type pg from "pg";
 import { FUNCTIONS_URL, stackEnv } from "../stack/env.ts";
@@ -14,7 +17,7 @@ import type { SoakWorker } from "./workers.ts";
 
 export interface Fault {
   seq: number;
-  kind: "kill" | "postgres-restart" | "functions-crash" | "pooler-crash" | "webhook-burst";
+  kind: "kill" | "postgres-restart" | "functions-crash" | "pooler-crash" | "webhook-burst" | "worker-pause";
   at: Date;
   /** When the stack answered again (Postgres, functions or pooler health); kills are measured later. */
   recoveredAt?: Date;
@@ -31,6 +34,8 @@ export interface FaultOptions {
   db: pg.Pool;
   rnd: Random;
   loadMs: number;
+  /** The workers' task lease (RESONATE_TTL_MS): the pause outlasts it. */
+  leaseMs: number;
   workers: SoakWorker[];
   say: (event: string, fields?: Record<string, unknown>) => void;
 }
@@ -84,8 +89,12 @@ export function startFaults(o: FaultOptions): Faults {
       .catch((err) => o.say("fault failed", { error: String(err) }));
   };
 
+  const pauseMs = o.leaseMs + 10_000;
+  let paused: { worker: SoakWorker; pid: number; fault: Fault; timer: NodeJS.Timeout } | undefined;
+
   async function killWorker(): Promise<void> {
-    const w = o.rnd.pick(o.workers);
+    // A paused worker is left to wake up on its own: killed, it would release what it holds.
+    const w = o.rnd.pick(o.workers.filter((x) => x !== paused?.worker));
     const pid = w.pid();
     if (pid === undefined) return;
     // What it held when it died: the workflows whose recovery is measured.
@@ -112,6 +121,34 @@ export function startFaults(o: FaultOptions): Faults {
     // Let the crash be noticed before asking: a dying server may still answer for a moment.
     await new Promise((r) => setTimeout(r, 200));
     f.recoveredAt = await until(name === "functions" ? functionsHealthy : poolerHealthy);
+  }
+
+  function resume(): void {
+    if (!paused) return;
+    clearTimeout(paused.timer);
+    try {
+      process.kill(paused.pid, "SIGCONT");
+    } catch {
+      // Gone meanwhile.
+    }
+    paused.fault.recoveredAt = new Date();
+    o.say("worker-resume", { worker: paused.worker.id, pid: paused.pid });
+    paused = undefined;
+  }
+
+  /** Stops the busiest worker for longer than its lease, so the other one takes its workflows over. */
+  async function pauseWorker(): Promise<void> {
+    const { rows } = await o.db.query<{ pid: string; held: string[] }>(
+      `select pid, array_agg(id) as held from resonate.tasks where state = 'acquired' and pid = any($1)
+        group by pid order by count(*) desc limit 1`,
+      [o.workers.map((w) => w.id)],
+    );
+    const w = o.workers.find((x) => x.id === rows[0]?.pid) ?? o.rnd.pick(o.workers);
+    const pid = w.pid();
+    if (pid === undefined) return;
+    process.kill(pid, "SIGSTOP");
+    const fault = record("worker-pause", { worker: w.id, pid, held: rows[0]?.held ?? [], ms: pauseMs });
+    paused = { worker: w, pid, fault, timer: setTimeout(resume, pauseMs) };
   }
 
   /** The newest image request, delivered 20 more times at once, racing its trigger's own delivery. */
@@ -172,6 +209,9 @@ export function startFaults(o: FaultOptions): Faults {
   }
   const times = oneOffTimes(o.rnd, o.loadMs, oneOffs.length);
   for (const [i, fn] of oneOffs.entries()) schedule(times[i]!, fn);
+  // The pause must end before the load does, so the paused worker wakes among live work.
+  const latest = Math.max(o.loadMs * 0.1, Math.min(o.loadMs * 0.6, o.loadMs - pauseMs - 10_000));
+  schedule(o.loadMs * 0.1 + o.rnd.next() * (latest - o.loadMs * 0.1), pauseWorker);
 
   return {
     log,
@@ -179,6 +219,7 @@ export function startFaults(o: FaultOptions): Faults {
       stopped = true;
       for (const t of timers) clearTimeout(t);
       await current;
+      resume();
     },
   };
 }

@@ -59,6 +59,18 @@ select seq, count(*)::int as workflows,
   from w where settled is null or settled > at
  group by seq order by seq`;
 
+// How long each crashed server was away (the pause: how long the worker was stopped) and, for the paused
+// worker, when the other worker had run a step of every workflow the paused one held.
+const FAULTS = `
+select f.kind, extract(epoch from f.recovered_at - f.at)::float8 as seconds,
+       (select max(extract(epoch from (
+                 select min(e.at) from soak.step_events e
+                  where e.workflow_id = h.wf and e.worker <> f.detail ->> 'worker' and e.at > f.at) - f.at))
+          from jsonb_array_elements_text(f.detail -> 'held') as h(wf))::float8 as taken_over
+  from soak.faults f
+ where f.kind in ('postgres-restart', 'functions-crash', 'pooler-crash', 'worker-pause')
+ order by f.seq`;
+
 const pct = (xs: number[], p: number) => {
   if (xs.length === 0) return Number.NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -99,11 +111,12 @@ export async function collectMetrics(
       "max recovery s": round(measured.length ? Math.max(...measured) : Number.NaN),
     },
   ];
-  const { rows: f } = await db.query(
-    `select kind, extract(epoch from recovered_at - at)::float8 as seconds from soak.faults
-      where kind in ('postgres-restart', 'functions-crash', 'pooler-crash') order by seq`,
-  );
-  const faults = f.map((r) => ({ fault: r.kind, "back after s": round(r.seconds) }));
+  const { rows: f } = await db.query(FAULTS);
+  const faults = f.map((r) => ({
+    fault: r.kind,
+    "back after s": round(r.seconds),
+    "held workflows taken over after s": round(r.taken_over),
+  }));
   const peaks: Row[] = [
     {
       "peak client connections": o.peaks.connections,
