@@ -6,6 +6,7 @@
 // throughput, latency, recovery and peaks, and exits 1 on any violation. See docs/operations.md.
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { formatTable, report } from "../bench/lib/report.ts";
@@ -168,6 +169,7 @@ async function main(): Promise<number> {
     say("interrupted: stopping the load and checking what there is");
     interrupt.abort();
   });
+  const loadAtStart = loadavg()[0]!;
   await up();
   if (await stopStackWorker()) say("stopped the stack's worker (npm start starts it again)");
   const db = new pg.Pool({ connectionString: DB_URL, max: 4 });
@@ -203,7 +205,9 @@ async function main(): Promise<number> {
           formatTable(metrics.peaks),
           formatTable(invariants),
           `Seed ${args.seed}, ${args.minutes} min of load at ${args.rate} import jobs and image requests per minute, ` +
-            "ingest runs one after another; see docs/operations.md (Chaos soak) for what each number means.",
+            "ingest runs one after another; see docs/operations.md (Chaos soak) for what each number means. " +
+            `Load average when it started: ${loadAtStart.toFixed(1)} on ${cpus().length} cores ` +
+            "(other engineers' runs share the machine).",
         ].join("\n\n"),
         `npm run soak -- --minutes ${args.minutes} --rate ${args.rate} --seed ${args.seed} --benchmarks`,
       );

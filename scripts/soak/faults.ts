@@ -61,7 +61,8 @@ async function functionsHealthy(): Promise<boolean> {
   }
 }
 
-/** Times for the one-off faults: spread over 10-60% of the load, at least 10 s apart. */
+/** Times for the one-off faults: one slot each of 10-60% of the load, drawn within the slot but 10 s
+ * before its end (when slots are that long), so one fault is over before the next. */
 function oneOffTimes(rnd: Random, loadMs: number, n: number): number[] {
   const slot = (loadMs * 0.5) / n;
   return Array.from(

@@ -1,7 +1,7 @@
 // The chaos soak, short: two minutes of all three workloads under load with every fault (worker
 // SIGKILLs, a Postgres crash, a functions server crash, a pooler crash, a burst of duplicate webhooks),
 // then every invariant (scripts/soak/invariants.ts). A regression in any workload's durability fails
-// here. It takes 5 to 8 minutes: a webhook lost to a fault is re-posted by the backstop only after its
+// here. It takes 3 to 8 minutes: a webhook lost to a fault is re-posted by the backstop only after its
 // row has been queued for 3 minutes, and the soak waits for that.
 import { spawn } from "node:child_process";
 import { join } from "node:path";
