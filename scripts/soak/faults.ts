@@ -93,9 +93,14 @@ export function startFaults(o: FaultOptions): Faults {
   const pauseMs = o.leaseMs + 10_000;
   let paused: { worker: SoakWorker; pid: number; fault: Fault; timer: NodeJS.Timeout } | undefined;
 
+  // Workers that are up: one between its supervisor's restarts has nothing to kill or pause, and a
+  // paused one is left to wake up on its own (killed, it would release what it holds).
+  const running = () => o.workers.filter((x) => x !== paused?.worker && x.pid() !== undefined);
+
   async function killWorker(): Promise<void> {
-    // A paused worker is left to wake up on its own: killed, it would release what it holds.
-    const w = o.rnd.pick(o.workers.filter((x) => x !== paused?.worker));
+    const up = running();
+    if (up.length === 0) return;
+    const w = o.rnd.pick(up);
     const pid = w.pid();
     if (pid === undefined) return;
     // What it held when it died: the workflows whose recovery is measured.
@@ -139,14 +144,19 @@ export function startFaults(o: FaultOptions): Faults {
 
   /** Stops the busiest worker for longer than its lease, so the other one takes its workflows over. */
   async function pauseWorker(): Promise<void> {
+    // Both may be restarting after kills; the pause waits for one to be up rather than not happen.
+    const deadline = Date.now() + 30_000;
+    while (running().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const up = running();
+    if (up.length === 0) throw new Error("no worker came up to pause");
     const { rows } = await o.db.query<{ pid: string; held: string[] }>(
       `select pid, array_agg(id) as held from resonate.tasks where state = 'acquired' and pid = any($1)
         group by pid order by count(*) desc limit 1`,
-      [o.workers.map((w) => w.id)],
+      [up.map((w) => w.id)],
     );
-    const w = o.workers.find((x) => x.id === rows[0]?.pid) ?? o.rnd.pick(o.workers);
+    const w = up.find((x) => x.id === rows[0]?.pid) ?? up[0]!;
     const pid = w.pid();
-    if (pid === undefined) return;
+    if (pid === undefined) throw new Error(`${w.id} went away before it could be paused`);
     process.kill(pid, "SIGSTOP");
     const fault = record("worker-pause", { worker: w.id, pid, held: rows[0]?.held ?? [], ms: pauseMs });
     paused = { worker: w, pid, fault, timer: setTimeout(resume, pauseMs) };
