@@ -74,11 +74,18 @@ export function ingestWorkflows(deps: IngestDeps) {
     return { kind, config: parsed.value, name: row.name as string };
   }
 
-  async function planRun(_ctx: Context, runId: string, force: boolean): Promise<PlannedSource[]> {
+  async function planRun(
+    _ctx: Context,
+    runId: string,
+    force: boolean,
+    trigger: string,
+  ): Promise<PlannedSource[]> {
+    // The run's row is the workflow's own: the trigger starts the workflow before it records anything, so
+    // a trigger that dies halfway leaves no row without a workflow.
     await pool.query(
-      `insert into public.ingest_runs (id, status, forced, started_at) values ($1, 'crawling', $2, now())
+      `insert into public.ingest_runs (id, status, forced, trigger, started_at) values ($1, 'crawling', $2, $3, now())
        on conflict (id) do update set status = 'crawling', started_at = coalesce(ingest_runs.started_at, now())`,
-      [runId, force],
+      [runId, force, trigger],
     );
     // The cadence gate: a source crawled less than ~one cadence ago skips this run (90% so a nightly job
     // that fires a little early still counts as due).
@@ -349,8 +356,13 @@ export function ingestWorkflows(deps: IngestDeps) {
     return outcome;
   }
 
-  function* crawlCorpus(ctx: Context, runId: string, force = false): Generator<unknown, RunOutcome, unknown> {
-    const planned = yield* ctx.run(planRun, runId, force, ctx.options({ retryPolicy: STEP_RETRY }));
+  function* crawlCorpus(
+    ctx: Context,
+    runId: string,
+    force = false,
+    trigger = "manual",
+  ): Generator<unknown, RunOutcome, unknown> {
+    const planned = yield* ctx.run(planRun, runId, force, trigger, ctx.options({ retryPolicy: STEP_RETRY }));
     const running = [];
     for (const s of planned) {
       const timeout = s.network ? NETWORK_SOURCE_TIMEOUT_MS : LOCAL_SOURCE_TIMEOUT_MS;

@@ -1,6 +1,6 @@
 // POST /functions/v1/ingest (pg_cron nightly, or by hand): starts `crawlCorpus` as `ingest/<UTC date>` on
 // the worker group and answers 202 with the workflow id at once. The same day rejoins the same run.
-import { CRAWL_WORKFLOW } from "../../../functions/ingest/run-id.ts";
+import { startRun } from "../../../functions/ingest/start-run.ts";
 import { type TriggerDeps, triggerHandler } from "../../../functions/ingest/trigger.ts";
 import { loadConfig } from "../../../functions/shared/config.ts";
 import { edgeDatabaseUrl, withConnection } from "../../../functions/shared/edge-db.ts";
@@ -12,16 +12,10 @@ function buildDeps(): TriggerDeps {
   return {
     secret: cfg.webhookSecret,
     now: () => new Date(),
-    async start(runId, workflowId, req) {
-      const { rowCount } = await withConnection(edgeDatabaseUrl(cfg), (c) =>
-        c.query(
-          "insert into public.ingest_runs (id, trigger, forced) values ($1, $2, $3) on conflict (id) do nothing",
-          [runId, req.trigger, req.force],
-        ),
-      );
-      await startWorkflow(cfg, workflowId, CRAWL_WORKFLOW, [runId, req.force]);
-      return { created: rowCount === 1 };
-    },
+    start: (runId, workflowId, req) =>
+      withConnection(edgeDatabaseUrl(cfg), (c) =>
+        startRun(c, (id, workflow, args) => startWorkflow(cfg, id, workflow, args), runId, workflowId, req),
+      ),
   };
 }
 
