@@ -3,13 +3,13 @@
 // reach the database, or has not yet connected to the store; with what it is doing.
 import { createServer, type Server } from "node:http";
 import type pg from "pg";
-import type { ConcurrencyGauge } from "./concurrency.ts";
+import type { Gauge } from "./resonate-client.ts";
 
 export interface HealthState {
   worker: string;
   group: string;
   stopping: () => boolean;
-  gauge: ConcurrencyGauge;
+  gauge: Gauge;
   pool: pg.Pool;
   /** Whether the durable store's network has started (it retries until the database answers). */
   storeReady: () => boolean;

@@ -1,18 +1,13 @@
 // Everything a worker process does around its workflows: database pool, Resonate client in the worker
-// group, the concurrency cap, the health check, JSON logs and graceful shutdown. `scripts/worker.ts`
-// runs the app's workloads with it; the durable-store tests run their fixture workflows with it.
+// group (whose network caps concurrency, sweeps orphaned tasks and drains on stop), the health check,
+// JSON logs and graceful shutdown. `scripts/worker.ts` runs the app's workloads with it; the
+// durable-store tests run their fixture workflows with it.
 import type { Resonate } from "@resonatehq/sdk";
 import pg from "pg";
-import { limitConcurrency } from "./concurrency.ts";
 import type { AppConfig } from "./config.ts";
 import { serveHealth } from "./health.ts";
-import { heldTasks, releaseTasks } from "./held-tasks.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
-import { createResonate, durableStoreReady } from "./resonate-client.ts";
-import { gracefulStop } from "./shutdown.ts";
-
-/** How often a worker looks for tasks held under its id that it is not running (see releaseOrphans). */
-const ORPHAN_SWEEP_MS = 5_000;
+import { createClient } from "./resonate-client.ts";
 
 export interface WorkerContext {
   resonate: Resonate;
@@ -34,31 +29,13 @@ export async function runWorker(
   // A database restart must not kill the worker: broken idle connections are dropped and replaced.
   pool.on("error", (err) => log.warn("pool connection lost", { error: err.message }));
   let stopping = false;
-  const resonate = createResonate({
+  const { resonate, gauge, store } = createClient({
     databaseUrl: config.databaseUrl,
     resonate: config.resonate,
     pid: worker,
+    concurrency: config.workerConcurrency,
     log,
-    onStoreReady: () => void releaseOrphans(),
   });
-  const gauge = limitConcurrency(resonate, config.workerConcurrency);
-
-  // Tasks the store shows held under this worker id that this process is not running: a crashed
-  // predecessor's (a supervisor restarts a worker under the same WORKER_ID), or ones whose execution
-  // failed because the database went away, when the SDK's own release failed the same way. Until
-  // released they wait out their leases; released, the group resumes them at once. Runs when the
-  // store connects, then every ORPHAN_SWEEP_MS.
-  async function releaseOrphans(): Promise<void> {
-    if (stopping || config.resonate.serverUrl || !durableStoreReady(resonate)) return;
-    try {
-      const orphans = (await heldTasks(pool, worker)).filter((t) => !gauge.has(t.id));
-      const released = await releaseTasks(pool, `orphan-${worker}`, orphans);
-      if (released.length > 0)
-        log.warn("released tasks held under this worker id that it is not running", { tasks: released });
-    } catch {
-      // The database is away; the next sweep tries again.
-    }
-  }
   const registered = register({ resonate, pool, log, worker });
 
   const health = config.workerHealthPort
@@ -68,7 +45,7 @@ export async function runWorker(
         stopping: () => stopping,
         gauge,
         pool,
-        storeReady: () => durableStoreReady(resonate),
+        storeReady: () => store?.ready ?? true,
       })
     : undefined;
   log.info("started", {
@@ -79,15 +56,9 @@ export async function runWorker(
     health_port: config.workerHealthPort,
   });
 
-  const sweep = config.resonate.serverUrl
-    ? undefined
-    : setInterval(() => void releaseOrphans(), ORPHAN_SWEEP_MS);
-  sweep?.unref();
-
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    if (sweep) clearInterval(sweep);
     log.info("stopping", { signal, grace_ms: config.shutdownGraceMs });
     // The graceful path needs the grace period plus a moment to release; past that, exit regardless.
     const force = setTimeout(() => {
@@ -96,15 +67,11 @@ export async function runWorker(
     }, config.shutdownGraceMs + 5_000);
     force.unref();
     try {
-      const report = await gracefulStop({
-        resonate,
-        pool,
-        pid: worker,
-        graceMs: config.shutdownGraceMs,
-        log,
-        inProcess: () => gauge.active() + gauge.queued(),
-      });
-      log.info("stopped", { released: report.released });
+      // Take no new task, let running ones finish within the grace period, release the rest so
+      // another worker resumes them at once instead of after their leases.
+      const released = (await store?.drain(config.shutdownGraceMs)) ?? [];
+      await resonate.stop();
+      log.info("stopped", { released });
       health?.close();
       await pool.end();
     } catch (err) {

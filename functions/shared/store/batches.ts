@@ -1,0 +1,139 @@
+// Carries requests to the store in batches. A request issued while the store is busy with earlier
+// ones waits for the next call of resonate.resonate_batch, together with everything else issued
+// meanwhile (fan-out branches, other workflows): one round trip and one commit for all of them, each
+// answered as if sent alone. A request issued when a connection is free goes at once, so a lone
+// sequential workflow never waits for company.
+import type { Request, Response } from "@resonatehq/sdk";
+
+export interface Queryable {
+  query(sql: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
+/** Requests that must reach the store in this order, in one call: a later one may depend on an
+ *  earlier one (a step's start, then its result). */
+export type Unit = Request[];
+
+interface Pending {
+  unit: Unit;
+  answered: Response[];
+  conflicts: number;
+  resolve(res: Response[]): void;
+  reject(err: unknown): void;
+}
+
+/** Requests per call: each is a subtransaction, and beyond 64 open subtransactions other sessions'
+ *  snapshots must consult pg_subtrans. A unit larger than this still goes whole, alone. */
+const MAX_REQUESTS = 64;
+/** resonate_rpc gives up on a conflict after ten attempts too. */
+const MAX_CONFLICTS = 10;
+
+export interface BatchStats {
+  /** Calls of resonate_batch, each one round trip and one commit. */
+  roundTrips: number;
+  /** Requests they carried. */
+  requests: number;
+}
+
+export class Batches {
+  readonly stats: BatchStats = { roundTrips: 0, requests: 0 };
+  private readonly db: Queryable;
+  private readonly maxInFlight: number;
+  private readonly queue: Pending[] = [];
+  private inFlight = 0;
+
+  constructor(db: Queryable, maxInFlight: number) {
+    this.db = db;
+    this.maxInFlight = maxInFlight;
+  }
+
+  /** Answers for the unit's requests, in order. Rejects only when the call itself fails (the
+   *  database is unreachable), as a single query would. */
+  send(unit: Unit): Promise<Response[]> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ unit, answered: [], conflicts: 0, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
+      const batch: Pending[] = [this.queue.shift()!];
+      let size = batch[0]!.unit.length;
+      // A unit that met a conflict goes alone, so it cannot meet one again through its company.
+      while (
+        batch[0]!.conflicts === 0 &&
+        this.queue.length > 0 &&
+        this.queue[0]!.conflicts === 0 &&
+        size + this.queue[0]!.unit.length <= MAX_REQUESTS
+      ) {
+        const next = this.queue.shift()!;
+        batch.push(next);
+        size += next.unit.length;
+      }
+      this.inFlight++;
+      void this.call(batch).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  private async call(batch: Pending[]): Promise<void> {
+    let answers: (Response | null)[][];
+    try {
+      answers = await this.query(batch);
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    this.stats.roundTrips++;
+    batch.forEach((p, i) => {
+      const unitAnswers = answers[i]!;
+      this.stats.requests += unitAnswers.filter((a) => a !== null).length;
+      const stopped = unitAnswers.indexOf(null);
+      if (stopped < 0) {
+        p.resolve([...p.answered, ...(unitAnswers as Response[])]);
+        return;
+      }
+      // A lock conflict with another session: what ran is committed, the rest goes again shortly,
+      // once the other side has had its turn.
+      p.answered.push(...(unitAnswers.slice(0, stopped) as Response[]));
+      p.unit = p.unit.slice(stopped);
+      if (++p.conflicts >= MAX_CONFLICTS) {
+        p.resolve([...p.answered, ...p.unit.map(conflictAnswer)]);
+        return;
+      }
+      setTimeout(
+        () => {
+          this.queue.unshift(p);
+          this.pump();
+        },
+        Math.random() * 2 * p.conflicts,
+      );
+    });
+  }
+
+  private async query(batch: Pending[]): Promise<(Response | null)[][]> {
+    // A request alone goes through resonate_rpc, the store's own single-request entry point: no
+    // batch to hold locks across, so it may wait out a conflict and retry there.
+    if (batch.length === 1 && batch[0]!.unit.length === 1) {
+      const { rows } = await this.db.query("select resonate.resonate_rpc($1::jsonb) as res", [
+        JSON.stringify(batch[0]!.unit[0]),
+      ]);
+      return [[(rows[0] as { res: Response }).res]];
+    }
+    const { rows } = await this.db.query("select resonate.resonate_batch($1::jsonb) as res", [
+      JSON.stringify(batch.map((p) => p.unit)),
+    ]);
+    return (rows[0] as { res: (Response | null)[][] }).res;
+  }
+}
+
+/** What resonate_rpc answers when a conflict outlasts its retries. */
+function conflictAnswer(req: Request): Response {
+  return {
+    kind: req.kind,
+    head: { corrId: req.head.corrId, status: 500, version: req.head.version },
+    data: "lock conflict persisted after retries",
+  } as Response;
+}

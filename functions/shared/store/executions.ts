@@ -1,0 +1,160 @@
+// Which tasks this process is running, read off the requests the SDK sends through the network: the
+// SDK's public interface does not say when an execution ends, but its requests do. An execution
+// starts with a task.acquire (an execute message) or a task.create (an in-process run) answered 200,
+// and ends when the SDK fulfills, suspends (200) or releases the task, when the acquire is refused, or
+// at once for a sleep's timer task, which the SDK drops without a word (see its Core). The worker's
+// concurrency cap, graceful stop and orphan sweep all count from here.
+import { isSuccess, type Request, type Response } from "@resonatehq/sdk";
+
+export interface HeldTask {
+  id: string;
+  version: number;
+}
+
+interface Running {
+  version: number;
+  /** Started by an execute message this process delivered, so it occupies a concurrency slot. */
+  slotted: boolean;
+  ttl: number;
+  /** performance.now() before which the store's lease surely still holds. */
+  leaseUntil: number;
+}
+
+/** A delivered execute message whose acquire the SDK has not sent within this long is given up. */
+const UNACQUIRED_MS = 10_000;
+
+export class Executions {
+  /** Execute messages delivered and not yet answered, by task id, with when each was delivered. */
+  private readonly delivered = new Map<string, number[]>();
+  /** task.create requests in flight: the store may already show their task held by this process. */
+  private readonly creating = new Map<string, number>();
+  private readonly running = new Map<string, Running>();
+  private readonly onSlotFree: () => void;
+
+  constructor(onSlotFree: () => void) {
+    this.onSlotFree = onSlotFree;
+  }
+
+  /** Executions that occupy a concurrency slot: delivered messages not yet refused or finished. */
+  slotsUsed(): number {
+    this.forgetUnacquired();
+    let n = 0;
+    for (const times of this.delivered.values()) n += times.length;
+    for (const r of this.running.values()) if (r.slotted) n++;
+    return n;
+  }
+
+  /** Executions of any kind in this process, including acquires and creates still in flight. */
+  active(): number {
+    let n = this.slotsUsed() + this.creating.size;
+    for (const r of this.running.values()) if (!r.slotted) n++;
+    return n;
+  }
+
+  /** Task ids this process runs or may hold any moment now; never to be released by a sweep. */
+  keep(): string[] {
+    return [...new Set([...this.delivered.keys(), ...this.creating.keys(), ...this.running.keys()])];
+  }
+
+  /** The tasks this process is running, at the versions it acquired them. */
+  held(): HeldTask[] {
+    return [...this.running].map(([id, r]) => ({ id, version: r.version }));
+  }
+
+  /** Whether the store's lease on this execution surely still holds, by this process's clock. */
+  leaseHolds(id: string, version: number): boolean {
+    const r = this.running.get(id);
+    return r !== undefined && r.version === version && performance.now() < r.leaseUntil;
+  }
+
+  /** An execute message is about to be handed to the SDK. */
+  deliver(taskId: string): void {
+    const times = this.delivered.get(taskId) ?? [];
+    times.push(performance.now());
+    this.delivered.set(taskId, times);
+  }
+
+  /** Called with every request before it is sent; the returned function observes its outcome. */
+  track(req: Request): (res: Response | undefined) => void {
+    const sentAt = performance.now();
+    switch (req.kind) {
+      case "task.acquire":
+        return (res) => {
+          const slotted = this.undeliver(req.data.id);
+          if (res?.kind === "task.acquire" && isSuccess(res) && !isDroppedTimer(res)) {
+            this.start(req.data.id, res.data.task.version, slotted, req.data.ttl, sentAt);
+          } else if (slotted) this.onSlotFree();
+        };
+      case "task.create":
+        this.creating.set(req.data.action.data.id, (this.creating.get(req.data.action.data.id) ?? 0) + 1);
+        return (res) => {
+          const id = req.data.action.data.id;
+          const left = (this.creating.get(id) ?? 1) - 1;
+          if (left > 0) this.creating.set(id, left);
+          else this.creating.delete(id);
+          if (res?.kind === "task.create" && isSuccess(res) && res.data.task?.state === "acquired") {
+            this.start(id, res.data.task.version, false, req.data.ttl, sentAt);
+          }
+        };
+      case "task.fulfill":
+      case "task.release":
+        return () => this.end(req.data.id, req.data.version);
+      case "task.suspend":
+        // 300 means "an awaited promise already settled, keep going": the execution continues.
+        return (res) => {
+          if (res?.head.status !== 300) this.end(req.data.id, req.data.version);
+        };
+      case "task.heartbeat":
+        return (res) => {
+          if (res?.head.status !== 200) return;
+          for (const t of req.data.tasks) {
+            const r = this.running.get(t.id);
+            if (r && r.version === t.version) r.leaseUntil = sentAt + r.ttl;
+          }
+        };
+      default:
+        return () => {};
+    }
+  }
+
+  private start(id: string, version: number, slotted: boolean, ttl: number, sentAt: number): void {
+    const previous = this.running.get(id);
+    this.running.set(id, { version, slotted, ttl, leaseUntil: sentAt + ttl });
+    // A new acquisition of a task this process was running means that execution lost the task (a
+    // lease lapsed, a release) and is being fenced off; its slot goes with its record.
+    if (previous?.slotted) this.onSlotFree();
+  }
+
+  private end(id: string, version: number): void {
+    const r = this.running.get(id);
+    if (!r || r.version !== version) return;
+    this.running.delete(id);
+    if (r.slotted) this.onSlotFree();
+  }
+
+  /** Removes one delivered message for the task; whether there was one (a slot it occupied). */
+  private undeliver(id: string): boolean {
+    const times = this.delivered.get(id);
+    if (!times) return false;
+    times.shift();
+    if (times.length === 0) this.delivered.delete(id);
+    return true;
+  }
+
+  /** A delivered message the SDK never acted on must not hold its slot forever. */
+  private forgetUnacquired(): void {
+    const stale = performance.now() - UNACQUIRED_MS;
+    for (const [id, times] of this.delivered) {
+      const fresh = times.filter((t) => t >= stale);
+      if (fresh.length === times.length) continue;
+      if (fresh.length > 0) this.delivered.set(id, fresh);
+      else this.delivered.delete(id);
+      queueMicrotask(this.onSlotFree);
+    }
+  }
+}
+
+/** A sleep's timer task acquired before its deadline: the SDK drops it without another request. */
+function isDroppedTimer(res: Extract<Response, { kind: "task.acquire"; head: { status: 200 } }>): boolean {
+  return res.data.promise.tags?.["resonate:timer"] === "true" && res.data.promise.state === "pending";
+}

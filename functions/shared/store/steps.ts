@@ -1,0 +1,309 @@
+// A local step (`ctx.run`) for one round trip instead of two. The SDK fences two requests per step:
+// create the step's promise, run the step, settle it. The create is answered here at once, as the
+// store would answer it, and reaches the store later in the same call as the step's result.
+//
+// Answering for the store is only sound when the store's answer is known: the step's promise does not
+// exist yet and the fence would pass. The task's acquisition brought the store's list of every promise
+// of the workflow's branch (the `preload`, complete at that moment), every later creation under the
+// task goes through this process, and only the holder of the task's current version can create
+// under it. So a local child that is neither in that list nor created since is new, and the store
+// would create it pending, provided the task still holds its lease and neither deadline is near. A
+// replayed step is in the list, so it is never deferred and the SDK returns its stored result.
+//
+// Order is kept where it matters. A step's result goes with the creates the SDK issued before that
+// step's create (its ancestors among them), its own last, so the two travel as one write (see
+// resonate._step_fused); creates issued after it stay deferred, since a step's result and a later
+// sibling's start are independent: a 100-way fan-out then costs one round trip per branch instead of
+// one write of every branch's start at the first result. Any other request concerning the task
+// sends all its deferred creates first, in the SDK's order, in the same call. A step running longer
+// than `startedAfterMs` has its create sent in the background, so the dashboard shows it running. A
+// crash loses only creates of steps whose results were never recorded, which a replay runs again
+// anyway: the steps that were in flight.
+import { isRedirect, isSuccess, type Request, type Response } from "@resonatehq/sdk";
+import type { Unit } from "./batches.ts";
+
+type Fence = Extract<Request, { kind: "task.fence" }>;
+type CreateAction = Extract<Fence["data"]["action"], { kind: "promise.create" }>;
+
+interface Deferred {
+  id: string;
+  req: Fence;
+  at: number;
+}
+
+interface TaskSteps {
+  id: string;
+  version: number;
+  branch: string | undefined;
+  timeoutAt: number;
+  /** Promise ids of the branch the store has, or will have once the deferred creates arrive. */
+  known: Set<string>;
+  /** Creates answered here and not yet sent, in the SDK's order. */
+  deferred: Deferred[];
+  /** The last call concerning this task; the next one waits for it, so the store sees them in order. */
+  tail: Promise<unknown>;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+export interface StepsOptions {
+  send(unit: Unit): Promise<Response[]>;
+  /** Off: every request goes to the store as the SDK sent it. */
+  defer: boolean;
+  /** Whether the store's lease on this execution surely still holds. */
+  leaseHolds(id: string, version: number): boolean;
+  startedAfterMs: number;
+  warn(event: string, fields: Record<string, unknown>): void;
+}
+
+export interface StepStats {
+  /** Step creates answered here. */
+  deferred: number;
+  /** Of those, sent in the background because the step ran longer than startedAfterMs. */
+  startedInBackground: number;
+}
+
+/** A deadline this close (by this process's clock) might already have passed by the store's. */
+const DEADLINE_MARGIN_MS = 5_000;
+
+export class Steps {
+  readonly stats: StepStats = { deferred: 0, startedInBackground: 0 };
+  private readonly opts: StepsOptions;
+  private readonly tasks = new Map<string, TaskSteps>();
+  /** Deferred step id -> the task it was created under. */
+  private readonly owners = new Map<string, TaskSteps>();
+
+  constructor(opts: StepsOptions) {
+    this.opts = opts;
+  }
+
+  async send(req: Request): Promise<Response> {
+    const task = this.deferrable(req);
+    if (task) return this.defer(task, req as Fence);
+    const concerned = this.concerned(req);
+    if (!concerned) return (await this.opts.send([req]))[0]!;
+    return this.after(concerned, async () => {
+      const creates = this.take(concerned, 0, settledStep(req));
+      const answers = await this.sendWithCreates(concerned, creates, [req]);
+      return answers.at(-1)!;
+    });
+  }
+
+  /** Learns from every answer the SDK gets from the store (not from answers given here). */
+  observe(req: Request, res: Response): void {
+    if (req.kind === "task.acquire" && res.kind === "task.acquire" && isSuccess(res)) {
+      this.begin(res.data.task.id, res.data.task.version, res.data.promise, res.data.preload);
+    } else if (req.kind === "task.create" && res.kind === "task.create" && isSuccess(res)) {
+      if (res.data.task?.state === "acquired")
+        this.begin(res.data.task.id, res.data.task.version, res.data.promise, res.data.preload);
+    } else if (req.kind === "task.fence" && res.kind === "task.fence" && isSuccess(res)) {
+      const t = this.current(req.data.id, req.data.version);
+      const inner = res.data.action;
+      if (t && inner.kind === "promise.create" && isSuccess(inner)) t.known.add(inner.data.promise.id);
+    } else if (req.kind === "task.suspend" && res.kind === "task.suspend" && isRedirect(res)) {
+      const t = this.current(req.data.id, req.data.version);
+      for (const p of res.data.preload) t?.known.add(p.id);
+    } else if (req.kind === "task.suspend" || req.kind === "task.fulfill" || req.kind === "task.release") {
+      const t = this.current(req.data.id, req.data.version);
+      if (t) this.end(t);
+    }
+  }
+
+  private begin(
+    id: string,
+    version: number,
+    promise: { tags: Record<string, string>; timeoutAt: number },
+    preload: { id: string }[],
+  ): void {
+    const previous = this.tasks.get(id);
+    if (previous) this.end(previous);
+    this.tasks.set(id, {
+      id,
+      version,
+      branch: promise.tags?.["resonate:branch"],
+      timeoutAt: promise.timeoutAt,
+      known: new Set(preload.map((p) => p.id)),
+      deferred: [],
+      tail: Promise.resolve(),
+      timer: undefined,
+    });
+  }
+
+  private end(t: TaskSteps): void {
+    if (t.timer) clearTimeout(t.timer);
+    for (const d of t.deferred) this.owners.delete(d.id);
+    if (this.tasks.get(t.id) === t) this.tasks.delete(t.id);
+  }
+
+  private current(id: string, version: number): TaskSteps | undefined {
+    const t = this.tasks.get(id);
+    return t && t.version === version ? t : undefined;
+  }
+
+  /** The task under which this request starts a new local step whose create may wait, if any. */
+  private deferrable(req: Request): TaskSteps | undefined {
+    if (!this.opts.defer || req.kind !== "task.fence" || req.data.action.kind !== "promise.create")
+      return undefined;
+    const t = this.current(req.data.id, req.data.version);
+    const d = req.data.action.data;
+    if (!t || t.branch === undefined || typeof d.id !== "string" || d.id === t.id) return undefined;
+    if (!isObject(d.tags) || !isObject(d.param) || typeof d.timeoutAt !== "number") return undefined;
+    // A target makes a task and an execute message; only a plain local step is the store's to skip.
+    if (d.tags["resonate:scope"] !== "local" || d.tags["resonate:target"]) return undefined;
+    // The preload lists the task's branch only; a step outside it (an explicit id) may exist.
+    if (d.tags["resonate:branch"] !== t.branch || t.known.has(d.id) || this.owners.has(d.id))
+      return undefined;
+    if (Math.min(d.timeoutAt, t.timeoutAt) <= Date.now() + DEADLINE_MARGIN_MS) return undefined;
+    if (!this.opts.leaseHolds(t.id, t.version)) return undefined;
+    return t;
+  }
+
+  private defer(t: TaskSteps, req: Fence): Response {
+    const action = req.data.action as CreateAction;
+    t.known.add(action.data.id);
+    t.deferred.push({ id: action.data.id, req, at: performance.now() });
+    this.owners.set(action.data.id, t);
+    this.stats.deferred++;
+    this.arm(t);
+    return startedAnswer(req, action);
+  }
+
+  /** The task whose deferred creates must reach the store before this request, if any. */
+  private concerned(req: Request): TaskSteps | undefined {
+    switch (req.kind) {
+      case "task.fence":
+      case "task.suspend":
+      case "task.fulfill":
+      case "task.release":
+        return this.tasks.get(req.data.id) ?? this.ownerOfAny(idsIn(req.data));
+      default:
+        return this.ownerOfAny(idsIn(req.data));
+    }
+  }
+
+  private ownerOfAny(ids: string[]): TaskSteps | undefined {
+    for (const id of ids) {
+      const t = this.owners.get(id);
+      if (t) return t;
+    }
+    return undefined;
+  }
+
+  /** Runs `call` after every earlier call concerning the task has finished. */
+  private after<T>(t: TaskSteps, call: () => Promise<T>): Promise<T> {
+    const result = t.tail.then(call, call);
+    t.tail = result.catch(() => {});
+    return result;
+  }
+
+  /** Removes the deferred creates up to and including step `through` when it is deferred, else
+   *  those at least minAgeMs old (0: all): a prefix either way, since they are in order. */
+  private take(t: TaskSteps, minAgeMs: number, through?: string): Deferred[] {
+    let n = through === undefined ? 0 : t.deferred.findIndex((d) => d.id === through) + 1;
+    if (n === 0) {
+      const cutoff = performance.now() - minAgeMs;
+      while (n < t.deferred.length && t.deferred[n]!.at <= cutoff) n++;
+    }
+    const taken = t.deferred.splice(0, n);
+    for (const d of taken) this.owners.delete(d.id);
+    return taken;
+  }
+
+  private async sendWithCreates(t: TaskSteps, creates: Deferred[], rest: Request[]): Promise<Response[]> {
+    let answers: Response[];
+    try {
+      answers = await this.opts.send([...creates.map((d) => d.req), ...rest]);
+    } catch (err) {
+      // Unknown whether they arrived; a create is idempotent, so they go again with the next call.
+      t.deferred.unshift(...creates);
+      for (const d of creates) this.owners.set(d.id, t);
+      throw err;
+    }
+    creates.forEach((d, i) => {
+      const res = answers[i]!;
+      const inner = res.kind === "task.fence" && isSuccess(res) ? res.data.action : undefined;
+      const created = inner?.kind === "promise.create" && isSuccess(inner) ? inner.data.promise : undefined;
+      if (created?.state === "pending") return;
+      // A refused fence (the task was canceled or taken over) also refuses the step's result, which
+      // the SDK then sees; a step that existed already would mean the store's list was not complete.
+      this.opts.warn("the store refused a step started without waiting for it", {
+        step_id: d.id,
+        status: inner?.head.status ?? res.head.status,
+        state: created?.state,
+      });
+    });
+    return answers;
+  }
+
+  /** Schedules the background start of the oldest deferred step, if none is scheduled. */
+  private arm(t: TaskSteps): void {
+    if (t.timer || t.deferred.length === 0) return;
+    const wait = Math.max(0, t.deferred[0]!.at + this.opts.startedAfterMs - performance.now());
+    t.timer = setTimeout(() => {
+      t.timer = undefined;
+      void this.after(t, async () => {
+        const creates = this.take(t, this.opts.startedAfterMs);
+        if (creates.length === 0) return;
+        this.stats.startedInBackground += creates.length;
+        await this.sendWithCreates(t, creates, []);
+      })
+        .catch((err) =>
+          this.opts.warn("could not record running steps as started", { error: (err as Error).message }),
+        )
+        .finally(() => this.arm(t));
+    }, wait);
+    (t.timer as { unref?: () => void }).unref?.();
+  }
+}
+
+/** The step a fenced settle records, if that is what the request is. */
+function settledStep(req: Request): string | undefined {
+  return req.kind === "task.fence" && req.data.action.kind === "promise.settle"
+    ? req.data.action.data.id
+    : undefined;
+}
+
+/** What the store answers to a fenced create of a new local step: the promise, pending. */
+function startedAnswer(req: Fence, action: CreateAction): Response {
+  const d = action.data;
+  return {
+    kind: "task.fence",
+    head: { corrId: req.head.corrId, status: 200, version: req.head.version },
+    data: {
+      action: {
+        kind: "promise.create",
+        head: { corrId: action.head.corrId, status: 200, version: action.head.version },
+        data: {
+          promise: {
+            id: d.id,
+            state: "pending",
+            param: withoutNulls(d.param),
+            value: {},
+            tags: withoutNulls(d.tags),
+            timeoutAt: d.timeoutAt,
+            createdAt: Date.now(),
+          },
+        },
+      },
+      preload: [],
+    },
+  };
+}
+
+/** As the store keeps JSON objects: without null fields (jsonb_strip_nulls). */
+function withoutNulls<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value, (_k, v) => (v === null ? undefined : v)));
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+/** Promise ids a request names: its own, an awaited or awaiter, its action's, its actions'. */
+function idsIn(data: unknown): string[] {
+  if (!isObject(data)) return [];
+  const ids: string[] = [];
+  for (const key of ["id", "awaited", "awaiter"]) if (typeof data[key] === "string") ids.push(data[key]);
+  if (isObject(data.action)) ids.push(...idsIn(data.action.data));
+  if (Array.isArray(data.actions)) for (const a of data.actions) if (isObject(a)) ids.push(...idsIn(a.data));
+  return ids;
+}

@@ -1,0 +1,423 @@
+-- Entry points for the worker's own Network adapter (functions/shared/store/): many requests in one
+-- call and one commit, one round trip per delivery tick, and worker liveness read from the database
+-- session itself. These are additions: resonate_rpc, process_timeouts, dequeue_execute, dequeue_unblock
+-- and outbox_channel are untouched, so the SDK's PostgresNetwork keeps working exactly as before.
+
+-- ---------------------------------------------------------------------------------------------
+-- Batches
+-- ---------------------------------------------------------------------------------------------
+
+-- One request, answered exactly as resonate_rpc answers it, except that a lock conflict (deadlock,
+-- serialization failure, lock timeout, a concurrent insert of the same id) answers null instead of
+-- being waited out and retried here: inside a batch the locks of the batch's earlier requests stay
+-- held until it commits, so the conflict would outlive every retry. The caller sends it again later.
+create or replace function resonate._rpc_once(req jsonb) returns jsonb
+language plpgsql as $$
+declare
+  v_kind jsonb;
+  v_head jsonb := '{}';
+  v_out jsonb;
+  v_now bigint;
+begin
+  if jsonb_typeof(req) = 'object' then
+    v_kind := req -> 'kind';
+    if jsonb_typeof(req -> 'head') = 'object' then
+      v_head := req -> 'head';
+    end if;
+  end if;
+  begin
+    if jsonb_typeof(req) is distinct from 'object' or jsonb_typeof(v_kind) is distinct from 'string' then
+      perform resonate._bad('request must be an object with a string kind');
+    end if;
+    v_now := resonate._request_now(v_head);
+    if v_kind = '"task.fence"' then
+      v_out := resonate._task_fence_fast(req -> 'data', v_now);
+    end if;
+    if v_out is null then
+      v_out := resonate._dispatch(req, v_now);
+    end if;
+  exception
+    when deadlock_detected or serialization_failure or lock_not_available or unique_violation then
+      return null;
+    when sqlstate 'RS400' or data_exception then
+      v_out := resonate._err(400, sqlerrm);
+    when others then
+      v_out := resonate._err(500, sqlerrm);
+  end;
+  return jsonb_strip_nulls(jsonb_build_object(
+    'kind', v_kind,
+    'head', jsonb_build_object('corrId', v_head -> 'corrId', 'status', v_out -> 'status', 'version', v_head -> 'version'),
+    'data', v_out -> 'data'));
+end
+$$;
+
+-- The two requests of a local step sent together (steps.ts): a fenced create of the step's promise,
+-- then a fenced settle of it. Both answers are exactly those the two requests get one after the
+-- other at the same instant (created and settled at `now`), and the step's promise is written once,
+-- settled, instead of inserted and then updated. Anything out of the ordinary for the fast path (a
+-- deadline passed, a target, an existing promise, a failed fence, debug time) raises RS001, which
+-- rolls back the caller's subtransaction and its locks so the pair runs request by request.
+create or replace function resonate._step_fused(p_create jsonb, p_settle jsonb) returns jsonb
+language plpgsql as $$
+declare
+  v_task text := p_create -> 'data' ->> 'id';
+  v_ca jsonb := p_create -> 'data' -> 'action';
+  v_sa jsonb := p_settle -> 'data' -> 'action';
+  v_child text := v_ca -> 'data' ->> 'id';
+  v_tags jsonb;
+  v_param jsonb;
+  v_timeout bigint;
+  v_now bigint;
+  v_root_state text;
+  v_root_timeout bigint;
+  v_fenced boolean;
+  v_p resonate.promises;
+begin
+  -- Only the exact shape the SDK sends for a local step (the checks of _task_fence_fast, for both).
+  if jsonb_typeof(p_create -> 'data' -> 'id') is distinct from 'string'
+     or jsonb_typeof(p_create -> 'data' -> 'version') is distinct from 'number'
+     or p_settle -> 'data' -> 'id' is distinct from p_create -> 'data' -> 'id'
+     or p_settle -> 'data' -> 'version' is distinct from p_create -> 'data' -> 'version'
+     or v_ca ->> 'kind' is distinct from 'promise.create'
+     or v_sa ->> 'kind' is distinct from 'promise.settle'
+     or jsonb_typeof(v_ca -> 'data' -> 'id') is distinct from 'string'
+     or v_sa -> 'data' -> 'id' is distinct from v_ca -> 'data' -> 'id'
+     or v_child = v_task
+     or jsonb_typeof(v_ca -> 'data' -> 'timeoutAt') is distinct from 'number'
+     or jsonb_typeof(v_ca -> 'data' -> 'tags') is distinct from 'object'
+     or jsonb_typeof(v_ca -> 'data' -> 'param') is distinct from 'object'
+     or jsonb_typeof(v_sa -> 'data' -> 'state') is distinct from 'string'
+     or (v_sa -> 'data' ->> 'state') not in ('resolved', 'rejected', 'rejected_canceled')
+     or jsonb_typeof(v_sa -> 'data' -> 'value') is distinct from 'object'
+     -- Each request would take its own debug time; the pair shares one clock reading.
+     or resonate._debug_enabled() then
+    raise exception using errcode = 'RS001';
+  end if;
+  v_tags := jsonb_strip_nulls(v_ca -> 'data' -> 'tags');
+  if nullif(v_tags ->> 'resonate:target', '') is not null then
+    raise exception using errcode = 'RS001';
+  end if;
+  v_param := jsonb_strip_nulls(v_ca -> 'data' -> 'param');
+  v_timeout := floor((v_ca -> 'data' ->> 'timeoutAt')::numeric)::bigint;
+  v_now := resonate._clock_ms();
+
+  -- The fence, with the locks _task_fence_fast takes in the global order: the task's promise row
+  -- (a new step has no row yet), then the task row.
+  select state, timeout_at into v_root_state, v_root_timeout
+    from resonate.promises where id = v_task for no key update;
+  if v_root_state is distinct from 'pending' or v_now >= v_root_timeout or v_now >= v_timeout then
+    raise exception using errcode = 'RS001';
+  end if;
+  select t.state = 'acquired' and t.version = floor((p_create -> 'data' ->> 'version')::numeric) into v_fenced
+    from resonate.tasks t where t.id = v_task for no key update;
+  if v_fenced is not true then
+    raise exception using errcode = 'RS001';
+  end if;
+  -- A new promise has no task, callbacks or listeners, so settling it has no cascade.
+  insert into resonate.promises (id, state, param, value, tags, timeout_at, created_at, settled_at)
+  values (v_child, v_sa -> 'data' ->> 'state', v_param, jsonb_strip_nulls(v_sa -> 'data' -> 'value'), v_tags,
+          v_timeout, v_now, v_now)
+  on conflict (id) do nothing
+  returning * into v_p;
+  if not found then
+    raise exception using errcode = 'RS001';
+  end if;
+  return jsonb_build_array(
+    resonate._fence_answer(p_create, jsonb_build_object(
+      'id', v_child, 'state', 'pending', 'param', v_param, 'value', '{}'::jsonb, 'tags', v_tags,
+      'timeoutAt', v_timeout, 'createdAt', v_now)),
+    resonate._fence_answer(p_settle, resonate._promise_json(v_p, v_now)));
+end
+$$;
+
+-- resonate_rpc's answer to a task.fence whose action succeeded with this promise.
+create or replace function resonate._fence_answer(p_req jsonb, p_promise jsonb) returns jsonb
+language sql stable as $$
+  select jsonb_strip_nulls(jsonb_build_object(
+    'kind', p_req -> 'kind',
+    'head', jsonb_build_object('corrId', p_req -> 'head' -> 'corrId', 'status', 200,
+                               'version', p_req -> 'head' -> 'version'),
+    'data', jsonb_build_object(
+      'action', jsonb_build_object(
+        'kind', p_req -> 'data' -> 'action' -> 'kind',
+        'head', jsonb_build_object('corrId', p_req -> 'data' -> 'action' -> 'head' -> 'corrId', 'status', 200,
+                                   'version', p_req -> 'data' -> 'action' -> 'head' -> 'version'),
+        'data', jsonb_build_object('promise', p_promise)),
+      'preload', '[]'::jsonb)))
+$$;
+
+-- Requests from one process that travel together: an array of units, each an array of requests that
+-- run in order. Every request runs in its own subtransaction and is answered as if sent alone (a
+-- failing one does not undo the others); the whole batch commits once. A unit stops at its first
+-- lock conflict: that request and the rest of its unit answer null, uncommitted, for the caller to
+-- send again, since a later request of a unit may depend on an earlier one (a step's start, then its
+-- result).
+create or replace function resonate.resonate_batch(units jsonb) returns jsonb
+language plpgsql volatile security definer set search_path = pg_catalog, pg_temp as $$
+declare
+  v_sync text := current_setting('synchronous_commit');
+  v_durable boolean := false;
+  v_unit jsonb;
+  v_reqs jsonb[];
+  v_res jsonb;
+  v_pair jsonb;
+  v_answers jsonb;
+  v_out jsonb := '[]';
+  v_stopped boolean;
+  i integer;
+begin
+  if jsonb_typeof(units) is distinct from 'array' then
+    raise exception 'resonate_batch takes an array of arrays of requests';
+  end if;
+  for v_unit in select u from jsonb_array_elements(units) with ordinality x(u, n) order by n loop
+    if jsonb_typeof(v_unit) is distinct from 'array' then
+      raise exception 'resonate_batch takes an array of arrays of requests';
+    end if;
+    v_reqs := array(select r from jsonb_array_elements(v_unit) with ordinality x(r, n) order by n);
+    v_answers := '[]';
+    v_stopped := false;
+    i := 1;
+    while i <= coalesce(array_length(v_reqs, 1), 0) loop
+      v_pair := null;
+      if not v_stopped and i < array_length(v_reqs, 1)
+         and v_reqs[i] ->> 'kind' = 'task.fence' and v_reqs[i + 1] ->> 'kind' = 'task.fence'
+         and v_reqs[i] #>> '{data,action,kind}' = 'promise.create'
+         and v_reqs[i + 1] #>> '{data,action,kind}' = 'promise.settle' then
+        begin
+          v_pair := resonate._step_fused(v_reqs[i], v_reqs[i + 1]);
+        exception when others then
+          -- RS001, a bad cast, a lock conflict: run the two requests one by one instead.
+          v_pair := null;
+        end;
+      end if;
+      if v_pair is not null then
+        v_answers := v_answers || v_pair;
+        v_durable := true;
+        i := i + 2;
+        continue;
+      end if;
+      v_res := null;
+      if not v_stopped then
+        v_res := resonate._rpc_once(v_reqs[i]);
+        v_stopped := v_res is null;
+        -- A request that only starts a local step turns synchronous_commit off for its transaction
+        -- (see resonate._task_fence). The batch commits once, so it may skip the WAL flush only if
+        -- every request in it could; each request starts from the session's setting.
+        if current_setting('synchronous_commit') = 'off' and v_sync <> 'off' then
+          perform set_config('synchronous_commit', v_sync, true);
+        elsif not v_stopped then
+          v_durable := true;
+        end if;
+      end if;
+      v_answers := v_answers || jsonb_build_array(v_res);
+      i := i + 1;
+    end loop;
+    v_out := v_out || jsonb_build_array(v_answers);
+  end loop;
+  if not v_durable then
+    perform set_config('synchronous_commit', 'off', true);
+  end if;
+  return v_out;
+end
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Worker liveness. A worker registers from one long-lived session and takes a session-level advisory
+-- lock there; the lock is released by Postgres the moment that session ends (the process killed, its
+-- connection cut), so a peer that can take it knows the worker is gone without waiting out a lease.
+-- A worker that is merely slow or stalled keeps its session and its lock, and keeps its tasks.
+-- Fencing is unchanged: a released task's holder, should it be alive after all, is refused by
+-- version exactly as after a lease expiry.
+-- ---------------------------------------------------------------------------------------------
+
+create table if not exists resonate.workers (
+  pid           text collate "C" primary key,
+  -- The worker's group address: its peers there, which will run its released tasks, watch it.
+  anycast       text not null,
+  -- The advisory lock (namespace, lock_key) the registering session holds. A fresh key per
+  -- registration, so a restarted worker under the same id never waits on its predecessor's lock.
+  lock_key      integer not null,
+  registered_at bigint not null
+);
+create sequence if not exists resonate.worker_lock_keys as integer cycle;
+
+-- The first key of the two-integer advisory lock space this schema uses ('reso').
+create or replace function resonate._worker_lock_ns() returns integer
+language sql immutable as $$ select 1919251311 $$;
+
+-- Releases acquired tasks as a lease expiry does (pending, version kept, retry timer armed, execute
+-- sent to the target) and returns their ids. A task whose row someone else has locked is left for a
+-- later call: that someone is changing it right now. Promise rows are not locked, as in the timer
+-- loop's lease expiry, and SKIP LOCKED never waits, so this cannot deadlock.
+create or replace function resonate._release_tasks(p_ids text[], p_now bigint) returns text[]
+language plpgsql as $$
+declare
+  r record;
+  v_released text[] := '{}';
+begin
+  for r in
+    select t.id, t.version, resonate._target(p.tags) as target
+      from resonate.tasks t join resonate.promises p on p.id = t.id
+     where t.id = any (p_ids) and t.state = 'acquired' and resonate._logically_pending(p, p_now)
+     order by t.id
+     for no key update of t skip locked
+  loop
+    update resonate.tasks
+       set state = 'pending', pid = null, ttl = null, timer_kind = 0, timer_at = p_now + resonate._retry_ms()
+     where id = r.id;
+    if r.target is not null then
+      perform resonate._emit_execute(r.id, r.version, r.target);
+    end if;
+    v_released := v_released || r.id;
+  end loop;
+  return v_released;
+end
+$$;
+
+-- Called once per (re)connection on the worker's long-lived session. Tasks held under this id that
+-- the caller is not running (`keep`: the tasks it is running or acquiring) belong to a dead
+-- predecessor with the same id, or to executions that failed while the database was away; they are
+-- released so the group resumes them at once. Returns the released ids.
+create or replace function resonate.worker_register(pid text, anycast text, keep text[]) returns text[]
+language plpgsql volatile security definer set search_path = pg_catalog, pg_temp as $$
+declare
+  v_key integer := nextval('resonate.worker_lock_keys');
+  v_now bigint := resonate._clock_ms();
+begin
+  -- Session-level, taken before the row names the key: a peer that reads the new key finds it held.
+  perform pg_advisory_lock(resonate._worker_lock_ns(), v_key);
+  insert into resonate.workers (pid, anycast, lock_key, registered_at) values ($1, $2, v_key, v_now)
+  on conflict on constraint workers_pkey do update
+    set anycast = excluded.anycast, lock_key = excluded.lock_key, registered_at = excluded.registered_at;
+  return resonate._release_tasks(array(
+    select t.id from resonate.tasks t
+     where t.pid = $1 and t.state = 'acquired' and not (t.id = any (coalesce(keep, '{}')))), v_now);
+end
+$$;
+
+-- Releases the tasks of the caller's group's registered workers whose session is gone, and forgets a
+-- dead worker once it holds nothing. p_self is skipped: advisory locks are re-entrant, so the
+-- caller's own session would always get its own lock. Returns how many tasks were released.
+create or replace function resonate._release_dead_workers(p_self text, p_anycast text, p_now bigint) returns integer
+language plpgsql as $$
+declare
+  r record;
+  v_key integer;
+  v_released integer := 0;
+begin
+  for r in select w.pid, w.lock_key from resonate.workers w where w.anycast = p_anycast and w.pid <> p_self order by w.pid loop
+    -- Held by a live session: the worker is alive. The transaction-level lock taken on success is
+    -- released at commit; nobody else ever waits on a dead worker's key.
+    continue when not pg_try_advisory_xact_lock(resonate._worker_lock_ns(), r.lock_key);
+    -- A re-registration may have replaced the key since the read above; under the row lock it cannot.
+    select w.lock_key into v_key from resonate.workers w where w.pid = r.pid for no key update skip locked;
+    continue when not found or v_key <> r.lock_key;
+    v_released := v_released + cardinality(resonate._release_tasks(array(
+      select t.id from resonate.tasks t where t.pid = r.pid and t.state = 'acquired'), p_now));
+    delete from resonate.workers w
+     where w.pid = r.pid
+       and not exists (select 1 from resonate.tasks t where t.pid = r.pid and t.state = 'acquired');
+  end loop;
+  return v_released;
+end
+$$;
+
+-- Dequeues up to p_limit execute messages for an address (destructively, SKIP LOCKED, in order, as
+-- dequeue_execute does) and brings each still-pending task's retry timer forward to p_until: if the
+-- claiming worker dies before acquiring, the task is offered again then instead of after the 30 s
+-- retry interval. A task row locked by someone else is being changed right now and keeps its timer.
+create or replace function resonate._claim_executes(p_address text, p_limit integer, p_until bigint)
+returns table (task_id text, version integer)
+language sql volatile as $$
+  with picked as (
+    select o.seq from resonate.outbox o
+     where o.address = p_address and o.kind = 'execute'
+     order by o.seq
+     limit greatest(p_limit, 0)
+     for update skip locked
+  ), gone as (
+    delete from resonate.outbox o using picked where o.seq = picked.seq
+    returning o.seq, o.task_id, o.version
+  ), waiting as (
+    select t.id from resonate.tasks t join gone on gone.task_id = t.id
+     where t.state = 'pending' and t.version = gone.version and t.timer_kind = 0 and t.timer_at > p_until
+     for no key update of t skip locked
+  ), armed as (
+    update resonate.tasks t set timer_at = p_until from waiting where t.id = waiting.id returning t.id
+  )
+  -- `armed` runs although nothing reads it: a data-modifying WITH always runs to completion.
+  select gone.task_id::text, gone.version from gone order by gone.seq
+$$;
+
+-- One delivery tick of a worker, in one round trip: the timer loop, the release of dead workers'
+-- tasks, then up to `executes` execute messages (anycast first, then unicast) and this process's
+-- unblock messages. Everything it writes can be redone after a crash (a lost claim is re-offered by
+-- its timer, a lost timer pass runs again), so it commits without waiting for the WAL flush.
+create or replace function resonate.worker_tick(pid text, anycast text, unicast text, executes integer, claim_ms integer)
+returns table (kind text, task_id text, version integer, promise jsonb)
+language plpgsql volatile security definer set search_path = pg_catalog, pg_temp as $$
+declare
+  v_now bigint;
+  v_left integer := greatest(executes, 0);
+  v_address text;
+  r record;
+begin
+  perform set_config('synchronous_commit', 'off', true);
+  perform resonate.process_timeouts();
+  v_now := resonate._clock_ms();
+  perform resonate._release_dead_workers(worker_tick.pid, anycast, v_now);
+  foreach v_address in array array[anycast, unicast] loop
+    for r in select * from resonate._claim_executes(v_address, v_left, v_now + greatest(claim_ms, 0)) c loop
+      kind := 'execute';
+      task_id := r.task_id;
+      version := r.version;
+      promise := null;
+      v_left := v_left - 1;
+      return next;
+    end loop;
+  end loop;
+  return query select 'unblock'::text, null::text, null::integer, u.promise from resonate.dequeue_unblock(unicast, 1000) u;
+end
+$$;
+
+-- The tasks the store shows held under a worker id, for that worker's sweep of what it holds but no
+-- longer runs.
+create or replace function resonate.held_tasks(pid text) returns table (id text, version integer)
+language sql stable security definer set search_path = pg_catalog, pg_temp as $$
+  select t.id::text, t.version from resonate.tasks t where t.pid = held_tasks.pid and t.state = 'acquired'
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Privileges, as for the other entry points: nothing for anon/authenticated, the entry points and
+-- read access for service_role.
+-- ---------------------------------------------------------------------------------------------
+
+revoke all on table resonate.workers from public;
+revoke all on sequence resonate.worker_lock_keys from public;
+revoke all on function
+  resonate._rpc_once(jsonb),
+  resonate._step_fused(jsonb, jsonb),
+  resonate._fence_answer(jsonb, jsonb),
+  resonate.resonate_batch(jsonb),
+  resonate._worker_lock_ns(),
+  resonate._release_tasks(text[], bigint),
+  resonate.worker_register(text, text, text[]),
+  resonate._release_dead_workers(text, text, bigint),
+  resonate._claim_executes(text, integer, bigint),
+  resonate.worker_tick(text, text, text, integer, integer),
+  resonate.held_tasks(text)
+from public;
+
+do $$
+begin
+  if exists (select from pg_roles where rolname = 'service_role') then
+    grant select on table resonate.workers to service_role;
+    grant execute on function
+      resonate.resonate_batch(jsonb),
+      resonate.worker_register(text, text, text[]),
+      resonate.worker_tick(text, text, text, integer, integer),
+      resonate.held_tasks(text)
+    to service_role;
+  end if;
+end
+$$;
