@@ -5,6 +5,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dropDatabase, freshDatabase } from "../support/db.ts";
+import { AdapterClient } from "./differential/adapter-client.ts";
 import { DEVIATIONS, formatFailure, runSeed, SchemaClient } from "./differential/runner.ts";
 
 const SEEDS = Array.from({ length: 30 }, (_, i) => i + 1);
@@ -13,9 +14,10 @@ const STEPS = 80;
 describe("resonate schema vs the SDK's reference Server (eager, 30 s retry, UTC cron)", () => {
   let client: pg.Client;
   let sut: SchemaClient;
+  let url: string;
 
   beforeAll(async () => {
-    const url = await freshDatabase("resonate_diff");
+    url = await freshDatabase("resonate_diff");
     client = new pg.Client({ connectionString: url });
     client.on("error", () => {});
     await client.connect();
@@ -42,5 +44,24 @@ describe("resonate schema vs the SDK's reference Server (eager, 30 s retry, UTC 
     if (failures.length > 0) console.error(failures.join("\n\n"));
     expect(failures, `${failures.length} failing seeds`).toEqual([]);
     expect(steps).toBe(SEEDS.length * STEPS);
+  });
+
+  it(`agrees on the same seeds with every request sent through our Network adapter, in batches`, async () => {
+    const adapter = await AdapterClient.through(client, url);
+    try {
+      const failures: string[] = [];
+      for (const seed of SEEDS) {
+        const result = await runSeed(adapter, seed, STEPS);
+        if (result.failure) failures.push(formatFailure(result.failure));
+      }
+      if (failures.length > 0) console.error(failures.join("\n\n"));
+      expect(failures, `${failures.length} failing seeds`).toEqual([]);
+      // Each request went in a call with two probes; only the blockers that held the line went alone.
+      const { roundTrips, requests } = adapter.stats();
+      expect(requests).toBeGreaterThanOrEqual(SEEDS.length * STEPS * 4);
+      expect(requests / roundTrips).toBeGreaterThanOrEqual(1.9);
+    } finally {
+      await adapter.close();
+    }
   });
 });

@@ -195,12 +195,16 @@ export class Steps {
     return result;
   }
 
-  /** Removes the deferred creates up to and including step `through` when it is deferred, else
-   *  those at least minAgeMs old (0: all): a prefix either way, since they are in order. */
-  private take(t: TaskSteps, minAgeMs: number, through?: string): Deferred[] {
-    let n = through === undefined ? 0 : t.deferred.findIndex((d) => d.id === through) + 1;
-    if (n === 0) {
+  /** Removes the deferred creates that must precede a request: for a local step's result, those
+   *  issued up to its own create (none if that create was sent already, since sends keep the
+   *  order); otherwise those at least minAgeMs old (0: all). A prefix either way. */
+  private take(t: TaskSteps, minAgeMs: number, settled?: string): Deferred[] {
+    let n: number;
+    if (settled !== undefined && t.known.has(settled)) {
+      n = t.deferred.findIndex((d) => d.id === settled) + 1;
+    } else {
       const cutoff = performance.now() - minAgeMs;
+      n = 0;
       while (n < t.deferred.length && t.deferred[n]!.at <= cutoff) n++;
     }
     const taken = t.deferred.splice(0, n);
