@@ -1,8 +1,10 @@
-// The real SDK on the `resonate` schema through its own PostgresNetwork: every workflow feature the
-// app uses, run for real against a database of its own.
+// The real SDK on the `resonate` schema: every workflow feature the app uses, run for real against a
+// database of its own, through our Network adapter and through the SDK's own PostgresNetwork, which
+// stays the reference client (the adapter's entry points are additions to the schema).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Constant, type Context, Exponential, type Resonate } from "@resonatehq/sdk";
+import { Constant, type Context, Exponential, Resonate } from "@resonatehq/sdk";
+import { PostgresNetwork } from "@resonatehq/sdk/postgres";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createResonate } from "../../functions/shared/resonate-client.ts";
@@ -12,10 +14,10 @@ import { startFixtureWorker } from "./fixtures/processes.ts";
 import { registerFixtures } from "./fixtures/workflows.ts";
 
 const DB = "durable_sdk";
-const GROUP = "sdk-e2e";
 let url: string;
 let pool: pg.Pool;
-let resonate: Resonate;
+const clients = new Map<string, { resonate: Resonate; group: string }>();
+const NETWORKS = ["our StoreNetwork", "the SDK's PostgresNetwork"];
 const attempts = new Map<string, number[]>();
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64");
@@ -42,7 +44,7 @@ async function recordPromise(_ctx: Context, runId: string, promiseId: string): P
 }
 
 /** Starts the approval workflow and returns its handle and the id of the promise it waits on. */
-async function startApproval(runId: string) {
+async function startApproval(resonate: Resonate, runId: string) {
   const handle = await resonate.beginRun(runId, "approval", runId, 60_000);
   const promiseId = await eventually("the awaited promise id", async () => {
     const { rows } = await pool.query<{ promise_id: string }>(
@@ -59,12 +61,29 @@ beforeAll(async () => {
   pool = new pg.Pool({ connectionString: url, max: 8 });
   await pool.query(readFileSync(join(import.meta.dirname, "fixtures/schema.sql"), "utf8"));
   await pool.query("create table awaited (run_id text primary key, promise_id text not null)");
-  resonate = createResonate({
-    databaseUrl: url,
-    group: GROUP,
-    pid: `sdk-test-${process.pid}`,
-    resonate: { serverUrl: undefined, group: GROUP, ttlMs: 10_000, tickMs: 100 },
-  });
+  for (const name of NETWORKS) {
+    const group = `sdk-e2e-${clients.size}`;
+    const pid = `sdk-test-${process.pid}-${clients.size}`;
+    const resonate =
+      name === "our StoreNetwork"
+        ? createResonate({
+            databaseUrl: url,
+            group,
+            pid,
+            resonate: { serverUrl: undefined, group, ttlMs: 10_000, tickMs: 100 },
+          })
+        : new Resonate({
+            network: new PostgresNetwork({ connectionString: url, group, pid, tickMs: 100 }),
+            group,
+            pid,
+            ttl: 10_000,
+          });
+    register(resonate, group);
+    clients.set(name, { resonate, group });
+  }
+});
+
+function register(resonate: Resonate, group: string): void {
   registerFixtures(resonate, { pool, worker: "in-process" });
 
   resonate.register("callRemote", function* (ctx: Context, group: string) {
@@ -86,7 +105,7 @@ beforeAll(async () => {
     }
   });
   resonate.register("startDetached", function* (ctx: Context, runId: string) {
-    yield* ctx.detached("sequential", runId, 3, 0, ctx.options({ target: GROUP }));
+    yield* ctx.detached("sequential", runId, 3, 0, ctx.options({ target: group }));
     return "started";
   });
   resonate.register("retrying", function* (ctx: Context, key: string, failures: number) {
@@ -107,15 +126,20 @@ beforeAll(async () => {
       ctx.options({ retryPolicy: new Constant({ delay: 50, maxRetries: 3 }) }),
     );
   });
-});
+}
 
 afterAll(async () => {
-  await resonate?.stop();
+  for (const { resonate } of clients.values()) await resonate.stop();
   await pool?.end();
   await dropDatabase(DB);
 });
 
-describe("SDK on PostgresNetwork and the resonate schema", () => {
+describe.each(NETWORKS)("SDK on %s and the resonate schema", (name) => {
+  let resonate: Resonate;
+  beforeAll(() => {
+    resonate = clients.get(name)!.resonate;
+  });
+
   it("runs sequential ctx.run steps, each exactly once", async () => {
     const runId = `seq-${uid()}`;
     expect(await resonate.run(runId, "sequential", runId, 5, 0)).toBe(10);
@@ -161,7 +185,7 @@ describe("SDK on PostgresNetwork and the resonate schema", () => {
 
   it("waits on ctx.promise resolved from outside by SQL", async () => {
     const runId = `sql-approval-${uid()}`;
-    const { handle, promiseId } = await startApproval(runId);
+    const { handle, promiseId } = await startApproval(resonate, runId);
     const { rows } = await pool.query<{ res: { head: { status: number } } }>(
       `select resonate.resonate_rpc(jsonb_build_object(
          'kind', 'promise.settle',
@@ -176,7 +200,7 @@ describe("SDK on PostgresNetwork and the resonate schema", () => {
 
   it("waits on ctx.promise resolved from outside with resonate.promises.resolve", async () => {
     const runId = `api-approval-${uid()}`;
-    const { handle, promiseId } = await startApproval(runId);
+    const { handle, promiseId } = await startApproval(resonate, runId);
     await resonate.promises.resolve(promiseId, { data: b64("by the SDK") });
     expect(await handle.result()).toBe("approved: by the SDK");
   });
@@ -221,30 +245,38 @@ describe("SDK on PostgresNetwork and the resonate schema", () => {
     );
     expect(rows[0]?.state).toBe("rejected");
   });
+});
 
-  it("fires a cron schedule through the store's timer loop", { timeout: 130_000 }, async () => {
-    const runId = `sched-${uid()}`;
-    const schedule = await resonate.schedule(
-      `schedule-${runId}`,
-      "* * * * *",
-      "sequential",
-      runId,
-      1,
-      0,
-      resonate.options({ target: GROUP }),
+describe("cron schedules", () => {
+  // Both networks at once: the first firing waits for the next minute.
+  it("fire through the store's timer loop, for either network", { timeout: 130_000 }, async () => {
+    await Promise.all(
+      [...clients.values()].map(async ({ resonate, group }) => {
+        const runId = `sched-${uid()}`;
+        const schedule = await resonate.schedule(
+          `schedule-${runId}`,
+          "* * * * *",
+          "sequential",
+          runId,
+          1,
+          0,
+          resonate.options({ target: group }),
+        );
+        try {
+          await eventually(
+            "the scheduled run",
+            async () => ((await countSteps(runId)) >= 1 ? true : undefined),
+            125_000,
+          );
+          const { rows } = await pool.query<{ id: string }>(
+            "select id from resonate.promises where id like $1",
+            [`schedule-${runId}-%`],
+          );
+          expect(rows.length).toBeGreaterThanOrEqual(1);
+        } finally {
+          await schedule.delete();
+        }
+      }),
     );
-    try {
-      await eventually(
-        "the scheduled run",
-        async () => ((await countSteps(runId)) >= 1 ? true : undefined),
-        125_000,
-      );
-      const { rows } = await pool.query<{ id: string }>("select id from resonate.promises where id like $1", [
-        `schedule-${runId}-%`,
-      ]);
-      expect(rows.length).toBeGreaterThanOrEqual(1);
-    } finally {
-      await schedule.delete();
-    }
   });
 });

@@ -28,7 +28,7 @@ async function rpc(kind: string, data: Json, q: pg.Pool | pg.Client = pool): Pro
   return rows[0].res;
 }
 
-async function batch(units: Json[][], q: pg.Pool | pg.PoolClient | pg.Client = pool): Promise<Json[][]> {
+async function batch(units: Json[][], q: pg.Pool | pg.PoolClient | pg.Client = pool): Promise<Json> {
   const { rows } = await q.query("select resonate.resonate_batch($1::jsonb) as res", [JSON.stringify(units)]);
   return rows[0].res;
 }
@@ -304,11 +304,11 @@ describe("a local step's create and settle sent together", () => {
       // A connection of its own: pg_stat_xact_* also counts a backend's earlier, unreported transactions.
       const c = new pg.Client({ connectionString: url });
       await c.connect();
-      let together: Json[];
+      let together: Json[] = [];
       let writes: Json;
       try {
         await c.query("begin");
-        [together] = (await batch([pair(a)], c)) as [Json[]];
+        [together] = await batch([pair(a)], c);
         writes = (
           await c.query(
             "select n_tup_ins::int as ins, n_tup_upd::int as upd from pg_stat_xact_user_tables where relid = 'resonate.promises'::regclass",
