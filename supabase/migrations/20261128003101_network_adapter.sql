@@ -15,7 +15,7 @@ create or replace function resonate._rpc_once(req jsonb) returns jsonb
 language plpgsql as $$
 declare
   v_kind jsonb;
-  v_head jsonb := '{}';
+  v_head jsonb := '{}'::jsonb;
   v_out jsonb;
   v_now bigint;
 begin
@@ -162,7 +162,7 @@ declare
   v_res jsonb;
   v_pair jsonb;
   v_answers jsonb;
-  v_out jsonb := '[]';
+  v_out jsonb := '[]'::jsonb;
   v_stopped boolean;
   i integer;
 begin
@@ -174,7 +174,7 @@ begin
       raise exception 'resonate_batch takes an array of arrays of requests';
     end if;
     v_reqs := array(select r from jsonb_array_elements(v_unit) with ordinality x(r, n) order by n);
-    v_answers := '[]';
+    v_answers := '[]'::jsonb;
     v_stopped := false;
     i := 1;
     while i <= coalesce(array_length(v_reqs, 1), 0) loop
@@ -253,7 +253,7 @@ create or replace function resonate._release_tasks(p_ids text[], p_now bigint) r
 language plpgsql as $$
 declare
   r record;
-  v_released text[] := '{}';
+  v_released text[] := '{}'::text[];
 begin
   for r in
     select t.id, t.version, resonate._target(p.tags) as target
