@@ -155,6 +155,8 @@ export class Executions {
 }
 
 /** A sleep's timer task acquired before its deadline: the SDK drops it without another request. */
-function isDroppedTimer(res: Extract<Response, { kind: "task.acquire"; head: { status: 200 } }>): boolean {
+export function isDroppedTimer(
+  res: Extract<Response, { kind: "task.acquire"; head: { status: 200 } }>,
+): boolean {
   return res.data.promise.tags?.["resonate:timer"] === "true" && res.data.promise.state === "pending";
 }

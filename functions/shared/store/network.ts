@@ -135,6 +135,7 @@ export class StoreNetwork implements Network {
     try {
       res = await this.steps.send(req);
     } catch (err) {
+      this.steps.observe(req, undefined);
       outcome(undefined);
       throw err;
     }

@@ -21,6 +21,7 @@
 // anyway: the steps that were in flight.
 import { isRedirect, isSuccess, type Request, type Response } from "@resonatehq/sdk";
 import type { Unit } from "./batches.ts";
+import { isDroppedTimer } from "./executions.ts";
 
 type Fence = Extract<Request, { kind: "task.fence" }>;
 type CreateAction = Extract<Fence["data"]["action"], { kind: "promise.create" }>;
@@ -60,13 +61,15 @@ export interface StepStats {
   deferred: number;
   /** Of those, sent in the background because the step ran longer than startedAfterMs. */
   startedInBackground: number;
+  /** Calls made for those background starts. */
+  backgroundCalls: number;
 }
 
 /** A deadline this close (by this process's clock) might already have passed by the store's. */
 const DEADLINE_MARGIN_MS = 5_000;
 
 export class Steps {
-  readonly stats: StepStats = { deferred: 0, startedInBackground: 0 };
+  readonly stats: StepStats = { deferred: 0, startedInBackground: 0, backgroundCalls: 0 };
   private readonly opts: StepsOptions;
   private readonly tasks = new Map<string, TaskSteps>();
   /** Deferred step id -> the task it was created under. */
@@ -88,9 +91,16 @@ export class Steps {
     });
   }
 
-  /** Learns from every answer the SDK gets from the store (not from answers given here). */
-  observe(req: Request, res: Response): void {
-    if (req.kind === "task.acquire" && res.kind === "task.acquire" && isSuccess(res)) {
+  /** Learns from every answer the SDK gets from the store (not from answers given here); `undefined`
+   *  when the request failed outright. */
+  observe(req: Request, res: Response | undefined): void {
+    if (res === undefined) {
+      if (req.kind === "task.suspend" || req.kind === "task.fulfill" || req.kind === "task.release") {
+        const t = this.current(req.data.id, req.data.version);
+        if (t) this.end(t);
+      }
+    } else if (req.kind === "task.acquire" && res.kind === "task.acquire" && isSuccess(res)) {
+      if (isDroppedTimer(res)) return;
       this.begin(res.data.task.id, res.data.task.version, res.data.promise, res.data.preload);
     } else if (req.kind === "task.create" && res.kind === "task.create" && isSuccess(res)) {
       if (res.data.task?.state === "acquired")
@@ -248,6 +258,7 @@ export class Steps {
         const creates = this.take(t, this.opts.startedAfterMs);
         if (creates.length === 0) return;
         this.stats.startedInBackground += creates.length;
+        this.stats.backgroundCalls++;
         await this.sendWithCreates(t, creates, []);
       })
         .catch((err) =>
