@@ -274,21 +274,29 @@ begin
 end
 $$;
 
--- Called once per (re)connection on the worker's long-lived session. Tasks held under this id that
--- the caller is not running (`keep`: the tasks it is running or acquiring) belong to a dead
--- predecessor with the same id, or to executions that failed while the database was away; they are
--- released so the group resumes them at once. Returns the released ids.
-create or replace function resonate.worker_register(pid text, anycast text, keep text[]) returns text[]
+-- Called once per (re)connection on the worker's long-lived session, which it also makes LISTEN on the
+-- worker's two addresses. Tasks held under this id that the caller is not running (`keep`: the tasks
+-- it is running or acquiring) belong to a dead predecessor with the same id, or to executions that
+-- failed while the database was away; they are released so the group resumes them at once. Returns
+-- the released ids.
+create or replace function resonate.worker_register(pid text, anycast text, unicast text, keep text[]) returns text[]
 language plpgsql volatile security definer set search_path = pg_catalog, pg_temp as $$
 declare
-  v_key integer := nextval('resonate.worker_lock_keys');
+  v_key integer;
   v_now bigint := resonate._clock_ms();
 begin
   -- Session-level, taken before the row names the key: a peer that reads the new key finds it held.
-  perform pg_advisory_lock(resonate._worker_lock_ns(), v_key);
+  -- A key still held by a live session (possible only once the sequence has wrapped) is skipped.
+  loop
+    v_key := nextval('resonate.worker_lock_keys');
+    exit when pg_try_advisory_lock(resonate._worker_lock_ns(), v_key);
+  end loop;
   insert into resonate.workers (pid, anycast, lock_key, registered_at) values ($1, $2, v_key, v_now)
   on conflict on constraint workers_pkey do update
     set anycast = excluded.anycast, lock_key = excluded.lock_key, registered_at = excluded.registered_at;
+  -- Takes effect when this transaction commits, like any LISTEN.
+  execute format('listen %I', resonate.outbox_channel(anycast));
+  execute format('listen %I', resonate.outbox_channel(unicast));
   return resonate._release_tasks(array(
     select t.id from resonate.tasks t
      where t.pid = $1 and t.state = 'acquired' and not (t.id = any (coalesce(keep, '{}')))), v_now);
@@ -401,7 +409,7 @@ revoke all on function
   resonate.resonate_batch(jsonb),
   resonate._worker_lock_ns(),
   resonate._release_tasks(text[], bigint),
-  resonate.worker_register(text, text, text[]),
+  resonate.worker_register(text, text, text, text[]),
   resonate._release_dead_workers(text, text, bigint),
   resonate._claim_executes(text, integer, bigint),
   resonate.worker_tick(text, text, text, integer, integer),
@@ -414,7 +422,7 @@ begin
     grant select on table resonate.workers to service_role;
     grant execute on function
       resonate.resonate_batch(jsonb),
-      resonate.worker_register(text, text, text[]),
+      resonate.worker_register(text, text, text, text[]),
       resonate.worker_tick(text, text, text, integer, integer),
       resonate.held_tasks(text)
     to service_role;

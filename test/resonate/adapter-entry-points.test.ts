@@ -340,7 +340,12 @@ describe("worker liveness", () => {
     return c;
   }
   const register = (c: pg.Client, pid: string, group: string, keep: string[] = []) =>
-    c.query("select resonate.worker_register($1, $2, $3) as released", [pid, `poll://any@${group}`, keep]);
+    c.query("select resonate.worker_register($1, $2, $3, $4) as released", [
+      pid,
+      `poll://any@${group}`,
+      `poll://uni@${group}/${pid}`,
+      keep,
+    ]);
   const tick = (c: pg.Client | pg.Pool, pid: string, group: string, executes = 0, claimMs = 2_000) =>
     c.query<{ kind: string; task_id: string; version: number }>(
       "select * from resonate.worker_tick($1, $2, $3, $4, $5)",
@@ -444,7 +449,7 @@ describe("worker liveness", () => {
         await expect(c.query("select * from resonate.worker_tick('x', 'a', 'u', 1, 1)")).rejects.toThrow(
           /permission denied/,
         );
-        await expect(c.query("select resonate.worker_register('x', 'a', '{}')")).rejects.toThrow(
+        await expect(c.query("select resonate.worker_register('x', 'a', 'u', '{}')")).rejects.toThrow(
           /permission denied/,
         );
         await c.query("reset role");

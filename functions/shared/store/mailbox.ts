@@ -82,12 +82,10 @@ export class Mailbox {
       const client = new pg.Client({ connectionString: this.opts.connectionString });
       try {
         await client.connect();
-        const { rows } = await client.query<{ released: string[]; any: string; uni: string }>(
-          `select resonate.worker_register($1, $2, $3) as released,
-                  resonate.outbox_channel($2) as any, resonate.outbox_channel($4) as uni`,
-          [this.opts.pid, this.opts.anycast, this.opts.keep(), this.opts.unicast],
+        const { rows } = await client.query<{ released: string[] }>(
+          "select resonate.worker_register($1, $2, $3, $4) as released",
+          [this.opts.pid, this.opts.anycast, this.opts.unicast, this.opts.keep()],
         );
-        await client.query(`LISTEN "${rows[0]!.any}"; LISTEN "${rows[0]!.uni}"`);
         if (this.stopped) {
           await client.end();
           return;
