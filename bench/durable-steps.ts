@@ -17,7 +17,7 @@ const argValue = (name: string) => {
 };
 const SEQ_STEPS = Number(argValue("--steps") ?? 300);
 const FAN = 100;
-const REPEATS = 5;
+const REPEATS = 9;
 /** Workflows run at once for the throughput column, each CONCURRENT_STEPS sequential steps. */
 const CONCURRENT = 8;
 const CONCURRENT_STEPS = 100;
@@ -44,7 +44,7 @@ function register(resonate: Resonate): void {
 const STEP_COL = `ms per sequential step (median of ${REPEATS})`;
 const RATIO_COL = "x one committed insert";
 const FAN_COL = `${FAN}-way fan-out steps/s (median of ${REPEATS})`;
-const MANY_COL = `${CONCURRENT} workflows at once, steps/s`;
+const MANY_COL = `${CONCURRENT} workflows at once, steps/s (median of 5)`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 let seq = 0;
 
@@ -211,7 +211,7 @@ async function main(): Promise<void> {
         await probe.once(SEQ_STEPS);
       }
       for (let r = 0; r < REPEATS; r++) for (const s of stores) await fanOut(s);
-      for (let r = 0; r < 3; r++) for (const s of stores) await many(s);
+      for (let r = 0; r < 5; r++) for (const s of stores) await many(s);
       for (const s of stores) await s.resonate.stop();
       await probe.close();
       const label = history.toLocaleString("en-US");

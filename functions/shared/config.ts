@@ -58,7 +58,7 @@ export interface ResonateConfig {
   group: string;
   /** Task lease, ms; the SDK heartbeats at half of it. */
   ttlMs: number;
-  /** PostgresNetwork's fallback poll interval, ms. */
+  /** The store network's delivery tick, ms: timers, dead peers and messages without a notification. */
   tickMs: number;
 }
 
