@@ -7,10 +7,11 @@
 -- Batches
 -- ---------------------------------------------------------------------------------------------
 
--- One request, answered exactly as resonate_rpc answers it, except that a lock conflict (deadlock,
--- serialization failure, lock timeout, a concurrent insert of the same id) answers null instead of
--- being waited out and retried here: inside a batch the locks of the batch's earlier requests stay
--- held until it commits, so the conflict would outlive every retry. The caller sends it again later.
+-- One request, answered exactly as resonate_rpc answers it (20261128001106_debug_gate_is_a_role.sql),
+-- except that a lock conflict (deadlock, serialization failure, lock timeout, a concurrent insert of
+-- the same id) answers null instead of being waited out and retried here: inside a batch the locks
+-- of the batch's earlier requests stay held until it commits, so the conflict would outlive every
+-- retry. The caller sends it again later.
 create or replace function resonate._rpc_once(req jsonb) returns jsonb
 language plpgsql as $$
 declare
@@ -29,12 +30,16 @@ begin
     if jsonb_typeof(req) is distinct from 'object' or jsonb_typeof(v_kind) is distinct from 'string' then
       perform resonate._bad('request must be an object with a string kind');
     end if;
-    v_now := resonate._request_now(v_head);
-    if v_kind = '"task.fence"' then
-      v_out := resonate._task_fence_fast(req -> 'data', v_now);
-    end if;
-    if v_out is null then
-      v_out := resonate._dispatch(req, v_now);
+    if v_kind in ('"debug.reset"', '"debug.snap"', '"debug.tick"') and not resonate._debug_permitted() then
+      v_out := resonate._err(403, 'debug requests are for test harnesses: the calling role needs membership in resonate_debugger');
+    else
+      v_now := resonate._request_now(v_head);
+      if v_kind = '"task.fence"' then
+        v_out := resonate._task_fence_fast(req -> 'data', v_now);
+      end if;
+      if v_out is null then
+        v_out := resonate._dispatch(req, v_now);
+      end if;
     end if;
   exception
     when deadlock_detected or serialization_failure or lock_not_available or unique_violation then

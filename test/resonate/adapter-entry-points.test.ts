@@ -99,12 +99,12 @@ afterAll(async () => {
 describe("resonate_batch", () => {
   it("answers every request of every unit as resonate_rpc would, in order", async () => {
     const a = uid("batch-a");
-    const [[created, got], [missing, bad]] = await batch([
+    const [[created, got], [missing, bad, debug]] = await batch([
       [
         req("promise.create", { id: a, timeoutAt: Date.now() + HOUR, param: {}, tags: {} }),
         req("promise.get", { id: a }),
       ],
-      [req("promise.get", { id: uid("nobody") }), { kind: 42 }],
+      [req("promise.get", { id: uid("nobody") }), { kind: 42 }, req("debug.reset", {})],
     ]);
     expect(created).toMatchObject({
       kind: "promise.create",
@@ -114,7 +114,12 @@ describe("resonate_batch", () => {
     expect(got).toMatchObject({ kind: "promise.get", head: { status: 200 }, data: { promise: { id: a } } });
     expect(missing.head.status).toBe(404);
     expect(bad.head.status).toBe(400);
-    expect(JSON.stringify([created, got, missing, bad])).not.toContain("null");
+    // The debug gate holds inside a batch too: refused (403 for a role outside resonate_debugger, 501
+    // for a member whose session did not opt in), whichever resonate_rpc answers this session.
+    expect([403, 501]).toContain(debug.head.status);
+    expect(debug.head.status).toBe((await rpc("debug.reset", {})).head.status);
+    expect(await row(a)).toMatchObject({ state: "pending" });
+    expect(JSON.stringify([created, got, missing, bad, debug])).not.toContain("null");
   });
 
   it("a request that fails does not undo the others", async () => {

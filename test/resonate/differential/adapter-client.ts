@@ -19,6 +19,8 @@ export class AdapterClient extends SchemaClient {
   }
 
   static async through(client: pg.Client, url: string): Promise<AdapterClient> {
+    // As SchemaClient.open: the setting counts only for members of resonate_debugger.
+    await client.query("grant resonate_debugger to current_user");
     await client.query("set resonate.debug_time = on");
     const debugUrl = new URL(url);
     debugUrl.searchParams.set("options", "-c resonate.debug_time=on");
