@@ -185,6 +185,35 @@ describe("resonate_batch", () => {
     }
   });
 
+  it("fails as a whole, committing nothing, when a local step's pair meets a lock conflict", async () => {
+    const task = uid("pair-conflict");
+    await rootTask(task);
+    const other = uid("other");
+    const locker = await pool.connect();
+    const c = await pool.connect();
+    try {
+      await locker.query("begin");
+      await locker.query("select 1 from resonate.tasks where id = $1 for update", [task]);
+      await c.query("set lock_timeout = '200ms'");
+      await expect(
+        batch(
+          [
+            [req("promise.create", { id: other, timeoutAt: Date.now() + HOUR, param: {}, tags: {} })],
+            [stepCreate(task, `${task}:0`), stepSettle(task, `${task}:0`)],
+          ],
+          c,
+        ),
+      ).rejects.toMatchObject({ code: "55P03" });
+      await locker.query("rollback");
+      expect(await row(other)).toBeUndefined();
+      expect(await row(`${task}:0`)).toBeUndefined();
+    } finally {
+      await c.query("reset lock_timeout");
+      c.release();
+      locker.release();
+    }
+  });
+
   it("waits for the WAL flush unless every request only starts a local step", async () => {
     const task = uid("sync");
     await rootTask(task);

@@ -26,6 +26,8 @@ interface Pending {
 const MAX_REQUESTS = 64;
 /** resonate_rpc gives up on a conflict after ten attempts too. */
 const MAX_CONFLICTS = 10;
+/** Deadlock, lock timeout, serialization failure. */
+const LOCK_CONFLICTS = new Set(["40P01", "55P03", "40001"]);
 
 export interface BatchStats {
   /** Calls of resonate_batch, each one round trip and one commit. */
@@ -83,7 +85,9 @@ export class Batches {
     try {
       answers = await this.query(batch);
     } catch (err) {
-      for (const p of batch) p.reject(err);
+      // A local step's fused pair met a lock conflict: the whole call failed before committing anything.
+      if (LOCK_CONFLICTS.has((err as { code?: string }).code ?? "")) for (const p of batch) this.retry(p);
+      else for (const p of batch) p.reject(err);
       return;
     }
     this.stats.roundTrips++;
@@ -99,18 +103,23 @@ export class Batches {
       // once the other side has had its turn.
       p.answered.push(...(unitAnswers.slice(0, stopped) as Response[]));
       p.unit = p.unit.slice(stopped);
-      if (++p.conflicts >= MAX_CONFLICTS) {
-        p.resolve([...p.answered, ...p.unit.map(conflictAnswer)]);
-        return;
-      }
-      setTimeout(
-        () => {
-          this.queue.unshift(p);
-          this.pump();
-        },
-        Math.random() * 2 * p.conflicts,
-      );
+      this.retry(p);
     });
+  }
+
+  /** Sends the rest of a unit again shortly, alone, once the other side of its conflict has had its turn. */
+  private retry(p: Pending): void {
+    if (++p.conflicts >= MAX_CONFLICTS) {
+      p.resolve([...p.answered, ...p.unit.map(conflictAnswer)]);
+      return;
+    }
+    setTimeout(
+      () => {
+        this.queue.unshift(p);
+        this.pump();
+      },
+      Math.random() * 2 * p.conflicts,
+    );
   }
 
   private async query(batch: Pending[]): Promise<(Response | null)[][]> {
