@@ -285,11 +285,16 @@ describe("generateImages", () => {
       owner: `images/${id}/retry-1`,
       caller: null,
     });
-    const events = worker
-      .output()
-      .split("\n")
-      .filter((l) => l.startsWith("{") && l.includes(id))
-      .map((l) => JSON.parse(l) as { event: string; attempt?: number; error?: string });
+    // The worker logs a stored image before the workflow's last steps; its stdout reaches this process
+    // through a pipe, which may trail the database by the few milliseconds those steps take.
+    const events = await waitFor("the stored image's log line", async () => {
+      const lines = worker
+        .output()
+        .split("\n")
+        .filter((l) => l.startsWith("{") && l.includes(id))
+        .map((l) => JSON.parse(l) as { event: string; attempt?: number; error?: string });
+      return lines.some((e) => e.event === "image stored") ? lines : undefined;
+    });
     expect(events.filter((e) => e.event === "image stored").map((e) => e.attempt)).toEqual([2]);
     expect(events.filter((e) => e.event === "image attempt failed").map((e) => [e.attempt, e.error])).toEqual(
       [[1, `image request ${id} was canceled while style cartoon was generated; the image was not stored`]],
