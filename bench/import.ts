@@ -62,7 +62,9 @@ async function plainImport(file: string, batch: number, url: string): Promise<vo
   let rows: { lineNo: number; row: Contact }[] = [];
   let imported = 0;
   const flush = async () => {
-    imported += (await contacts.upsert(client, PLAIN_JOB, rows)).applied;
+    await client.query("begin");
+    imported += (await contacts.write(client, PLAIN_JOB, contacts.prepare(rows))).applied;
+    await client.query("commit");
     rows = [];
   };
   for await (const lines of readLines(createReadStream(file, { highWaterMark: 256 * 1024 }))) {

@@ -159,15 +159,17 @@ async function applyBatch(
       errs.m.push(e.message);
     }
   }
-  const result = await target.upsert(client, jobId, valid);
-  for (const d of result.duplicates) {
+  const prepared = target.prepare(valid);
+  const result = await target.write(client, jobId, prepared);
+  for (const d of [...prepared.duplicates, ...result.duplicates]) {
     errs.l.push(d.lineNo);
     errs.f.push(d.field);
     errs.m.push(d.message);
   }
   if (errs.l.length > 0) await client.query(INSERT_ERRORS, [jobId, errs.l, errs.f, errs.m, index]);
 
-  const counts = { imported: result.applied, skipped: result.duplicates.length, failed: invalidRows };
+  const skipped = prepared.duplicates.length + result.duplicates.length;
+  const counts = { imported: result.applied, skipped, failed: invalidRows };
   await client.query(MARK_DONE, [jobId, index, counts.imported, counts.skipped, counts.failed, attempt]);
   return counts;
 }
