@@ -47,9 +47,9 @@ function rssMiB(pid: number, field: "VmRSS" | "VmHWM" = "VmHWM"): number {
 
 async function reset(db: pg.Pool): Promise<void> {
   await db.query(
-    "truncate public.contacts, public.import_errors, public.import_batches, public.import_rows, public.import_jobs",
+    "truncate public.contacts, public.import_errors, public.import_batches, public.import_source_chunks, public.import_sources, public.import_jobs",
   );
-  await db.query("vacuum analyze public.contacts, public.import_rows");
+  await db.query("vacuum analyze public.contacts");
 }
 
 /** The baseline, run in its own process: parse, validate, upsert `batch` rows per statement. */
