@@ -89,7 +89,7 @@ export async function countAttempt(
   throw new Error(`import batch ${index} of job ${jobId} does not exist; was the job staged?`);
 }
 
-/** Applies one prepared batch whose attempt was counted. */
+/** Applies one prepared batch whose attempt was counted; `meanwhile` as in Target.write. */
 export async function applyBatch(
   client: pg.ClientBase,
   asyncCommit: boolean,
@@ -97,6 +97,7 @@ export async function applyBatch(
   jobId: string,
   batch: PreparedBatch,
   attempt: number,
+  meanwhile?: () => void,
 ): Promise<BatchOutcome> {
   const index = batch.plan.index;
   await client.query("begin");
@@ -111,7 +112,7 @@ export async function applyBatch(
       await client.query("rollback");
       return "done";
     }
-    const result = await target.write(client, jobId, batch.rows);
+    const result = await target.write(client, jobId, batch.rows, meanwhile);
     const errors: ErrorRows = {
       l: [...batch.errors.l],
       f: [...batch.errors.f],

@@ -90,8 +90,14 @@ export async function runBatches(deps: ImportDeps, jobId: string, from: number):
         if (!(err instanceof ReadFailure)) throw err;
         return await readFailed(deps, client, jobId, err);
       }
-      next = ahead();
-      const outcome = await runOne(deps, client, jobId, batch, target);
+      // The next batch is read while this one's upsert runs in the database (see Target.write).
+      let asked = false;
+      const readNext = () => {
+        if (!asked) next = ahead();
+        asked = true;
+      };
+      const outcome = await runOne(deps, client, jobId, batch, target, readNext);
+      readNext();
       if (outcome === "stopped") return { next: batch.plan.index, stopped: true };
       if (outcome !== "done" && outcome.attempt > 1) return { next: batch.plan.index + 1, stopped: false };
     }
@@ -113,12 +119,13 @@ async function runOne(
   jobId: string,
   batch: PreparedBatch,
   target: Target<unknown>,
+  meanwhile: () => void,
 ): Promise<BatchOutcome> {
   const index = batch.plan.index;
   const counted = await countAttempt(client, deps.asyncCommit, jobId, index);
   if (typeof counted === "string") return counted;
   try {
-    return await applyBatch(client, deps.asyncCommit, target, jobId, batch, counted.attempt);
+    return await applyBatch(client, deps.asyncCommit, target, jobId, batch, counted.attempt, meanwhile);
   } catch (err) {
     if (err instanceof JobGoneError) throw err;
     const message = (err as Error).message;

@@ -109,10 +109,17 @@ function prepare(rows: { lineNo: number; row: Contact }[]): PreparedRows {
   return { count: unique.length, copy: copyText(unique), duplicates };
 }
 
-async function write(client: pg.ClientBase, jobId: string, rows: PreparedRows): Promise<UpsertResult> {
+async function write(
+  client: pg.ClientBase,
+  jobId: string,
+  rows: PreparedRows,
+  meanwhile?: () => void,
+): Promise<UpsertResult> {
   if (rows.count === 0) return { applied: 0, duplicates: [] };
   await copyFrom(client, COPY_IN, rows.copy);
-  const res = await client.query<{ line_no: number; email: string; first_line: number }>(UPSERT, [jobId]);
+  const upsert = client.query<{ line_no: number; email: string; first_line: number }>(UPSERT, [jobId]);
+  meanwhile?.();
+  const res = await upsert;
   const duplicates = res.rows.map((d) => ({
     lineNo: d.line_no,
     field: "email",

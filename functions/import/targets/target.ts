@@ -44,6 +44,13 @@ export interface Target<R> {
   /**
    * Writes prepared rows inside the caller's transaction (COPY into a temporary table, then one
    * set-based upsert), keyed by the target's natural key, so writing the same rows again changes nothing.
+   * `meanwhile` is called once the longest statement is on its way to the database: what the caller
+   * runs then (reading the next batch) overlaps the database's work instead of delaying its answers.
    */
-  write(client: pg.ClientBase, jobId: string, rows: PreparedRows): Promise<UpsertResult>;
+  write(
+    client: pg.ClientBase,
+    jobId: string,
+    rows: PreparedRows,
+    meanwhile?: () => void,
+  ): Promise<UpsertResult>;
 }
