@@ -11,6 +11,9 @@ import type { Target } from "./targets/target.ts";
  *  job was stopped (canceled, or marked failed). */
 export type BatchOutcome = { attempt: number } | "done" | "stopped";
 
+// The statements a batch runs are prepared once per connection (named), which spares their planning
+// on every batch.
+//
 // See ImportDeps.asyncCommit: a batch (or attempt count) whose commit was lost has no recorded result
 // and runs again. Set per statement or transaction with set_config(..., true), so the connection goes
 // back to the pool unchanged and no extra round trip is spent on SET and RESET.
@@ -30,18 +33,14 @@ from job
 where b.job_id = job.id and b.batch_index = $2 and b.status <> 'done'
 returning b.attempts, ${COMMIT_MODE}`;
 
-// First statement of the batch transaction: the job row's lock, taken before anything else the batch
-// locks or writes (as MARK_DONE's update and the target rows' foreign-key checks would take it later).
-// A DELETE of the job locks that row first and then cascades into import_batches, so in this order the
-// two queue behind each other instead of deadlocking.
-const LOCK_JOB = "select from public.import_jobs where id = $1 for no key update";
-
-// Then the 'before' fault point, the batch row's lock and the target.
-const LOCK_BATCH = `
-select app.import_fault_point($1, $2, 'before', $4), ${COMMIT_MODE}, b.status
-from public.import_batches b
-where b.job_id = $1 and b.batch_index = $2
-for update of b`;
+// First statement of the batch transaction: the job row's lock, then the batch row's (one function, so
+// one round trip and a fixed order), then the 'before' fault point. The job row comes first because a
+// DELETE of the job and a cancel lock it first too (then cascade into, or update, import_batches): in
+// this order they queue behind each other instead of deadlocking. The function runs before the select
+// list, so the fault point sleeps with both locks held, before any write.
+const LOCK = `
+select app.import_fault_point($1, $2, 'before', $4), ${COMMIT_MODE}, status
+from app.import_lock_batch($1, $2) as status`;
 
 // Last statement before COMMIT: the problem lines, the done mark, the job's counters and the 'inside'
 // fault point. It comes after the target's write, in the same transaction, so an injected failure or a
@@ -72,7 +71,11 @@ export async function countAttempt(
   jobId: string,
   index: number,
 ): Promise<BatchOutcome> {
-  const mark = await client.query<{ attempts: number }>(COUNT_ATTEMPT, [jobId, index, asyncCommit]);
+  const mark = await client.query<{ attempts: number }>({
+    name: "import-count-attempt",
+    text: COUNT_ATTEMPT,
+    values: [jobId, index, asyncCommit],
+  });
   const attempt = mark.rows[0]?.attempts;
   if (attempt !== undefined) return { attempt };
   const { rows } = await client.query<{ job: string; batch: string | null }>(
@@ -102,9 +105,12 @@ export async function applyBatch(
   const index = batch.plan.index;
   await client.query("begin");
   try {
-    await client.query(LOCK_JOB, [jobId]);
-    const lock = await client.query<{ status: string }>(LOCK_BATCH, [jobId, index, asyncCommit, attempt]);
-    if (!lock.rows[0]) {
+    const lock = await client.query<{ status: string | null }>({
+      name: "import-lock-batch",
+      text: LOCK,
+      values: [jobId, index, asyncCommit, attempt],
+    });
+    if (!lock.rows[0]?.status) {
       throw new JobGoneError(`import job ${jobId} was deleted; batch ${index} and the rest were not run`);
     }
     // Another execution of this batch (a worker presumed dead that was not) committed first.
@@ -124,17 +130,11 @@ export async function applyBatch(
       errors.m.push(d.message);
     }
     const skipped = batch.rows.duplicates.length + result.duplicates.length;
-    await client.query(MARK_DONE, [
-      jobId,
-      index,
-      result.applied,
-      skipped,
-      batch.invalid,
-      attempt,
-      errors.l,
-      errors.f,
-      errors.m,
-    ]);
+    await client.query({
+      name: "import-mark-done",
+      text: MARK_DONE,
+      values: [jobId, index, result.applied, skipped, batch.invalid, attempt, errors.l, errors.f, errors.m],
+    });
     await client.query("commit");
     return { attempt };
   } catch (err) {

@@ -117,7 +117,11 @@ async function write(
 ): Promise<UpsertResult> {
   if (rows.count === 0) return { applied: 0, duplicates: [] };
   await copyFrom(client, COPY_IN, rows.copy);
-  const upsert = client.query<{ line_no: number; email: string; first_line: number }>(UPSERT, [jobId]);
+  const upsert = client.query<{ line_no: number; email: string; first_line: number }>({
+    name: "import-contacts-upsert",
+    text: UPSERT,
+    values: [jobId],
+  });
   meanwhile?.();
   const res = await upsert;
   const duplicates = res.rows.map((d) => ({
