@@ -52,8 +52,11 @@ export async function runBatches(deps: ImportDeps, jobId: string, from: number):
   const spec = parseJobSpec({ ...job });
   const pin = await loadPin(pool, jobId);
   const target = spec.ok ? getTarget(spec.value.target) : undefined;
+  // Staging commits the pin with the job's `importing`; only a hand edit takes either away.
   if (!spec.ok || !pin || !target) {
-    throw new Error(`import job ${jobId} was not staged by this version; retry_workflow stages it again`);
+    throw new Error(
+      `import job ${jobId} has no import_sources row to read its source again; insert a new job for the file`,
+    );
   }
 
   const format = { format: spec.value.format, header: pin.header };
