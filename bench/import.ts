@@ -337,6 +337,7 @@ the 1-minute load average when the pair finished, on 2 cores), and the wall-cloc
 by a third from one run to the next; the CPU ratio is the steadier measure of what durability costs.
 Peak MiB is each process's VmHWM (peak RSS); worker idle is its RSS before the imports (every workload's code
 loaded). Full set: \`npm run bench:import -- --full\`.`,
+    full ? "npm run bench:import -- --full" : undefined,
   );
 }
 
