@@ -4,7 +4,8 @@
 //   reads them there (the server is asked once), and they are deleted when the job finishes;
 // - an http(s) source with byte ranges and an ETag: the resumed step asks for the rest with Range and
 //   If-Range, and nothing is kept;
-// - a gzip file: the resumed step decompresses it from the start and skips to its batch.
+// - a gzip source (a file, or http with ranges): the resumed step decompresses it from the start and
+//   skips to its batch.
 // A source that changed while the worker was down stops the job at the first batch that no longer
 // has the bytes staging read, saying so; the batches before it stay imported, once.
 import { writeFileSync } from "node:fs";
@@ -150,6 +151,20 @@ describe("a batch step resumed after SIGKILL", () => {
     // step after it (a batch that needed a second attempt ends its step) from K + 1.
     expect(asked).toEqual([[undefined, undefined], ...rows.map((r) => [`bytes=${r.byte_start}-`, '"v1"'])]);
     expect(await kept(id)).toEqual({ chunks: 0, sources: 0 });
+  }, 180_000);
+
+  it("reads a gzip http source with byte ranges whole again, checked by its ETag, and skips to the batch", async () => {
+    const path = `/${uid()}.csv.gz`;
+    files.set(path, {
+      body: gzipSync(contactsCsv(ROWS, uid(), { invalidEvery: INVALID_EVERY })),
+      etag: '"gz1"',
+    });
+    const { id, group, first } = await startPaused(`${server.url}${path}`);
+    expect(await kept(id)).toEqual({ chunks: 0, sources: 1 });
+    await killAndResume(id, group, first);
+    // Offsets count decompressed bytes, which no range of the compressed file starts at.
+    const asked = server.requests.filter((r) => r.url === path).map((r) => r.headers.range ?? "whole");
+    expect(asked).toEqual(["whole", "whole", "whole", "whole"]);
   }, 180_000);
 
   it("decompresses a gzip file from its start and skips to the batch", async () => {
