@@ -1,8 +1,8 @@
 // Step 2 of an import: the batches, from the first unfinished one on, in one durable step. Exactly-once
 // comes from each batch's own transaction (its done mark commits with its rows), not from the step, so
 // one step can run many batches and pay the durable store once; after a crash the step runs again and
-// starts at the first batch not done. The source is read once, in order: while one batch is written,
-// the next is read, checked, parsed and validated (one batch ahead, so memory stays flat).
+// starts at the first batch not done. A step reads the source once, in order: while one batch is
+// written, the next is read, checked, parsed and validated (one batch ahead, so memory stays flat).
 //
 // A batch that fails throws, and the step is retried with backoff from that batch. The step ends after
 // a batch that needed more than one attempt, so each batch has the whole retry budget to itself.
@@ -100,9 +100,9 @@ export async function runBatches(deps: ImportDeps, jobId: string, from: number):
         asked = true;
       };
       const outcome = await runOne(deps, client, jobId, batch, target, readNext);
-      readNext();
       if (outcome === "stopped") return { next: batch.plan.index, stopped: true };
       if (outcome !== "done" && outcome.attempt > 1) return { next: batch.plan.index + 1, stopped: false };
+      readNext();
     }
   } catch (err) {
     failure = err as Error;
