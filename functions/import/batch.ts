@@ -20,27 +20,17 @@ export type BatchOutcome = { attempt: number } | "done" | "stopped";
 const COMMIT_MODE =
   "set_config('synchronous_commit', case when $3 then 'off' else current_setting('synchronous_commit') end, true)";
 
-// The attempt is counted in its own transaction, so an attempt that fails still counts. It takes the
-// job row's lock first, like everything else that locks a job and its batches, and queues behind a
-// cancel holding it: a job that was stopped meanwhile starts no further batch.
-const COUNT_ATTEMPT = `
-with job as (
-  select id from public.import_jobs where id = $1 and status <> 'failed' for no key update
-)
-update public.import_batches b
-set attempts = attempts + 1, status = 'running', started_at = coalesce(started_at, now())
-from job
-where b.job_id = job.id and b.batch_index = $2 and b.status <> 'done'
-returning b.attempts, ${COMMIT_MODE}`;
+// The attempt is counted in its own transaction, so an attempt that fails still counts; none is
+// counted once the job is failed (canceled). Both this and the batch's first statement take the job's
+// turn first, which a cancel takes too: see 20261128004102_import_lock_batch.sql.
+const COUNT_ATTEMPT = "select app.import_count_attempt($1, $2, $3) as attempts";
 
-// First statement of the batch transaction: the job row's lock, then the batch row's (one function, so
-// one round trip and a fixed order), then the 'before' fault point. The job row comes first because a
-// DELETE of the job and a cancel lock it first too (then cascade into, or update, import_batches): in
-// this order they queue behind each other instead of deadlocking. The function runs before the select
-// list, so the fault point sleeps with both locks held, before any write.
+// First statement of the batch transaction: the job's turn, the job row's lock and the batch row's
+// (one function, so one round trip and a fixed order), then the 'before' fault point. The function
+// runs before the select list, so the fault point sleeps with the locks held, before any write.
 const LOCK = `
-select app.import_fault_point($1, $2, 'before', $4), ${COMMIT_MODE}, status
-from app.import_lock_batch($1, $2) as status`;
+select app.import_fault_point($1, $2, 'before', $4), ${COMMIT_MODE}, l.job_status, l.batch_status
+from app.import_lock_batch($1, $2) as l`;
 
 // Last statement before COMMIT: the problem lines, the done mark, the job's counters and the 'inside'
 // fault point. It comes after the target's write, in the same transaction, so an injected failure or a
@@ -71,13 +61,13 @@ export async function countAttempt(
   jobId: string,
   index: number,
 ): Promise<BatchOutcome> {
-  const mark = await client.query<{ attempts: number }>({
+  const mark = await client.query<{ attempts: number | null }>({
     name: "import-count-attempt",
     text: COUNT_ATTEMPT,
     values: [jobId, index, asyncCommit],
   });
   const attempt = mark.rows[0]?.attempts;
-  if (attempt !== undefined) return { attempt };
+  if (attempt !== null && attempt !== undefined) return { attempt };
   const { rows } = await client.query<{ job: string; batch: string | null }>(
     `select j.status as job, b.status as batch
        from public.import_jobs j
@@ -105,18 +95,20 @@ export async function applyBatch(
   const index = batch.plan.index;
   await client.query("begin");
   try {
-    const lock = await client.query<{ status: string | null }>({
+    const lock = await client.query<{ job_status: string | null; batch_status: string | null }>({
       name: "import-lock-batch",
       text: LOCK,
       values: [jobId, index, asyncCommit, attempt],
     });
-    if (!lock.rows[0]?.status) {
+    const { job_status: job, batch_status: status } = lock.rows[0] ?? {};
+    if (!job || !status) {
       throw new JobGoneError(`import job ${jobId} was deleted; batch ${index} and the rest were not run`);
     }
-    // Another execution of this batch (a worker presumed dead that was not) committed first.
-    if (lock.rows[0].status === "done") {
+    // Another execution of this batch (a worker presumed dead that was not) committed first, or a
+    // cancel came between the attempt count and here.
+    if (status === "done" || job === "failed") {
       await client.query("rollback");
-      return "done";
+      return status === "done" ? "done" : "stopped";
     }
     const result = await target.write(client, jobId, batch.rows, meanwhile);
     const errors: ErrorRows = {
