@@ -9,6 +9,11 @@ import { InputError } from "./errors.ts";
 
 const GZIP_MAGIC = [0x1f, 0x8b] as const;
 
+/** Whether a source that starts with `head` (its first two bytes at least) is gzip. */
+export function isGzip(head: Uint8Array): boolean {
+  return head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
+}
+
 export async function* gunzipIfCompressed(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   const source = chunks[Symbol.asyncIterator]();
   let head: Uint8Array = new Uint8Array(0);
@@ -29,7 +34,7 @@ export async function* gunzipIfCompressed(chunks: AsyncIterable<Uint8Array>): As
       await source.return?.();
     }
   };
-  if (head[0] !== GZIP_MAGIC[0] || head[1] !== GZIP_MAGIC[1]) {
+  if (!isGzip(head)) {
     yield* rest();
     return;
   }

@@ -13,7 +13,10 @@ export interface ImportDeps {
   /**
    * Commit staging and batch writes without waiting for their WAL flush. Sound only when the durable
    * store is this same database: the step's result is then recorded by a later synchronous commit,
-   * which flushes the WAL up to and including these writes. With a remote Resonate server it is off.
+   * which flushes the WAL up to and including these writes. If Postgres dies first, it comes back with
+   * a prefix of what was committed (WAL is replayed in order): batches lost with their done marks, and
+   * the step unrecorded, so it runs again from the first batch not done. With a remote Resonate server
+   * it is off.
    */
   asyncCommit: boolean;
 }

@@ -10,6 +10,16 @@ export class JobGoneError extends Error {
   override name = "JobGoneError";
 }
 
+// The source no longer has the bytes staging read (a file rewritten, an http resource replaced): a batch
+// cannot be read as it was staged, and retrying will not bring it back.
+export class SourceChangedError extends Error {
+  override name = "SourceChangedError";
+}
+
+export function isSourceChanged(err: unknown): err is Error {
+  return err instanceof Error && err.name === "SourceChangedError";
+}
+
 /** By name: a step's error that was recorded and replayed is not an instance of the class any more. */
 export function isJobGone(err: unknown): err is Error {
   return err instanceof Error && err.name === "JobGoneError";

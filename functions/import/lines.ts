@@ -7,13 +7,20 @@ export const MAX_LINE_BYTES = 1 << 20;
 
 const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
+/** Where the bytes start in the file: a batch step reads its own range, which starts at a line. */
+export interface LinePosition {
+  no: number;
+  offset: number;
+}
+
 export async function* readLines(
   chunks: AsyncIterable<Uint8Array>,
   maxLineBytes = MAX_LINE_BYTES,
+  from: LinePosition = { no: 1, offset: 0 },
 ): AsyncGenerator<LineItem[]> {
   let carry: Uint8Array = new Uint8Array(0);
-  let nextNo = 1;
-  let offset = 0;
+  let nextNo = from.no;
+  let offset = from.offset;
   // An over-long line is one bad record, not a bad file: its bytes are dropped as they stream past
   // (memory stays bounded) and it becomes an error item once its end is found.
   let skipped: number | undefined;

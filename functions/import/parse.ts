@@ -35,6 +35,8 @@ export type ParsedItem =
 
 export interface RecordParser {
   push(lines: LineItem[]): ParsedItem[];
+  /** First line of a record still being read; every later record starts on or after it. */
+  readonly pendingFrom: number | undefined;
   /** Call at end of input; returns what is left. */
   end(): ParsedItem[];
 }
@@ -99,8 +101,21 @@ export class CsvParser implements RecordParser {
   private pendingChars = 0;
   private readonly required: readonly string[];
 
-  constructor(requiredFields: readonly string[] = []) {
+  /** `header`: the columns read from the file's first record earlier, for a parser that starts on a
+   *  later line (a batch step reading its own range). */
+  constructor(requiredFields: readonly string[] = [], header?: readonly string[]) {
     this.required = requiredFields;
+    this.header = header ? [...header] : undefined;
+  }
+
+  /** The header's column names, once read. */
+  get columns(): readonly string[] | undefined {
+    return this.header;
+  }
+
+  /** A record spanning lines (a quoted field with newlines) is pending until its quote closes. */
+  get pendingFrom(): number | undefined {
+    return this.pending[0]?.no;
   }
 
   push(lines: LineItem[]): ParsedItem[] {
@@ -214,6 +229,8 @@ export class CsvParser implements RecordParser {
 
 export class JsonLinesParser implements RecordParser {
   private seenLine = false;
+  /** Every line is settled as it is read. */
+  readonly pendingFrom = undefined;
 
   push(lines: LineItem[]): ParsedItem[] {
     const out: ParsedItem[] = [];

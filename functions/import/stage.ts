@@ -1,15 +1,24 @@
-// Step 1 of an import: stream the source into import_rows. Memory holds one chunk of records at a
-// time; every write is keyed by (job_id, line_no), so re-running the step after a crash re-reads the
-// file and adds only what the first run did not get to.
-import { batchCount, batchOf } from "./batches.ts";
-import { gunzipIfCompressed } from "./decompress.ts";
+// Step 1 of an import: read the source once and record where each batch lies in it (see plan.ts), the
+// lines that are not records (import_errors), and what a batch step needs to read it again (pin.ts):
+// a source that cannot be read again has its raw bytes kept as they stream past (spool.ts). Nothing per
+// record is written here; a batch step reads its records from the source itself. Staging again after a
+// crash starts over: nothing it wrote is used before it commits the job as `importing`.
+import type { ErrorRows } from "./batch-input.ts";
+import { batchCount } from "./batches.ts";
+import { gunzipIfCompressed, isGzip } from "./decompress.ts";
 import type { ImportDeps } from "./deps.ts";
 import { InputError, JobGoneError } from "./errors.ts";
+import { OneInFlight } from "./in-flight.ts";
 import { type JobSpec, parseJobSpec } from "./job-spec.ts";
 import { loadJob, markJobFailed, TERMINAL } from "./jobs.ts";
+import { LineTap } from "./line-tap.ts";
 import { readLines } from "./lines.ts";
 import { CsvParser, JsonLinesParser, type ParsedItem, type RecordParser } from "./parse.ts";
+import { savePin } from "./pin.ts";
+import { PlanWriter } from "./plan.ts";
+import { BatchPlanner } from "./planner.ts";
 import { openSource } from "./source.ts";
+import { SpoolWriter } from "./spool.ts";
 import { getTarget } from "./targets/registry.ts";
 
 export interface StageResult {
@@ -17,22 +26,15 @@ export interface StageResult {
   batches: number;
 }
 
-const CHUNK_RECORDS = 5000;
-
-// One JSON array of [line_no, batch_index, raw] per chunk: Postgres parses it once and splits it into
-// jsonb values, about a quarter faster than a text[] of per-row JSON documents (measured).
-const INSERT_ROWS = `
-insert into public.import_rows (job_id, line_no, batch_index, raw)
-select $1, (e ->> 0)::int, (e ->> 1)::int, e -> 2 from jsonb_array_elements($2::jsonb) as e
-on conflict (job_id, line_no) do nothing`;
+const ERROR_CHUNK = 5000;
 
 // See ImportDeps.asyncCommit: if Postgres dies before the step's result is recorded, it stages again.
 const ASYNC_COMMIT = "set synchronous_commit = off";
 const SYNC_COMMIT = "reset synchronous_commit";
 
-export const INSERT_ERRORS = `
+const INSERT_ERRORS = `
 insert into public.import_errors (job_id, line_no, field, message, batch_index)
-select $1, l, f, m, $5 from unnest($2::int[], $3::text[], $4::text[]) as t(l, f, m)
+select $1, l, f, m, null from unnest($2::int[], $3::text[], $4::text[]) as t(l, f, m)
 on conflict (job_id, line_no, field) do nothing`;
 
 export async function stageJob(deps: ImportDeps, jobId: string): Promise<StageResult> {
@@ -45,20 +47,13 @@ export async function stageJob(deps: ImportDeps, jobId: string): Promise<StageRe
   // Staging already committed (the crash came before the step's result was recorded), or a retry of a
   // finished job: the batches that are done only report their counts.
   if (job.status === "importing" || (TERMINAL.includes(job.status) && job.status !== "failed")) {
-    return { ok: true, batches: job.batches_total ?? 0 };
+    return { ok: true, batches: await batchesOf(deps, jobId) };
   }
   // A failed job runs again only when a new workflow is started for it (retry_workflow): one that failed
   // at a batch resumes at its unfinished batches; one that failed earlier is staged again.
   if (job.status === "failed" && job.staged_at !== null) {
     await reopen(deps, jobId);
-    return { ok: true, batches: job.batches_total ?? 0 };
-  }
-
-  // Retried after failing before staging finished: the source may have changed since, so what the earlier
-  // run staged goes. No batch ran yet (batches start only after staging commits), so nothing else refers to it.
-  if (job.status === "failed") {
-    await pool.query("delete from public.import_rows where job_id = $1", [jobId]);
-    await pool.query("delete from public.import_errors where job_id = $1 and batch_index is null", [jobId]);
+    return { ok: true, batches: await batchesOf(deps, jobId) };
   }
 
   const spec = parseJobSpec({ ...job });
@@ -73,33 +68,10 @@ export async function stageJob(deps: ImportDeps, jobId: string): Promise<StageRe
     [jobId],
   );
   try {
-    const { records, errors } = await stageRows(deps, spec.value);
-    const batches = batchCount(records, spec.value.batchSize);
-    const client = await pool.connect();
-    try {
-      await client.query("begin");
-      await client.query(
-        `insert into public.import_batches (job_id, batch_index, rows)
-         select $1, g, least($3::int, $2::int - g * $3::int) from generate_series(0, $4::int - 1) g
-         on conflict (job_id, batch_index) do nothing`,
-        [jobId, records, spec.value.batchSize, batches],
-      );
-      await client.query(
-        `update public.import_jobs
-         set status = 'importing', total_rows = $2, failed_rows = $3, batches_total = $4, error = null,
-             staged_at = clock_timestamp(), updated_at = clock_timestamp()
-         where id = $1 and status = 'staging'`,
-        [jobId, records + errors, errors, batches],
-      );
-      await client.query("commit");
-    } catch (err) {
-      await client.query("rollback").catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
-    log.info("import staged", { job_id: jobId, records, errors, batches });
-    return { ok: true, batches };
+    await clearStaging(deps, jobId);
+    const staged = await stageSource(deps, spec.value);
+    log.info("import staged", { job_id: jobId, ...staged });
+    return { ok: true, batches: staged.batches };
   } catch (err) {
     if (err instanceof InputError) {
       await markJobFailed(pool, jobId, err.message);
@@ -118,6 +90,27 @@ export async function stageJob(deps: ImportDeps, jobId: string): Promise<StageRe
       .catch(() => {});
     throw err;
   }
+}
+
+async function batchesOf(deps: ImportDeps, jobId: string): Promise<number> {
+  const { rows } = await deps.pool.query<{ n: number }>(
+    "select count(*)::int as n from public.import_batches where job_id = $1",
+    [jobId],
+  );
+  return rows[0]!.n;
+}
+
+/** What an earlier, unfinished staging of the job left: no batch ran on it (batches start only once
+ *  staging commits), and the source may have changed since. Done batches (of a job an earlier version
+ *  staged) stay. */
+async function clearStaging(deps: ImportDeps, jobId: string): Promise<void> {
+  await deps.pool.query(
+    `with batches as (delete from public.import_batches where job_id = $1 and status <> 'done'),
+          chunks as (delete from public.import_source_chunks where job_id = $1),
+          errors as (delete from public.import_errors where job_id = $1 and batch_index is null)
+     delete from public.import_sources where job_id = $1`,
+    [jobId],
+  );
 }
 
 async function reopen(deps: ImportDeps, jobId: string): Promise<void> {
@@ -149,75 +142,101 @@ function parserFor(spec: JobSpec): RecordParser {
   return spec.format === "csv" ? new CsvParser(target.requiredFields) : new JsonLinesParser();
 }
 
-async function stageRows(deps: ImportDeps, spec: JobSpec): Promise<{ records: number; errors: number }> {
+interface Staged {
+  records: number;
+  errors: number;
+  batches: number;
+  spooled: boolean;
+}
+
+/** Reads the source through, writing batch plans, unreadable lines and (when it cannot be read again)
+ *  its raw bytes on one connection, then commits the job as `importing` with its totals. */
+async function stageSource(deps: ImportDeps, spec: JobSpec): Promise<Staged> {
   const parser = parserFor(spec);
-  const source = await openSource(spec.sourceUrl, {
-    fileRoot: deps.fileRoot,
-    local: deps.local,
-  });
-  // Two connections, each with one insert in flight while the next chunk is parsed: Postgres does the
-  // inserting on its own cores while this process parses. Waiting for a connection's previous insert
-  // before reusing it bounds memory to a few chunks.
-  const clients = [await deps.pool.connect(), await deps.pool.connect()];
-  if (deps.asyncCommit) for (const c of clients) await c.query(ASYNC_COMMIT);
-  const inFlight: Promise<unknown>[] = [Promise.resolve(), Promise.resolve()];
-  let turn = 0;
-  let records = 0;
-  let errors = 0;
-  let rows: [number, number, Record<string, unknown>][] = [];
-  let errs: { l: number[]; f: (string | null)[]; m: string[] } = { l: [], f: [], m: [] };
-  const flush = async () => {
-    const slot = turn++ % clients.length;
-    const client = clients[slot]!;
-    await inFlight[slot];
-    const r = rows;
-    const e = errs;
-    rows = [];
-    errs = { l: [], f: [], m: [] };
-    inFlight[slot] = Promise.all([
-      r.length > 0 ? client.query(INSERT_ROWS, [spec.id, JSON.stringify(r)]) : undefined,
-      e.l.length > 0 ? client.query(INSERT_ERRORS, [spec.id, e.l, e.f, e.m, null]) : undefined,
-    ]);
-  };
-  const take = async (items: ParsedItem[]) => {
-    for (const it of items) {
-      if (it.kind === "record") {
-        rows.push([it.lineNo, batchOf(records, spec.batchSize), it.raw]);
-        records++;
-      } else {
+  const source = await openSource(spec.sourceUrl, { fileRoot: deps.fileRoot, local: deps.local });
+  const spooled = !source.identity.rereadable;
+  const client = await deps.pool.connect();
+  let failure: Error | undefined;
+  try {
+    if (deps.asyncCommit) await client.query(ASYNC_COMMIT);
+    const spool = spooled ? new SpoolWriter(client, spec.id) : undefined;
+    const plans = new PlanWriter(client, spec.id);
+    let head = Buffer.alloc(0);
+    let size = 0;
+    async function* raw(): AsyncGenerator<Uint8Array> {
+      for await (const c of source) {
+        if (head.length < 2) head = Buffer.concat([head, c.subarray(0, 2 - head.length)]);
+        size += c.length;
+        await spool?.write(c);
+        yield c;
+      }
+    }
+    const tap = new LineTap();
+    const planner = new BatchPlanner(spec.batchSize, tap);
+    let errors = 0;
+    let errs: ErrorRows = { l: [], f: [], m: [] };
+    const errorWrites = new OneInFlight();
+    const flushErrors = async () => {
+      const e = errs;
+      errs = { l: [], f: [], m: [] };
+      if (e.l.length > 0)
+        await errorWrites.start(() => client.query(INSERT_ERRORS, [spec.id, e.l, e.f, e.m]));
+    };
+    const take = async (items: ParsedItem[]) => {
+      for (const plan of planner.take(items)) await plans.add(plan);
+      for (const it of items) {
+        if (it.kind !== "error") continue;
         errs.l.push(it.lineNo);
         errs.f.push(null);
         errs.m.push(it.message);
         errors++;
       }
+      if (errs.l.length >= ERROR_CHUNK) await flushErrors();
+    };
+    for await (const lines of readLines(tap.wrap(gunzipIfCompressed(raw())))) {
+      await take(parser.push(lines));
+      tap.settle(parser.pendingFrom ?? lines[lines.length - 1]!.no + 1);
     }
-    if (rows.length + errs.l.length >= CHUNK_RECORDS) await flush();
-  };
-  let failure: Error | undefined;
-  try {
-    for await (const lines of readLines(gunzipIfCompressed(source))) await take(parser.push(lines));
     await take(parser.end());
-    await flush();
-    await Promise.all(inFlight);
+    const last = planner.finish();
+    if (last) await plans.add(last);
+    await flushErrors();
+    await errorWrites.drain();
+    await spool?.end();
+    await plans.end();
+    const records = planner.records;
+    if (records === 0 && errors === 0) {
+      throw new InputError(
+        spec.format === "csv"
+          ? "the file has a header row but no records; add at least one record"
+          : "the file has no records; add one JSON object per line",
+      );
+    }
+    const batches = batchCount(records, spec.batchSize);
+    await client.query("begin");
+    await savePin(client, spec.id, {
+      gzip: isGzip(head),
+      spooled,
+      validator: source.identity.validator,
+      size,
+      header: parser instanceof CsvParser ? [...(parser.columns ?? [])] : null,
+    });
+    await client.query(
+      `update public.import_jobs
+       set status = 'importing', total_rows = $2, failed_rows = $3, batches_total = $4, error = null,
+           staged_at = clock_timestamp(), updated_at = clock_timestamp()
+       where id = $1 and status = 'staging'`,
+      [spec.id, records + errors, errors, batches],
+    );
+    await client.query("commit");
+    return { records, errors, batches, spooled };
   } catch (err) {
     failure = err as Error;
-    await Promise.allSettled(inFlight);
+    await client.query("rollback").catch(() => {});
     throw err;
   } finally {
-    for (const c of clients) {
-      const reset =
-        failure || !deps.asyncCommit ? Promise.resolve() : c.query(SYNC_COMMIT).then(() => undefined);
-      await reset.catch(() => {});
-      // A connection that failed mid-insert is discarded rather than returned to the pool.
-      c.release(failure);
-    }
+    if (!failure && deps.asyncCommit) await client.query(SYNC_COMMIT).catch(() => {});
+    // A connection that failed mid-write is discarded rather than returned to the pool.
+    client.release(failure);
   }
-  if (records === 0 && errors === 0) {
-    throw new InputError(
-      spec.format === "csv"
-        ? "the file has a header row but no records; add at least one record"
-        : "the file has no records; add one JSON object per line",
-    );
-  }
-  return { records, errors };
 }

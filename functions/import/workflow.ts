@@ -1,13 +1,14 @@
-// The import workflow, in the seed's shape: one durable step stages the file, then a plain `for` loop
-// runs one durable step per batch. After a crash the workflow replays; steps whose results are
-// recorded return them without running, so work resumes at the first unfinished batch.
+// The import workflow: one durable step stages the file (reads it once and records where each batch
+// lies in it), then durable steps run the batches, each step as many as it can (see run-batches.ts),
+// then one finishes. After a crash the workflow replays; steps whose results are recorded return them
+// without running, and the step in flight starts at the first batch not done.
 import { type Context, Exponential } from "@resonatehq/sdk";
-import { processBatch } from "./batch.ts";
 import { batchFailureMessage, type FinalStatus, verdict } from "./batches.ts";
 import type { ImportDeps } from "./deps.ts";
 import { isJobGone, JobGoneError } from "./errors.ts";
 import { isJobId } from "./job-spec.ts";
 import { loadJob, markJobFailed } from "./jobs.ts";
+import { type BatchRun, runBatches } from "./run-batches.ts";
 import { stageJob } from "./stage.ts";
 
 export interface RetrySettings {
@@ -25,10 +26,10 @@ export interface ImportOutcome {
 
 export function importWorkflow(deps: ImportDeps, retry: RetrySettings) {
   const stage = (_ctx: Context, jobId: string) => stageJob(deps, jobId);
-  const batch = (_ctx: Context, jobId: string, index: number) => processBatch(deps, jobId, index);
+  const batches = (_ctx: Context, jobId: string, from: number) => runBatches(deps, jobId, from);
   const finish = (_ctx: Context, jobId: string) => finishJob(deps, jobId);
   const stagingFailed = (_ctx: Context, jobId: string) => failAfterStaging(deps, jobId, retry.retries + 1);
-  const batchFailed = (_ctx: Context, jobId: string, index: number) => failAfterBatch(deps, jobId, index);
+  const batchFailed = (_ctx: Context, jobId: string, from: number) => failAfterBatch(deps, jobId, from);
 
   return function* importJob(ctx: Context, jobId: string): Generator<unknown, ImportOutcome, unknown> {
     const policy = ctx.options({
@@ -47,15 +48,16 @@ export function importWorkflow(deps: ImportDeps, retry: RetrySettings) {
       if (isJobGone(err)) return jobGone(deps, err);
       return yield* ctx.run(stagingFailed, jobId);
     }
-    if (staged.ok) {
-      for (let i = 0; i < staged.batches; i++) {
-        try {
-          yield* ctx.run(batch, jobId, i, policy);
-        } catch (err) {
-          if (isJobGone(err)) return jobGone(deps, err);
-          return yield* ctx.run(batchFailed, jobId, i);
-        }
+    for (let next = 0; staged.ok && next < staged.batches; ) {
+      let run: BatchRun;
+      try {
+        run = yield* ctx.run(batches, jobId, next, policy);
+      } catch (err) {
+        if (isJobGone(err)) return jobGone(deps, err);
+        return yield* ctx.run(batchFailed, jobId, next);
       }
+      if (run.stopped) break;
+      next = run.next;
     }
     return yield* ctx.run(finish, jobId);
   };
@@ -107,6 +109,14 @@ export async function finishJob(deps: ImportDeps, jobId: string): Promise<Import
   }>(FINISH, [jobId]);
   const s = rows[0];
   if (!s) return outcome("missing", undefined);
+  // Kept for resuming only: once every batch is done nothing will read the source again.
+  if (s.done === s.batches) {
+    await deps.pool.query(
+      `with chunks as (delete from public.import_source_chunks where job_id = $1)
+       delete from public.import_sources where job_id = $1`,
+      [jobId],
+    );
+  }
   if (s.status === "failed") return outcome("failed", await loadJob(deps.pool, jobId));
   const counts = {
     total: s.records + s.unreadable,
@@ -147,14 +157,17 @@ async function failAfterStaging(deps: ImportDeps, jobId: string, attempts: numbe
   return outcome("failed", await loadJob(deps.pool, jobId));
 }
 
-async function failAfterBatch(deps: ImportDeps, jobId: string, index: number): Promise<ImportOutcome> {
-  const { rows } = await deps.pool.query<{ attempts: number; error: string | null }>(
+/** The step that began at batch `from` ran out of retries at its first batch not done. */
+async function failAfterBatch(deps: ImportDeps, jobId: string, from: number): Promise<ImportOutcome> {
+  const { rows } = await deps.pool.query<{ batch_index: number; attempts: number; error: string | null }>(
     `update public.import_batches set status = 'failed', finished_at = now()
-     where job_id = $1 and batch_index = $2 and status <> 'done'
-     returning attempts, error`,
-    [jobId, index],
+     where job_id = $1 and batch_index = (
+       select min(batch_index) from public.import_batches where job_id = $1 and batch_index >= $2 and status <> 'done')
+     returning batch_index, attempts, error`,
+    [jobId, from],
   );
   const b = rows[0];
+  const index = b?.batch_index ?? from;
   const job = await loadJob(deps.pool, jobId);
   const message = batchFailureMessage(
     index,

@@ -43,6 +43,18 @@ with job as (
    where not job.plan -> 'invalid' @> to_jsonb(line) and not job.plan -> 'unreadable' @> to_jsonb(line)
 )`;
 
+// Each import batch's lines: a batch begins at its first record's line and ends where the next begins.
+const BATCH_LINES = `
+batch_lines as (
+  select job_id, batch_index, first_line,
+         lead(first_line) over (partition by job_id order by batch_index) as next_line
+    from public.import_batches
+)`;
+
+// The line's batch, for a row `c` with job_id and line_no.
+const IN_BATCH =
+  "b.job_id = c.job_id and c.line_no >= b.first_line and (b.next_line is null or c.line_no < b.next_line)";
+
 export const INVARIANTS: Invariant[] = [
   {
     // The system lost nothing: every import job, image request and ingest run the soak started is
@@ -100,7 +112,7 @@ export const INVARIANTS: Invariant[] = [
     // in one transaction, so a re-run after a crash added nothing and no batch was split.
     name: "every valid import row is in its target exactly once, each batch applied once",
     checked: `${IMPORT_LINES} select count(*)::int as n from valid`,
-    violations: `${IMPORT_LINES}, effects as (
+    violations: `${IMPORT_LINES}, ${BATCH_LINES}, effects as (
         select job_id, line_no, count(*) filter (where op = 'INSERT') as inserts,
                count(*) filter (where op = 'UPDATE') as updates, count(distinct txid) as transactions
           from soak.contact_effects group by job_id, line_no
@@ -119,11 +131,11 @@ export const INVARIANTS: Invariant[] = [
         from effects e
        where not exists (select from valid v where v.job_id = e.job_id and v.line = e.line_no)
       union all
-      select 'batch applied in ' || count(distinct c.txid) || ' transactions', c.job_id::text, ir.batch_index,
+      select 'batch applied in ' || count(distinct c.txid) || ' transactions', c.job_id::text, b.batch_index,
              null, null, count(*), null
         from soak.contact_effects c
-        join public.import_rows ir on ir.job_id = c.job_id and ir.line_no = c.line_no
-       group by c.job_id, ir.batch_index
+        join batch_lines b on ${IN_BATCH}
+       group by c.job_id, b.batch_index
       having count(distinct c.txid) > 1
        order by 2, 3`,
   },
@@ -214,7 +226,8 @@ export const INVARIANTS: Invariant[] = [
   {
     // A finished step never runs again. The store says when each step settled; against it: every step a
     // worker started (its log), every provider call (by the style's branch, images/<id>:<n>), every
-    // contacts write (by batch, import/<id>:<batch + 1>), and every page fetch (by the run's fetchItem
+    // contacts write (by batch: an import's `batches` steps run batches from where the one before
+    // stopped up to the `next` each returned), and every page fetch (by the run's fetchItem
     // step for that page: a source's sub-run <run>:<n> lists in <run>:<n>.1, whose recorded keys, in
     // order, are fetched by <run>:<n>.2, .3, ...). Any of them after the settle
     // is a finished step running twice.
@@ -224,6 +237,15 @@ export const INVARIANTS: Invariant[] = [
       with runs as (
         select r.id as run_id, t.triggered_at, r.finished_at
           from soak.ingest_triggers t join public.ingest_runs r on r.trigger = t.label
+      ), ${BATCH_LINES}, batch_steps as (
+        select p.id, p.settled_at, split_part(split_part(p.id, ':', 1), '/', 2) as job_id,
+               coalesce(lag(v.next) over (partition by split_part(p.id, ':', 1) order by p.created_at), 0) as first_batch,
+               v.next
+          from resonate.promises p
+         cross join lateral (
+           select (convert_from(decode(p.value ->> 'data', 'base64'), 'UTF8')::jsonb ->> 'next')::int as next) v
+         where p.id like 'import/%:%' and p.state = 'resolved'
+           and convert_from(decode(p.param ->> 'data', 'base64'), 'UTF8')::jsonb ->> 'func' = 'batches'
       ), lists as (
         select runs.*, regexp_replace(p.id, '\\.1$', '') as parent,
                convert_from(decode(p.value ->> 'data', 'base64'), 'UTF8')::jsonb -> 'keys' as keys
@@ -245,12 +267,12 @@ export const INVARIANTS: Invariant[] = [
         join resonate.promises p on p.id = 'images/' || r.id || ':' || s.n
        where s.style = c.style and p.state <> 'pending' and c.started_at > to_timestamp(p.settled_at / 1000.0)
       union all
-      select 'batch written after its step settled', p.id, count(*)::text, min(c.at), to_timestamp(p.settled_at / 1000.0)
+      select 'batch written after its step settled', s.id, count(*)::text, min(c.at), to_timestamp(s.settled_at / 1000.0)
         from soak.contact_effects c
-        join public.import_rows ir on ir.job_id = c.job_id and ir.line_no = c.line_no
-        join resonate.promises p on p.id = 'import/' || c.job_id || ':' || (ir.batch_index + 1)
-       where p.state <> 'pending' and c.at > to_timestamp(p.settled_at / 1000.0)
-       group by p.id, p.settled_at
+        join batch_lines b on ${IN_BATCH}
+        join batch_steps s on s.job_id = c.job_id::text and b.batch_index >= s.first_batch and b.batch_index < s.next
+       where c.at > to_timestamp(s.settled_at / 1000.0)
+       group by s.id, s.settled_at
       union all
       select 'page fetched after its step settled', p.id, k.key, f.at, to_timestamp(p.settled_at / 1000.0)
         from lists l

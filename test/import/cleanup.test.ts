@@ -1,6 +1,7 @@
-// Staged rows of finished imports are deleted a day after the job finished; failed jobs keep theirs
-// for retry_workflow. The function runs on a database of its own; the daily job is checked on the
-// stack's database, the one pg_cron runs in.
+// Source bytes kept for resuming are deleted when a job finishes; the daily job deletes what a job
+// marked finished by hand left a day later, and failed jobs keep theirs for retry_workflow. The
+// function runs on a database of its own; the daily job is checked on the stack's database, the one
+// pg_cron runs in.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { databaseUrl, dropDatabase, freshDatabase } from "../support/db.ts";
@@ -24,15 +25,15 @@ async function job(status: string, finishedAgo: string | null): Promise<string> 
   );
   const id = rows[0]!.id;
   await pool.query(
-    `insert into public.import_rows (job_id, line_no, batch_index, raw)
-     select $1, g, 0, '{"email": "a@x.test"}' from generate_series(2, 11) g`,
+    `insert into public.import_source_chunks (job_id, chunk_no, bytes)
+     select $1, g, 'email,name' from generate_series(0, 9) g`,
     [id],
   );
   return id;
 }
 
 describe("app.delete_staged_import_rows", () => {
-  it("deletes the staged rows of jobs that finished over a day ago, and only those", async () => {
+  it("deletes the kept source bytes of jobs that finished over a day ago, and only those", async () => {
     const old = {
       succeeded: await job("succeeded", "2 days"),
       partial: await job("partially_succeeded", "25 hours"),
@@ -47,7 +48,7 @@ describe("app.delete_staged_import_rows", () => {
     const left = async (id: string) =>
       (
         await pool.query<{ n: number }>(
-          "select count(*)::int as n from public.import_rows where job_id = $1",
+          "select count(*)::int as n from public.import_source_chunks where job_id = $1",
           [id],
         )
       ).rows[0]!.n;

@@ -5,7 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dropDatabase, freshDatabase } from "../support/db.ts";
 
 const DB = "import_rls";
-const TABLES = ["import_jobs", "import_rows", "import_batches", "import_errors", "contacts"];
+const TABLES = [
+  "import_jobs",
+  "import_sources",
+  "import_source_chunks",
+  "import_batches",
+  "import_errors",
+  "contacts",
+];
 let client: pg.Client;
 
 beforeAll(async () => {
@@ -15,7 +22,11 @@ beforeAll(async () => {
     "insert into public.import_jobs (source_url) values ('file://x.csv') returning id",
   );
   const id = rows[0]!.id;
-  await client.query("insert into public.import_rows values ($1, 2, 0, '{}')", [id]);
+  await client.query(
+    "insert into public.import_sources (job_id, gzip, spooled, size) values ($1, false, true, 3)",
+    [id],
+  );
+  await client.query("insert into public.import_source_chunks values ($1, 0, 'a,b')", [id]);
   await client.query("insert into public.import_batches (job_id, batch_index, rows) values ($1, 0, 1)", [id]);
   await client.query("insert into public.import_errors (job_id, line_no, message) values ($1, 2, 'x')", [id]);
   await client.query("insert into public.contacts (email, name) values ('rls@x.test', 'R')");

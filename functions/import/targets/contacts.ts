@@ -1,7 +1,8 @@
 // The `contacts` target: email required, valid and unique (the upsert key, stored lower-cased); name
 // required; company, country and phone optional.
 import type pg from "pg";
-import type { FieldError, Target, UpsertResult, Validated } from "./target.ts";
+import { copyFrom, copyText } from "../../shared/copy-from.ts";
+import type { Duplicate, FieldError, PreparedRows, Target, UpsertResult, Validated } from "./target.ts";
 
 export interface Contact {
   email: string;
@@ -65,17 +66,21 @@ export function validateContact(raw: unknown): Validated<Contact> {
   };
 }
 
+// Each batch's rows arrive by COPY in a temporary table of the session, emptied at every commit (and
+// gone with a rollback, which is why every write asks for it again; that costs a catalog lookup).
+const COPY_IN = `
+create temp table if not exists import_contacts
+  (email text, name text, company text, country text, phone text, line_no int) on commit delete rows;
+copy pg_temp.import_contacts (email, name, company, country, phone, line_no) from stdin`;
+
 // The WHERE clause makes a later line of the same job never overwrite an earlier one: such a row is a
 // duplicate inside the file and is reported, while a row from another (older) job is updated. The final
 // SELECT reads the pre-statement snapshot, so for a skipped row (and only those are looked up) it finds
 // the line that wrote the email first.
 const UPSERT = `
-with input as (
-  select * from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[])
-    as t(email, name, company, country, phone, line_no)
-), applied as (
+with applied as (
   insert into public.contacts as c (email, name, company, country, phone, import_job_id, import_line_no)
-  select email, name, company, country, phone, $1::uuid, line_no from input
+  select email, name, company, country, phone, $1::uuid, line_no from pg_temp.import_contacts
   on conflict (email) do update
     set name = excluded.name, company = excluded.company, country = excluded.country, phone = excluded.phone,
         import_job_id = excluded.import_job_id, import_line_no = excluded.import_line_no, updated_at = now()
@@ -84,42 +89,47 @@ with input as (
 )
 select i.line_no, i.email,
        (select c.import_line_no from public.contacts c where c.email = i.email) as first_line
-from input i
+from pg_temp.import_contacts i
 where not exists (select from applied a where a.line_no = i.line_no)`;
 
-async function upsert(
-  client: pg.ClientBase,
-  jobId: string,
-  rows: { lineNo: number; row: Contact }[],
-): Promise<UpsertResult> {
-  // One statement cannot upsert the same key twice, so duplicates inside the batch are settled here.
+/** One statement cannot upsert the same key twice, so duplicates inside the rows are settled here. */
+function prepare(rows: { lineNo: number; row: Contact }[]): PreparedRows {
   const firstLine = new Map<string, number>();
-  const unique: { lineNo: number; row: Contact }[] = [];
-  const duplicates: UpsertResult["duplicates"] = [];
-  for (const r of rows) {
-    const seen = firstLine.get(r.row.email);
+  const unique: [string, string, string | null, string | null, string | null, number][] = [];
+  const duplicates: Duplicate[] = [];
+  for (const { lineNo, row } of rows) {
+    const seen = firstLine.get(row.email);
     if (seen === undefined) {
-      firstLine.set(r.row.email, r.lineNo);
-      unique.push(r);
+      firstLine.set(row.email, lineNo);
+      unique.push([row.email, row.name, row.company, row.country, row.phone, lineNo]);
     } else {
-      duplicates.push({ lineNo: r.lineNo, field: "email", message: duplicateMessage(r.row.email, seen) });
+      duplicates.push({ lineNo, field: "email", message: duplicateMessage(row.email, seen) });
     }
   }
-  if (unique.length === 0) return { applied: 0, duplicates };
-  const col = <K extends keyof Contact>(k: K) => unique.map((u) => u.row[k]);
-  const res = await client.query<{ line_no: number; email: string; first_line: number }>(UPSERT, [
-    jobId,
-    col("email"),
-    col("name"),
-    col("company"),
-    col("country"),
-    col("phone"),
-    unique.map((u) => u.lineNo),
-  ]);
-  for (const d of res.rows) {
-    duplicates.push({ lineNo: d.line_no, field: "email", message: duplicateMessage(d.email, d.first_line) });
-  }
-  return { applied: unique.length - res.rows.length, duplicates };
+  return { count: unique.length, copy: copyText(unique), duplicates };
+}
+
+async function write(
+  client: pg.ClientBase,
+  jobId: string,
+  rows: PreparedRows,
+  meanwhile?: () => void,
+): Promise<UpsertResult> {
+  if (rows.count === 0) return { applied: 0, duplicates: [] };
+  await copyFrom(client, COPY_IN, rows.copy);
+  const upsert = client.query<{ line_no: number; email: string; first_line: number }>({
+    name: "import-contacts-upsert",
+    text: UPSERT,
+    values: [jobId],
+  });
+  meanwhile?.();
+  const res = await upsert;
+  const duplicates = res.rows.map((d) => ({
+    lineNo: d.line_no,
+    field: "email",
+    message: duplicateMessage(d.email, d.first_line),
+  }));
+  return { applied: rows.count - duplicates.length, duplicates };
 }
 
 function duplicateMessage(email: string, firstLine: number): string {
@@ -130,5 +140,6 @@ export const contacts: Target<Contact> = {
   name: "contacts",
   requiredFields: ["email", "name"],
   validate: validateContact,
-  upsert,
+  prepare,
+  write,
 };
