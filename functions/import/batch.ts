@@ -22,7 +22,8 @@ const COMMIT_MODE =
 
 // The attempt is counted in its own transaction, so an attempt that fails still counts; none is
 // counted once the job is failed (canceled). Both this and the batch's first statement take the job's
-// turn first, which a cancel takes too: see 20261128004102_import_lock_batch.sql.
+// turn first, which a cancel takes too: see app.import_lock_batch in
+// supabase/migrations/20261121000300_import.sql.
 const COUNT_ATTEMPT = "select app.import_count_attempt($1, $2, $3) as attempts";
 
 // First statement of the batch transaction: the job's turn, the job row's lock and the batch row's

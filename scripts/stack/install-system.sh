@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the system pieces the local stack needs, idempotently: Postgres 15 with pg_cron,
-# plpgsql_check and pgbouncer (Debian bookworm packages) and pgvector (not packaged for bookworm, so built from Debian's trixie source
+# plpgsql_check, pgTAP and pgbouncer (Debian bookworm packages) and pgvector (not packaged for bookworm, so built from Debian's trixie source
 # package). Fast when everything is present: it only checks files.
 set -euo pipefail
 
@@ -37,6 +37,12 @@ fi
 if [ ! -f "$PG_LIB/plpgsql_check.so" ]; then
   echo "install-system: installing postgresql-15-plpgsql-check"
   apt_install postgresql-15-plpgsql-check
+fi
+
+# pgTAP and pg_prove for the SQL tests in supabase/tests (`supabase test db` would need Docker).
+if [ ! -f "$PG_EXT/pgtap.control" ] || ! command -v pg_prove >/dev/null; then
+  echo "install-system: installing pgTAP and pg_prove"
+  apt_install postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 fi
 
 # pgbouncer, the transaction pooler standing in for Supavisor. The stack runs its own instance; the

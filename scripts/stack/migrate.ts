@@ -42,6 +42,12 @@ export async function applyMigrations(dbUrl: string, workdir = ROOT): Promise<st
   const { code, output } = await run(SUPABASE_BIN, args);
   const applied = appliedFromOutput(output);
   if (code !== 0) {
+    if (/Remote migration versions not found in local migrations directory/.test(output)) {
+      throw new Error(
+        "the database's migration history names versions that supabase/migrations no longer has (the " +
+          "migrations were reorganised): `npm run stack -- reset` rebuilds the local database (its data is lost)",
+      );
+    }
     const failed = applied.at(-1);
     const detail = output
       .split("\n")

@@ -48,6 +48,15 @@ create table if not exists public.generated_images (
   started_at timestamptz,
   finished_at timestamptz,
   updated_at timestamptz not null default now(),
+  -- owner: the workflow id (`images/<id>` or `images/<id>/retry-<n>`) whose branch generates the style;
+  --   set when that run starts. Only the owner's writes count (db.ts checks it on every write).
+  -- caller, calling_since: the run whose provider call for the style is in flight, and since when. A new
+  --   owner waits for a previous run's call to end before making its own, so calls are never doubled; a
+  --   call older than the longest a provider call may take (OPENAI_TIMEOUT_MS is at most 10 minutes) is
+  --   taken to have died with its worker.
+  owner text,
+  caller text,
+  calling_since timestamptz,
   primary key (request_id, style)
 );
 
@@ -72,6 +81,24 @@ create trigger image_requests_start_workflow
   after insert on public.image_requests
   for each row execute function app.post_webhook('images-webhook');
 
+drop trigger if exists image_requests_guard on public.image_requests;
+create trigger image_requests_guard
+  before update on public.image_requests
+  for each row execute function app.guard_workflow_row(
+    'image request', 'images',
+    'prompt,styles,options',
+    'status,error,images_total,images_succeeded,images_failed,started_at,finished_at');
+
+drop trigger if exists image_requests_refuse_running_delete on public.image_requests;
+create trigger image_requests_refuse_running_delete
+  before delete on public.image_requests
+  for each row execute function app.refuse_deleting_running_row('image request', 'images');
+
+drop trigger if exists image_requests_refuse_reused_id on public.image_requests;
+create trigger image_requests_refuse_reused_id
+  before insert on public.image_requests
+  for each row execute function app.refuse_reused_workflow_id('image request', 'images');
+
 -- On a hosted project the images go to a public Storage bucket; create it with the schema. The local
 -- stack has no storage schema (a folder stands in for the bucket), so this is skipped there.
 do $$
@@ -81,3 +108,40 @@ begin
   end if;
 end
 $$;
+
+-- cancel_workflow('images/<id>') calls this once it has canceled the root (see cancel_workflow in
+-- 20261121000600_operations.sql): the row people watch ends `failed` with an error that says it was
+-- canceled, which keeps the table's documented statuses and lets retry_workflow resume it.
+-- A style whose generation was still running stays failed even if its provider call returns later
+-- (the worker stores nothing for a style that is no longer running, and recordSuccess only completes
+-- a running one), so the request's counts hold. A style that was retrying keeps its last error.
+create or replace function app.workflow_canceled_images(row_id text)
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  update public.generated_images
+     set status = 'failed', error = 'canceled' || coalesce(' while retrying: ' || error, ''),
+         finished_at = now(), updated_at = now()
+   where request_id::text = row_id and status in ('pending', 'running');
+  with counts as (
+    select count(*) filter (where g.status = 'succeeded')::int as succeeded,
+           count(*) filter (where g.status = 'failed')::int as failed
+      from public.generated_images g
+     where g.request_id::text = row_id
+  )
+  update public.image_requests r
+     set status = case when c.succeeded = 0 then 'failed' else 'partially_succeeded' end,
+         images_succeeded = c.succeeded, images_failed = c.failed, finished_at = now(),
+         -- Its workflow did start, even if no step ran yet: a retry may run it (see startRequest).
+         started_at = coalesce(r.started_at, now()),
+         error = 'canceled with cancel_workflow: ' || c.succeeded || ' of ' || cardinality(r.styles)
+              || ' styles were generated; retry_workflow generates the rest'
+    from counts c
+   where r.id::text = row_id and r.status in ('queued', 'running');
+end
+$$;
+
+revoke all on function app.workflow_canceled_images(text) from public;

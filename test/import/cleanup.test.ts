@@ -32,7 +32,7 @@ async function job(status: string, finishedAgo: string | null): Promise<string> 
   return id;
 }
 
-describe("app.delete_staged_import_rows", () => {
+describe("app.delete_kept_import_sources", () => {
   it("deletes the kept source bytes of jobs that finished over a day ago, and only those", async () => {
     const old = {
       succeeded: await job("succeeded", "2 days"),
@@ -43,7 +43,7 @@ describe("app.delete_staged_import_rows", () => {
       failed: await job("failed", "3 days"),
       importing: await job("importing", null),
     };
-    const { rows } = await pool.query<{ n: number }>("select app.delete_staged_import_rows() as n");
+    const { rows } = await pool.query<{ n: number }>("select app.delete_kept_import_sources() as n");
     expect(rows[0]!.n).toBe(20);
     const left = async (id: string) =>
       (
@@ -54,7 +54,7 @@ describe("app.delete_staged_import_rows", () => {
       ).rows[0]!.n;
     for (const id of Object.values(old)) expect(await left(id)).toBe(0);
     for (const id of Object.values(keep)) expect(await left(id)).toBe(10);
-    expect((await pool.query<{ n: number }>("select app.delete_staged_import_rows() as n")).rows[0]!.n).toBe(
+    expect((await pool.query<{ n: number }>("select app.delete_kept_import_sources() as n")).rows[0]!.n).toBe(
       0,
     );
   });
@@ -64,10 +64,10 @@ describe("app.delete_staged_import_rows", () => {
     await c.connect();
     try {
       const { rows } = await c.query(
-        "select schedule, command from cron.job where jobname = 'import-staged-rows-cleanup'",
+        "select schedule, command from cron.job where jobname = 'import-kept-sources-cleanup'",
       );
       expect(rows).toEqual([
-        { schedule: "47 3 * * *", command: "select app.delete_staged_import_rows(interval '1 day')" },
+        { schedule: "47 3 * * *", command: "select app.delete_kept_import_sources(interval '1 day')" },
       ]);
     } finally {
       await c.end();

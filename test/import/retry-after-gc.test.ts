@@ -37,7 +37,7 @@ describe("retry_workflow after the workflow's record is gone", () => {
     await h.pool.query("delete from app.import_fault_injections where job_id = $1", [id]);
     // The test's workers are in their own group: point the retry there, as the newest import was.
     await h.pool.query(
-      `select resonate.rpc_call('promise.create', jsonb_build_object('id', 'import/marker-' || $1::text,
+      `select app.rpc_call('promise.create', jsonb_build_object('id', 'import/marker-' || $1::text,
          'timeoutAt', 1, 'tags', jsonb_build_object('resonate:target', $2::text)))`,
       [uid(), `poll://any@${h.group}`],
     );

@@ -73,7 +73,7 @@ describe("reused workflow ids", () => {
     ).toBe(202);
     // The workflow ran (settled here by hand: no worker in this test), then the row was deleted.
     await h.pool.query(
-      `select resonate.rpc_call('promise.settle', jsonb_build_object('id', $1::text, 'state', 'resolved',
+      `select app.rpc_call('promise.settle', jsonb_build_object('id', $1::text, 'state', 'resolved',
          'value', jsonb_build_object('headers', '{}'::jsonb, 'data', '')))`,
       [`import/${id}`],
     );
@@ -95,12 +95,12 @@ describe("reused workflow ids", () => {
     );
     const id = rows[0]!.id;
     await h.pool.query(
-      `select resonate.rpc_call('promise.create', jsonb_build_object('id', $1::text,
+      `select app.rpc_call('promise.create', jsonb_build_object('id', $1::text,
          'timeoutAt', 9999999999999, 'param', '{}'::jsonb, 'tags', '{}'::jsonb))`,
       [`images/${id}`],
     );
     await h.pool.query(
-      `select resonate.rpc_call('promise.settle', jsonb_build_object('id', $1::text, 'state', 'rejected',
+      `select app.rpc_call('promise.settle', jsonb_build_object('id', $1::text, 'state', 'rejected',
          'value', jsonb_build_object('headers', '{}'::jsonb, 'data', '')))`,
       [`images/${id}`],
     );

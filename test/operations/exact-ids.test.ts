@@ -13,7 +13,7 @@ let requestId: string;
 
 async function rpc(kind: string, data: Record<string, unknown>): Promise<number> {
   const { rows } = await pool.query<{ status: number }>(
-    "select (resonate.rpc_call($1, $2::jsonb) -> 'head' ->> 'status')::int as status",
+    "select (app.rpc_call($1, $2::jsonb) -> 'head' ->> 'status')::int as status",
     [kind, JSON.stringify(data)],
   );
   return rows[0]!.status;

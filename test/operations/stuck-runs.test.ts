@@ -35,7 +35,7 @@ describe("03_stuck_runs.sql", () => {
     const [queued, importing, healthy] = ids.rows.map((r) => `import/${r.id}`);
     // The healthy one's workflow is running.
     await client.query(
-      "select resonate.rpc_call('promise.create', jsonb_build_object('id', $1::text, 'timeoutAt', 9999999999999))",
+      "select app.rpc_call('promise.create', jsonb_build_object('id', $1::text, 'timeoutAt', 9999999999999))",
       [healthy],
     );
     const { rows } = await client.query<{ workflow_id: string; status: string; why: string }>(

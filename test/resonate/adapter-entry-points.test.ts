@@ -1,4 +1,4 @@
-// The entry points our Network adapter calls (supabase/migrations/20261128003101_network_adapter.sql),
+// The entry points our Network adapter calls (supabase/migrations/20261121000190_resonate_worker_entry_points.sql),
 // at the SQL level: a batch answers each request as resonate_rpc would and one failure does not undo
 // the others; a local step's two requests sent together are written once and answered exactly as
 // if sent one after the other; a registered worker's tasks go back to its group the moment its

@@ -35,7 +35,7 @@ async function asServiceRole(kind: string, data: unknown, head: Record<string, u
 describe("the debug gate", () => {
   it("refuses service_role's debug requests with 403 even after set resonate.debug_time = on", async () => {
     await client.query(
-      "select resonate.rpc_call('promise.create', jsonb_build_object('id', 'keep-me', 'timeoutAt', 9999999999999))",
+      "select app.rpc_call('promise.create', jsonb_build_object('id', 'keep-me', 'timeoutAt', 9999999999999))",
     );
     for (const kind of ["debug.reset", "debug.tick", "debug.snap"]) {
       expect(await asServiceRole(kind, kind === "debug.tick" ? { time: 9_999_999_999_999 } : {})).toEqual({

@@ -1,13 +1,13 @@
 -- Entry points for the worker's own Network adapter (functions/shared/store/): many requests in one
 -- call and one commit, one round trip per delivery tick, and worker liveness read from the database
 -- session itself. These are additions: resonate_rpc, process_timeouts, dequeue_execute, dequeue_unblock
--- and outbox_channel are untouched, so the SDK's PostgresNetwork keeps working exactly as before.
+-- and outbox_channel stay as they are, so the SDK's PostgresNetwork keeps working against this schema.
 
 -- ---------------------------------------------------------------------------------------------
 -- Batches
 -- ---------------------------------------------------------------------------------------------
 
--- One request, answered exactly as resonate_rpc answers it (20261128001106_debug_gate_is_a_role.sql),
+-- One request, answered exactly as resonate_rpc answers it (20261121000180_resonate_entry_points.sql),
 -- except that a lock conflict (deadlock, serialization failure, lock timeout, a concurrent insert of
 -- the same id) answers null instead of being waited out and retried here: inside a batch the locks
 -- of the batch's earlier requests stay held until it commits, so the conflict would outlive every
@@ -255,17 +255,6 @@ $$;
 -- version exactly as after a lease expiry.
 -- ---------------------------------------------------------------------------------------------
 
-create table if not exists resonate.workers (
-  pid           text collate "C" primary key,
-  -- The worker's group address: its peers there, which will run its released tasks, watch it.
-  anycast       text not null,
-  -- The advisory lock (namespace, lock_key) the registering session holds. A fresh key per
-  -- registration, so a restarted worker under the same id never waits on its predecessor's lock.
-  lock_key      integer not null,
-  registered_at bigint not null
-);
-create sequence if not exists resonate.worker_lock_keys as integer cycle;
-
 -- The first key of the two-integer advisory lock space this schema uses ('reso').
 create or replace function resonate._worker_lock_ns() returns integer
 language sql immutable as $$ select 1919251311 $$;
@@ -418,39 +407,4 @@ $$;
 create or replace function resonate.held_tasks(pid text) returns table (id text, version integer)
 language sql stable security definer set search_path = pg_catalog, pg_temp as $$
   select t.id::text, t.version from resonate.tasks t where t.pid = held_tasks.pid and t.state = 'acquired'
-$$;
-
--- ---------------------------------------------------------------------------------------------
--- Privileges, as for the other entry points: nothing for anon/authenticated, the entry points and
--- read access for service_role.
--- ---------------------------------------------------------------------------------------------
-
-revoke all on table resonate.workers from public;
-revoke all on sequence resonate.worker_lock_keys from public;
-revoke all on function
-  resonate._rpc_once(jsonb),
-  resonate._answer_head(jsonb),
-  resonate._step_fused(jsonb, jsonb),
-  resonate.resonate_batch(jsonb),
-  resonate._worker_lock_ns(),
-  resonate._release_tasks(text[], bigint),
-  resonate.worker_register(text, text, text, text[]),
-  resonate._release_dead_workers(text, text, bigint),
-  resonate._claim_executes(text, integer, bigint),
-  resonate.worker_tick(text, text, text, integer, integer),
-  resonate.held_tasks(text)
-from public;
-
-do $$
-begin
-  if exists (select from pg_roles where rolname = 'service_role') then
-    grant select on table resonate.workers to service_role;
-    grant execute on function
-      resonate.resonate_batch(jsonb),
-      resonate.worker_register(text, text, text, text[]),
-      resonate.worker_tick(text, text, text, integer, integer),
-      resonate.held_tasks(text)
-    to service_role;
-  end if;
-end
 $$;
