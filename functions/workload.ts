@@ -1,7 +1,9 @@
-// What a workload gives the worker: a name and a function that registers its durable workflows and
-// steps on the worker's Resonate client. The worker knows nothing else about any workload.
+// What a workload gives the worker: its route (kind, workflow, table: functions/route.ts) and a function
+// that registers its durable workflows and steps on the worker's Resonate client, the route's workflow
+// among them. The worker knows nothing else about any workload.
 import type { Resonate } from "@resonatehq/sdk";
 import type pg from "pg";
+import type { WorkloadRoute } from "./route.ts";
 import type { AppConfig } from "./shared/config.ts";
 import type { Logger } from "./shared/log.ts";
 
@@ -12,6 +14,6 @@ export interface WorkerDeps {
 }
 
 export interface Workload {
-  name: string;
+  route: WorkloadRoute;
   register(resonate: Resonate, deps: WorkerDeps): void;
 }

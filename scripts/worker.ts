@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const worker = process.env.WORKER_ID || `worker-${process.pid}`;
   await runWorker(config, worker, ({ resonate, pool, log }) => {
     for (const w of workloads) w.register(resonate, { pool, config, log });
-    return workloads.map((w) => w.name);
+    return workloads.map((w) => w.route.kind);
   });
 }
 

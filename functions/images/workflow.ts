@@ -26,7 +26,6 @@ import { type ImageProvider, PermanentProviderError, TransientProviderError } fr
 import type { ImageStorage } from "./storage.ts";
 import { isRequestId } from "./validate.ts";
 
-export const WORKFLOW_NAME = "generateImages";
 export const DEPENDENCY = "images";
 
 export interface ImagesDeps {

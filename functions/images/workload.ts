@@ -7,9 +7,10 @@ import type { Workload } from "../workload.ts";
 import { type ImagesConfig, loadImagesConfig } from "./config.ts";
 import { openAiProvider } from "./openai.ts";
 import type { ImageProvider } from "./provider.ts";
+import { imagesRoute } from "./route.ts";
 import { simulatedProvider } from "./simulated.ts";
 import { type ImageStorage, supabaseStorage } from "./storage.ts";
-import { DEPENDENCY, generateImages, type ImagesDeps, WORKFLOW_NAME } from "./workflow.ts";
+import { DEPENDENCY, generateImages, type ImagesDeps } from "./workflow.ts";
 
 export function buildProvider(cfg: ImagesConfig): ImageProvider {
   if (cfg.provider === "openai") {
@@ -28,7 +29,7 @@ export function buildStorage(app: AppConfig, cfg: ImagesConfig): ImageStorage {
 }
 
 export const imagesWorkload: Workload = {
-  name: "images",
+  route: imagesRoute,
   register(resonate, { pool, config, log }) {
     const cfg = loadImagesConfig();
     const deps: ImagesDeps = {
@@ -39,6 +40,6 @@ export const imagesWorkload: Workload = {
       log: log.child({ workload: "images" }),
     };
     resonate.setDependency(DEPENDENCY, deps);
-    resonate.register(WORKFLOW_NAME, generateImages);
+    resonate.register(imagesRoute.workflow, generateImages);
   },
 };

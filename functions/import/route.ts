@@ -3,13 +3,10 @@
 import type { WebhookRoute } from "../shared/webhook.ts";
 import { type JobSpec, parseJobSpec } from "./job-spec.ts";
 
-/** Name the workers register the import workflow under. */
-export const WORKFLOW_NAME = "importJob";
-
 export const importRoute: WebhookRoute<JobSpec> = {
   table: "public.import_jobs",
   kind: "import",
-  workflow: WORKFLOW_NAME,
+  workflow: "importJob",
   validate: parseJobSpec,
   rowId: (record) => (typeof record.id === "string" ? record.id : undefined),
   args: (spec) => [spec.id],

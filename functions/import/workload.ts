@@ -2,11 +2,11 @@
 // import-webhook Edge Function with id `import/<job id>`.
 import { localAccessFromEnv } from "../shared/local-mode.ts";
 import type { Workload } from "../workload.ts";
-import { WORKFLOW_NAME } from "./route.ts";
+import { importRoute } from "./route.ts";
 import { importWorkflow } from "./workflow.ts";
 
 export const importWorkload: Workload = {
-  name: "import",
+  route: importRoute,
   register(resonate, { pool, config, log }) {
     const workflow = importWorkflow(
       {
@@ -18,6 +18,6 @@ export const importWorkload: Workload = {
       },
       { retries: config.import.batchRetries, delayMs: config.import.batchRetryDelayMs },
     );
-    resonate.register(WORKFLOW_NAME, workflow);
+    resonate.register(importRoute.workflow, workflow);
   },
 };

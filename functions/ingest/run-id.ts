@@ -1,3 +1,5 @@
+import { ingestRoute } from "./route.ts";
+
 // Run ids: the UTC date, so every trigger on one day lands on the same durable run (`ingest/<date>`) and
 // the next day starts a fresh one; a forced run gets a time suffix and so a new workflow.
 export function runIdFor(now: Date, force: boolean): string {
@@ -7,11 +9,8 @@ export function runIdFor(now: Date, force: boolean): string {
   return `${date}-force-${iso.slice(11, 23).replace(/[:.]/g, "")}`;
 }
 
-/** The name the workers register the crawl under. */
-export const CRAWL_WORKFLOW = "crawlCorpus";
-
 export function ingestWorkflowId(runId: string): string {
-  return `ingest/${runId}`;
+  return `${ingestRoute.kind}/${runId}`;
 }
 
 export function isRunId(s: string): boolean {

@@ -3,15 +3,15 @@
 import type { Workload } from "../workload.ts";
 import { embeddingsConfigFromEnv } from "./embeddings.ts";
 import { createIndexer, maxChunksPerPageFromEnv } from "./indexer.ts";
-import { CRAWL_WORKFLOW } from "./run-id.ts";
+import { ingestRoute } from "./route.ts";
 import { ingestWorkflows } from "./workflow.ts";
 
 export const ingestWorkload: Workload = {
-  name: "ingest",
+  route: ingestRoute,
   register(resonate, { pool, log }) {
     // Threads start with the first index pass, not with the worker.
     const indexer = createIndexer(embeddingsConfigFromEnv(), { maxChunksPerPage: maxChunksPerPageFromEnv() });
     const wf = ingestWorkflows({ pool, indexer, log: log.child({ workload: "ingest" }) });
-    resonate.register(CRAWL_WORKFLOW, wf.crawlCorpus);
+    resonate.register(ingestRoute.workflow, wf.crawlCorpus);
   },
 };

@@ -2,6 +2,8 @@
 // body, and start the table's workflow keyed by the row id. A workload adds a `WebhookRoute`; it never
 // copies this file. Pure request logic: starting and recording are injected, so this is unit-tested
 // without a database and wired to Resonate in `edge-webhook.ts`.
+
+import type { WorkloadRoute } from "../route.ts";
 import { HttpError, json, readJsonBody } from "./http.ts";
 import { bearerToken, secretsEqual } from "./secrets.ts";
 
@@ -16,13 +18,8 @@ export interface DatabaseWebhook {
 
 export type Validation<T> = { ok: true; value: T } | { ok: false; error: string };
 
-export interface WebhookRoute<T> {
-  /** Table whose INSERTs start the workflow, as `schema.table`. */
-  table: string;
-  /** Workflow id prefix: ids are `<kind>/<row id>`. */
-  kind: string;
-  /** Name the workflow is registered under on the workers. */
-  workflow: string;
+/** A workload whose rows start its workflow when inserted: its table's INSERTs reach a webhook. */
+export interface WebhookRoute<T> extends WorkloadRoute {
   /** Validates the inserted row; the message must say what to fix. */
   validate(record: Record<string, unknown>): Validation<T>;
   rowId(record: Record<string, unknown>): string | undefined;

@@ -37,13 +37,26 @@ export interface SqlTestResult {
 export function runSqlTest(url: string, file: string): Promise<SqlTestResult> {
   const u = new URL(url);
   const args = [
-    "--host", u.hostname, "--port", u.port, "--username", decodeURIComponent(u.username),
-    "--dbname", u.pathname.slice(1), "--verbose", "--failures", file,
+    "--host",
+    u.hostname,
+    "--port",
+    u.port,
+    "--username",
+    decodeURIComponent(u.username),
+    "--dbname",
+    u.pathname.slice(1),
+    "--verbose",
+    "--failures",
+    file,
   ];
   return new Promise((resolve, reject) => {
     const child = spawn("pg_prove", args, {
       // pgTAP's functions live in schema extensions, on the search path of postgres on a hosted project.
-      env: { ...process.env, PGPASSWORD: decodeURIComponent(u.password), PGOPTIONS: "-c search_path=public,extensions" },
+      env: {
+        ...process.env,
+        PGPASSWORD: decodeURIComponent(u.password),
+        PGOPTIONS: "-c search_path=public,extensions",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
