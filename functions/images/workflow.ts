@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import type { Context } from "@resonatehq/sdk";
 import { Exponential } from "@resonatehq/sdk";
 import type pg from "pg";
+import { dependency } from "../shared/dependency.ts";
 import { errorMessage, type Logger } from "../shared/log.ts";
 import type { ImagesConfig } from "./config.ts";
 import {
@@ -23,10 +24,9 @@ import {
   styleStillRunning,
 } from "./db.ts";
 import { type ImageProvider, PermanentProviderError, TransientProviderError } from "./provider.ts";
+import { imagesRoute } from "./route.ts";
 import type { ImageStorage } from "./storage.ts";
 import { isRequestId } from "./validate.ts";
-
-export const DEPENDENCY = "images";
 
 export interface ImagesDeps {
   pool: pg.Pool;
@@ -39,11 +39,7 @@ export interface ImagesDeps {
 /** A provider's retry-after is honoured up to this; beyond it the retry policy's own delay applies. */
 const MAX_RETRY_AFTER_MS = 60_000;
 
-function deps(ctx: Context): ImagesDeps {
-  const d = ctx.getDependency<ImagesDeps>(DEPENDENCY);
-  if (!d) throw new Error(`dependency "${DEPENDENCY}" is not set; register the images workload first`);
-  return d;
-}
+const deps = (ctx: Context) => dependency<ImagesDeps>(ctx, imagesRoute.kind);
 
 export function objectPath(requestId: string, style: string): string {
   return `${requestId}/${style}.png`;

@@ -10,7 +10,7 @@ import type { ImageProvider } from "./provider.ts";
 import { imagesRoute } from "./route.ts";
 import { simulatedProvider } from "./simulated.ts";
 import { type ImageStorage, supabaseStorage } from "./storage.ts";
-import { DEPENDENCY, generateImages, type ImagesDeps } from "./workflow.ts";
+import { generateImages, type ImagesDeps } from "./workflow.ts";
 
 export function buildProvider(cfg: ImagesConfig): ImageProvider {
   if (cfg.provider === "openai") {
@@ -39,7 +39,7 @@ export const imagesWorkload: Workload = {
       retry: cfg.retry,
       log: log.child({ workload: "images" }),
     };
-    resonate.setDependency(DEPENDENCY, deps);
+    resonate.setDependency(imagesRoute.kind, deps);
     resonate.register(imagesRoute.workflow, generateImages);
   },
 };

@@ -9,11 +9,11 @@
 import type pg from "pg";
 import { applyBatch, type BatchOutcome, countAttempt, recordFailure } from "./batch.ts";
 import { type PreparedBatch, prepareBatch, sliceBatches } from "./batch-input.ts";
+import { loadJob, markJobFailed } from "./db.ts";
 import type { ImportDeps } from "./deps.ts";
 import { isSourceChanged, JobGoneError } from "./errors.ts";
 import { handled } from "./in-flight.ts";
 import { parseJobSpec } from "./job-spec.ts";
-import { loadJob, markJobFailed } from "./jobs.ts";
 import { loadPin, openPinned } from "./pin.ts";
 import { readPlans } from "./plan.ts";
 import { getTarget } from "./targets/registry.ts";

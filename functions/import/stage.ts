@@ -5,12 +5,12 @@
 // crash starts over: nothing it wrote is used before it commits the job as `importing`.
 import type { ErrorRows } from "./batch-input.ts";
 import { batchCount } from "./batches.ts";
+import { loadJob, markJobFailed, TERMINAL } from "./db.ts";
 import { gunzipIfCompressed, isGzip } from "./decompress.ts";
 import type { ImportDeps } from "./deps.ts";
 import { InputError, JobGoneError } from "./errors.ts";
 import { OneInFlight } from "./in-flight.ts";
 import { type JobSpec, parseJobSpec } from "./job-spec.ts";
-import { loadJob, markJobFailed, TERMINAL } from "./jobs.ts";
 import { LineTap } from "./line-tap.ts";
 import { readLines } from "./lines.ts";
 import { CsvParser, JsonLinesParser, type ParsedItem, type RecordParser } from "./parse.ts";

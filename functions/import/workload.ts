@@ -1,23 +1,24 @@
 // The import workload's registration with the worker: workflow "importJob", started by the
-// import-webhook Edge Function with id `import/<job id>`.
+// import-webhook Edge Function with id `import/<job id>`; its steps read their dependencies from the
+// worker's Resonate client.
 import { localAccessFromEnv } from "../shared/local-mode.ts";
 import type { Workload } from "../workload.ts";
 import { importRoute } from "./route.ts";
-import { importWorkflow } from "./workflow.ts";
+import type { ImportWorkflowDeps } from "./steps.ts";
+import { importJob } from "./workflow.ts";
 
 export const importWorkload: Workload = {
   route: importRoute,
   register(resonate, { pool, config, log }) {
-    const workflow = importWorkflow(
-      {
-        pool,
-        log: log.child({ workload: "import" }),
-        fileRoot: config.import.fileRoot,
-        local: localAccessFromEnv(),
-        asyncCommit: config.resonate.serverUrl === undefined,
-      },
-      { retries: config.import.batchRetries, delayMs: config.import.batchRetryDelayMs },
-    );
-    resonate.register(importRoute.workflow, workflow);
+    const deps: ImportWorkflowDeps = {
+      pool,
+      log: log.child({ workload: "import" }),
+      fileRoot: config.import.fileRoot,
+      local: localAccessFromEnv(),
+      asyncCommit: config.resonate.serverUrl === undefined,
+      retry: { retries: config.import.batchRetries, delayMs: config.import.batchRetryDelayMs },
+    };
+    resonate.setDependency(importRoute.kind, deps);
+    resonate.register(importRoute.workflow, importJob);
   },
 };

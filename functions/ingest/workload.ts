@@ -1,17 +1,20 @@
 // The ingest workload's registration with the worker: `crawlCorpus`, started as `ingest/<run id>` by the
-// `ingest` Edge Function (nightly via pg_cron, or by hand).
+// `ingest` Edge Function (nightly via pg_cron, or by hand); its steps read their dependencies from the
+// worker's Resonate client.
 import type { Workload } from "../workload.ts";
 import { embeddingsConfigFromEnv } from "./embeddings.ts";
 import { createIndexer, maxChunksPerPageFromEnv } from "./indexer.ts";
 import { ingestRoute } from "./route.ts";
-import { ingestWorkflows } from "./workflow.ts";
+import type { IngestDeps } from "./steps.ts";
+import { crawlCorpus } from "./workflow.ts";
 
 export const ingestWorkload: Workload = {
   route: ingestRoute,
   register(resonate, { pool, log }) {
     // Threads start with the first index pass, not with the worker.
     const indexer = createIndexer(embeddingsConfigFromEnv(), { maxChunksPerPage: maxChunksPerPageFromEnv() });
-    const wf = ingestWorkflows({ pool, indexer, log: log.child({ workload: "ingest" }) });
-    resonate.register(ingestRoute.workflow, wf.crawlCorpus);
+    const deps: IngestDeps = { pool, indexer, log: log.child({ workload: "ingest" }) };
+    resonate.setDependency(ingestRoute.kind, deps);
+    resonate.register(ingestRoute.workflow, crawlCorpus);
   },
 };

@@ -5,7 +5,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Resonate } from "@resonatehq/sdk";
 import pg from "pg";
-import type { JobRow as ImportJobRow } from "../../functions/import/jobs.ts";
+import type { JobRow as ImportJobRow } from "../../functions/import/db.ts";
 import { createResonate, toWorkers } from "../../functions/shared/resonate-client.ts";
 import { STACK_DIR } from "../../scripts/stack/layout.ts";
 import { dropDatabase, freshDatabase } from "../support/db.ts";
