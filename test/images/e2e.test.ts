@@ -41,7 +41,7 @@ async function webhookResponse(id: string): Promise<{ status_code: number; conte
 describe("images end to end", () => {
   let finishedId: string;
 
-  it("finishes 300/600/900 ms styles in under 1.3 s from the insert", async () => {
+  it("runs 300/600/900 ms styles in parallel, straight from the insert", async () => {
     // The first request after a reload also pays for the Edge Function's connections; it is not the
     // one measured.
     const warm = await insertRequest(pool, {
@@ -62,7 +62,16 @@ describe("images end to end", () => {
     // The column rounds microseconds; JavaScript dates truncate them to milliseconds.
     expect(Math.abs(req.duration_ms! - fromInsert)).toBeLessThanOrEqual(1);
     expect(fromInsert).toBeGreaterThanOrEqual(900);
-    expect(fromInsert).toBeLessThan(1300);
+    // Straight from the insert: the webhook starts the workflow at once (a lost delivery would wait for
+    // the backstop's minutes). Coarse, since a loaded machine stretches every step; BENCHMARKS.md has the
+    // latency itself (bench:images).
+    expect(fromInsert).toBeLessThan(5_000);
+    // In parallel: every style's provider call started before the first one ended.
+    const { rows: spans } = await pool.query<{ overlap: boolean }>(
+      "select max(started_at) < min(finished_at) as overlap from public.generated_images where request_id = $1",
+      [id],
+    );
+    expect(spans[0]!.overlap).toBe(true);
     expect(JSON.parse((await webhookResponse(id)).content)).toEqual({ workflow_id: `images/${id}` });
     const images = await imageRows(pool, id);
     for (const img of Object.values(images)) {
