@@ -3,6 +3,7 @@
 // worker's Resonate client.
 import { localAccessFromEnv } from "../shared/local-mode.ts";
 import type { Workload } from "../workload.ts";
+import { loadImportConfig } from "./config.ts";
 import { importRoute } from "./route.ts";
 import type { ImportWorkflowDeps } from "./steps.ts";
 import { importJob } from "./workflow.ts";
@@ -10,13 +11,14 @@ import { importJob } from "./workflow.ts";
 export const importWorkload: Workload = {
   route: importRoute,
   register(resonate, { pool, config, log }) {
+    const cfg = loadImportConfig();
     const deps: ImportWorkflowDeps = {
       pool,
       log: log.child({ workload: "import" }),
-      fileRoot: config.import.fileRoot,
+      fileRoot: cfg.fileRoot,
       local: localAccessFromEnv(),
       asyncCommit: config.resonate.serverUrl === undefined,
-      retry: { retries: config.import.batchRetries, delayMs: config.import.batchRetryDelayMs },
+      retry: { retries: cfg.batchRetries, delayMs: cfg.batchRetryDelayMs },
     };
     resonate.setDependency(importRoute.kind, deps);
     resonate.register(importRoute.workflow, importJob);

@@ -7,7 +7,8 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-function str(name: string, fallback?: string): string {
+/** A string variable, required unless it has a fallback; exported like `int`. */
+export function str(name: string, fallback?: string): string {
   const v = readEnv(name);
   if (v !== undefined && v !== "") return v;
   if (fallback !== undefined) return fallback;
@@ -76,16 +77,6 @@ export interface AppConfig {
   shutdownGraceMs: number;
   /** Port of the worker's health check on 127.0.0.1; unset means no health server. */
   workerHealthPort: number | undefined;
-  import: ImportConfig;
-}
-
-export interface ImportConfig {
-  /** The only folder `file://` import sources may be read from. */
-  fileRoot: string;
-  /** Retries of a failing import batch after its first attempt (exponential backoff). */
-  batchRetries: number;
-  /** First retry delay of an import batch, ms; doubles per attempt. */
-  batchRetryDelayMs: number;
 }
 
 export function loadConfig(): AppConfig {
@@ -111,10 +102,5 @@ export function loadConfig(): AppConfig {
     workerConcurrency: int("WORKER_CONCURRENCY", 8, 1, 1024),
     shutdownGraceMs: int("WORKER_SHUTDOWN_GRACE_MS", 15_000, 0, 600_000),
     workerHealthPort: readEnv("WORKER_HEALTH_PORT") ? int("WORKER_HEALTH_PORT", 0, 1, 65_535) : undefined,
-    import: {
-      fileRoot: str("IMPORT_FILE_ROOT", ".stack/imports"),
-      batchRetries: int("IMPORT_BATCH_RETRIES", 5, 0, 100),
-      batchRetryDelayMs: int("IMPORT_BATCH_RETRY_DELAY_MS", 1_000, 1, 600_000),
-    },
   };
 }

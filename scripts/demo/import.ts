@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pg from "pg";
+import { loadImportConfig } from "../../functions/import/config.ts";
 import { loadConfig } from "../../functions/shared/config.ts";
 
 const FINAL = ["succeeded", "partially_succeeded", "failed"];
@@ -26,7 +27,7 @@ function demoCsv(tag: string): string {
 export async function demo(): Promise<void> {
   const cfg = loadConfig();
   const tag = `demo${Date.now().toString(36)}`;
-  const folder = resolve(cfg.import.fileRoot);
+  const folder = resolve(loadImportConfig().fileRoot);
   mkdirSync(folder, { recursive: true });
   const name = `${tag}.csv`;
   writeFileSync(join(folder, name), demoCsv(tag));
