@@ -2,9 +2,9 @@
 -- rejected_canceled (settled steps keep their outcome), returns how many it canceled (0 when it had
 -- finished), and once it canceled the root calls the workload's hook, which closes the row people watch
 -- (an import job turns failed, its running batch failed, finished batches stay done; an image request
--- counts its styles). An unknown id raises no_data_found.
+-- counts its styles; an ingest run turns failed). An unknown id raises no_data_found.
 begin;
-select plan(16);
+select plan(18);
 
 set local client_min_messages = error;
 insert into public.import_jobs (id, source_url, status, started_at, batches_total, batches_done) values
@@ -16,6 +16,7 @@ insert into public.import_batches (job_id, batch_index, status, rows) values
   ('00000000-0000-0000-0000-00000000000a', 2, 'pending', 10);
 insert into public.image_requests (id, prompt, styles, status, started_at) values
   ('00000000-0000-0000-0000-00000000000c', 'a cat', '{a,b,c}', 'running', now());
+insert into public.ingest_runs (id, status, started_at) values ('run-1', 'crawling', now());
 insert into public.generated_images (request_id, style, status) values
   ('00000000-0000-0000-0000-00000000000c', 'a', 'succeeded'),
   ('00000000-0000-0000-0000-00000000000c', 'b', 'running'),
@@ -30,7 +31,7 @@ begin
   foreach id in array array['import/00000000-0000-0000-0000-00000000000a:a', 'import/00000000-0000-0000-0000-00000000000a:b',
                             'import/00000000-0000-0000-0000-00000000000a:a:c', 'images/00000000-0000-0000-0000-00000000000c',
                             'import/00000000-0000-0000-0000-00000000000b/retry-1',
-                            'import/00000000-0000-0000-0000-00000000000b/retry-1:s'] loop
+                            'import/00000000-0000-0000-0000-00000000000b/retry-1:s', 'ingest/run-1'] loop
     perform app.rpc_call('promise.create', jsonb_build_object('id', id, 'timeoutAt', 9999999999999));
   end loop;
   perform app.rpc_call('promise.settle', '{"id": "import/00000000-0000-0000-0000-00000000000a:b", "state": "resolved"}');
@@ -70,6 +71,10 @@ select is((select status || ' ' || images_succeeded || '/' || images_failed from
           'the images hook counts the styles: one generated, the running and pending ones failed');
 select is((select array_agg(status order by style) from public.generated_images where request_id = '00000000-0000-0000-0000-00000000000c'),
           array['succeeded', 'failed', 'failed'], 'the generated style stays succeeded');
+
+select is(public.cancel_workflow('ingest/run-1'), 1, 'an ingest run''s workflow is canceled');
+select is((select status || ': ' || error from public.ingest_runs where id = 'run-1'),
+          'failed: canceled with cancel_workflow; retry_workflow runs it again', 'the ingest hook fails the run, saying why');
 
 select throws_ok($$select public.cancel_workflow('import/00000000-0000-0000-0000-0000000000ff')$$, 'P0002', null,
                  'an unknown workflow raises no_data_found');
