@@ -2,7 +2,7 @@
 -- cron expression of 5 or 6 fields, with steps, ranges, names and aliases, and day-of-month OR-ed with
 -- day-of-week when both are restricted (cron-parser's rule). Bad expressions are a 400 (RS400).
 begin;
-select plan(14);
+select plan(15);
 
 create function pg_temp.ms(t text) returns bigint language sql immutable as
   $$ select (extract(epoch from (t || '+00')::timestamptz) * 1000)::bigint $$;
@@ -32,6 +32,9 @@ select throws_ok($$select resonate._cron_next('61 * * * *', 0)$$, 'RS400', 'Inva
                  'a minute out of range is refused');
 select throws_ok($$select resonate._cron_next('* * *', 0)$$, 'RS400', 'Invalid cron expression',
                  'three fields are refused');
+
+select throws_ok($$select resonate._cron_next('0 0 30 2 *', 0)$$, 'RS400', 'Invalid cron expression',
+                 'a date that never comes (February 30) is refused rather than searched for ever');
 
 select * from finish();
 rollback;
