@@ -1,0 +1,23 @@
+-- app.pending_attempt(base): the pending attempt of a workflow among `<base>`, `<base>/retry-1`, ...,
+-- probed in order by primary key until the first missing number (retries are numbered consecutively);
+-- null when none is pending.
+begin;
+select plan(5);
+
+select is(app.pending_attempt('k/1'), null, 'no workflow: null');
+
+insert into resonate.promises (id, state, timeout_at, created_at) values ('k/1', 'pending', 9999999999999, 1);
+select is(app.pending_attempt('k/1'), 'k/1', 'the first run when it is pending');
+
+update resonate.promises set state = 'rejected', settled_at = 2 where id = 'k/1';
+select is(app.pending_attempt('k/1'), null, 'null once it settled');
+
+insert into resonate.promises (id, state, timeout_at, created_at, settled_at) values
+  ('k/1/retry-1', 'rejected', 9999999999999, 3, 4), ('k/1/retry-2', 'pending', 9999999999999, 5, null);
+select is(app.pending_attempt('k/1'), 'k/1/retry-2', 'a later retry that is pending');
+
+insert into resonate.promises (id, state, timeout_at, created_at) values ('k/2/retry-1', 'pending', 9999999999999, 1);
+select is(app.pending_attempt('k/2'), null, 'retries without a first run are not probed');
+
+select * from finish();
+rollback;
