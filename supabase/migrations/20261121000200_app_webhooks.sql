@@ -4,8 +4,8 @@
 -- the same migration works locally and on a hosted project.
 create schema if not exists app;
 revoke all on schema app from public;
--- Every function here revokes EXECUTE from public itself; this keeps a new one from forgetting to.
-alter default privileges in schema app revoke execute on functions from public;
+-- Every function here revokes PUBLIC's EXECUTE itself (a per-schema default privilege cannot);
+-- supabase/tests/resonate/privileges.test.sql fails on one that does not.
 -- For public.workflow_runs, which service_role reads and which calls app.workflow_attempts and
 -- app.like_literal (the only functions here service_role may execute).
 grant usage on schema app to service_role;
