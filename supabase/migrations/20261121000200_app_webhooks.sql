@@ -69,7 +69,8 @@ revoke all on function app.post_webhook() from public;
 -- the requests still queued, and the row they were for would stay 'queued' with no workflow forever.
 -- This backstop re-posts the webhook for such rows. It is safe to repeat: the Edge Function derives
 -- the workflow id from the row id, so a delivery that did arrive after all starts nothing new, and a
--- row the function refuses turns 'failed' and is no longer picked.
+-- row the function refuses turns 'failed' and is no longer picked. It also re-posts ingest triggers
+-- (app.ingest_triggers, 20261121000500_ingest.sql) that no run shows arrived.
 create or replace function app.repost_stuck_webhooks(older_than interval default interval '3 minutes')
 returns integer
 language plpgsql
@@ -78,6 +79,7 @@ set search_path = ''
 as $$
 declare
   stuck record;
+  trig record;
   reposted integer := 0;
 begin
   -- One branch per table whose AFTER INSERT trigger posts a webhook: the function it posts to, and the
@@ -103,6 +105,23 @@ begin
       reposted := reposted + 1;
     end if;
   end loop;
+  -- Ingest triggers (app.trigger_ingest) no run shows arrived, from the last day, at most 5 times each:
+  -- re-posting one that did arrive after all joins the same day's run, or (a forced one whose run is not
+  -- recorded yet) crawls once more.
+  for trig in
+    select t.id, t.force, t.trigger_name from app.ingest_triggers t
+     where t.posted_at < now() - older_than and t.requested_at > now() - interval '1 day'
+       and t.reposts < 5 and not app.ingest_trigger_arrived(t)
+     order by t.requested_at
+     limit 100
+  loop
+    if app.post_to_function('ingest', jsonb_build_object('force', trig.force, 'trigger', trig.trigger_name),
+                            10000) is not null then
+      update app.ingest_triggers set reposts = reposts + 1, posted_at = now() where id = trig.id;
+      reposted := reposted + 1;
+    end if;
+  end loop;
+  delete from app.ingest_triggers where requested_at < now() - interval '7 days';
   if reposted > 0 then
     raise log 'app.repost_stuck_webhooks: re-posted % webhook(s)', reposted;
   end if;

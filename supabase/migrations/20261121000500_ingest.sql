@@ -438,8 +438,43 @@ $$;
 
 revoke all on function public.search_chunks(extensions.vector, text, integer, text, bigint, integer) from public, anon, authenticated;
 
--- Posts to the `ingest` Edge Function with the bearer secret from Vault. pg_cron calls it nightly; an
--- operator can call it by hand (`select app.trigger_ingest(force := true)`).
+-- Every trigger app.trigger_ingest posted. A trigger is a request, not a row the run's workflow writes,
+-- so one lost with pg_net's unlogged queue (a crash, an immediate restart) would leave that night without
+-- a run; app.repost_stuck_webhooks (20261121000200_app_webhooks.sql) posts it again until a run shows it
+-- arrived (app.ingest_trigger_arrived).
+create table if not exists app.ingest_triggers (
+  id bigint generated always as identity primary key,
+  force boolean not null,
+  trigger_name text not null,
+  requested_at timestamptz not null default now(),
+  -- When it was last posted: a re-post waits as long as the first post did before it counts as lost.
+  posted_at timestamptz not null default now(),
+  reposts integer not null default 0
+);
+create index if not exists ingest_triggers_requested_at on app.ingest_triggers (requested_at);
+
+-- Whether a run shows the trigger arrived: the ingest function records the run's row (with its trigger
+-- label) as soon as it has started the workflow. A plain trigger joins the day's run (`ingest/<UTC date>`,
+-- functions/ingest/run-id.ts), which may exist from an earlier trigger that day; a forced one starts a new
+-- run, so a forced run recorded since it was requested is taken as its own (two forced triggers a moment
+-- apart, one of them lost, run once: a forced run crawls everything either way).
+create or replace function app.ingest_trigger_arrived(t app.ingest_triggers)
+returns boolean
+language sql
+stable
+set search_path = ''
+as $$
+  select exists (
+    select from public.ingest_runs r
+     where (r.forced = t.force and r.created_at >= t.requested_at)
+        or (not t.force and r.id = to_char(t.requested_at at time zone 'UTC', 'YYYY-MM-DD')))
+$$;
+
+revoke all on function app.ingest_trigger_arrived(app.ingest_triggers) from public;
+
+-- Posts to the `ingest` Edge Function with the bearer secret from Vault, and records the trigger for the
+-- backstop. pg_cron calls it nightly; an operator can call it by hand
+-- (`select app.trigger_ingest(force := true)`).
 create or replace function app.trigger_ingest(force boolean default false, trigger_name text default 'cron')
 returns bigint
 language plpgsql
@@ -453,6 +488,7 @@ begin
   if request_id is null then
     raise exception 'app.trigger_ingest: set Vault secrets functions_url and webhook_secret first';
   end if;
+  insert into app.ingest_triggers (force, trigger_name) values (force, trigger_name);
   return request_id;
 end
 $$;

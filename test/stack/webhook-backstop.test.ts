@@ -1,6 +1,7 @@
 // pg_net's queue is UNLOGGED on the platform and here: an immediate restart of Postgres with a webhook
 // request still queued loses that request. The backstop (app.repost_stuck_webhooks, every minute from
-// pg_cron) re-posts the webhook for the row, and the import then runs once.
+// pg_cron) re-posts the webhook for the row, and the import then runs once; and it posts a lost ingest
+// trigger again, and the run starts.
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, stopPostgres } from "../../scripts/stack/postgres.ts";
@@ -34,6 +35,8 @@ afterAll(async () => {
   await up();
   if (jobId) await q("delete from public.import_jobs where id = $1", [jobId]);
   await q("delete from public.contacts where email like $1", [`%@${tag}.test`]);
+  await q("delete from public.ingest_runs where trigger = $1", [tag]);
+  await q("delete from app.ingest_triggers where trigger_name = $1", [tag]);
 });
 
 describe("a webhook request lost with pg_net's unlogged queue", () => {
@@ -58,6 +61,13 @@ describe("a webhook request lost with pg_net's unlogged queue", () => {
       [jobId],
     );
     expect(queued[0]!.n).toBe(1);
+    // A forced ingest trigger, by hand, lost the same way (forced: its run is this trigger's alone).
+    await q("select app.trigger_ingest(true, $1)", [tag]);
+    const triggerQueued = await q<{ n: number }>(
+      "select count(*)::int as n from net.http_request_queue where convert_from(body, 'UTF8')::jsonb ->> 'trigger' = $1",
+      [tag],
+    );
+    expect(triggerQueued[0]!.n).toBe(1);
 
     stopPostgres("immediate");
     startPostgres();
@@ -73,14 +83,26 @@ describe("a webhook request lost with pg_net's unlogged queue", () => {
       [jobId],
     );
     expect(still[0]).toEqual({ status: "queued", workflows: 0 });
+    expect(await q("select id from public.ingest_runs where trigger = $1", [tag])).toEqual([]);
+
+    // What the every-minute cron job runs, with a threshold short enough for a test.
+    const reposted = await q<{ n: number }>("select app.repost_stuck_webhooks(interval '1 second') as n");
+    expect(reposted[0]!.n).toBeGreaterThanOrEqual(2);
+    // A second pass while the first delivery is in flight must not start a second import.
+    await q("select app.repost_stuck_webhooks(interval '1 second')");
+
+    // The ingest function records the run as soon as it has started its workflow; the run is canceled
+    // before a worker is up, since crawling this database's sources is not this test's business.
+    const run = await eventually(
+      "the re-posted trigger's run",
+      async () => (await q<{ id: string }>("select id from public.ingest_runs where trigger = $1", [tag]))[0],
+      30_000,
+    );
+    expect(await q("select count(*)::int as n from public.ingest_runs where trigger = $1", [tag])).toEqual([{ n: 1 }]);
+    await q("select public.cancel_workflow($1)", [`ingest/${run.id}`]);
 
     worker = startWorker();
     await worker.waitForOutput('"started"');
-    // What the every-minute cron job runs, with a threshold short enough for a test.
-    const reposted = await q<{ n: number }>("select app.repost_stuck_webhooks(interval '1 second') as n");
-    expect(reposted[0]!.n).toBeGreaterThanOrEqual(1);
-    // A second pass while the first delivery is in flight must not start a second import.
-    await q("select app.repost_stuck_webhooks(interval '1 second')");
 
     const job = await eventually(
       "the job to finish",
