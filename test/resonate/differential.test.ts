@@ -11,7 +11,10 @@ import { DEVIATIONS, formatFailure, runSeed, SchemaClient } from "./differential
 const SEEDS = Array.from({ length: 30 }, (_, i) => i + 1);
 const STEPS = 80;
 
-describe("resonate schema vs the SDK's reference Server (eager, 30 s retry, UTC cron)", () => {
+// A correctness check, not a timed one: at load 9 the 2,400 steps through the adapter took over 60 s.
+describe("resonate schema vs the SDK's reference Server (eager, 30 s retry, UTC cron)", {
+  timeout: 180_000,
+}, () => {
   let client: pg.Client;
   let sut: SchemaClient;
   let url: string;
