@@ -15,7 +15,7 @@ import { toStagingRow, writeStaging } from "../../functions/ingest/staging.ts";
 import { dropDatabase, freshDatabase, pool } from "../support/db.ts";
 
 const DB = "ingest_index_test";
-const FIXTURES = join(import.meta.dirname, "fixtures");
+const FIXTURES = join(import.meta.dirname, "../fixtures/ingest");
 const questions = JSON.parse(readFileSync(join(FIXTURES, "questions.json"), "utf8")) as {
   q: string;
   doc: string;

@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, stopPostgres } from "../../scripts/stack/postgres.ts";
 import { stopProcess } from "../../scripts/stack/processes.ts";
 import { up } from "../../scripts/stack.ts";
-import { contactsCsv, uid } from "../import/harness.ts";
 import { withClient } from "../support/db.ts";
 import { eventually, type LoopbackServer, startLoopbackServer } from "../support/http-server.ts";
+import { contactsCsv, uid } from "../support/import/harness.ts";
 import { startWorker, type WorkerProcess } from "../support/worker.ts";
 
 const tag = `backstop-${uid()}`;
