@@ -7,8 +7,8 @@
 // A batch that fails throws, and the step is retried with backoff from that batch. The step ends after
 // a batch that needed more than one attempt, so each batch has the whole retry budget to itself.
 import type pg from "pg";
-import { applyBatch, type BatchOutcome, countAttempt, recordFailure } from "./batch.ts";
 import { type PreparedBatch, prepareBatch, sliceBatches } from "./batch-input.ts";
+import { applyBatch, type BatchOutcome, countAttempt, recordFailure } from "./batch-step.ts";
 import type { ImportDeps } from "./deps.ts";
 import { isSourceChanged, JobGoneError } from "./errors.ts";
 import { handled } from "./in-flight.ts";

@@ -4,7 +4,7 @@
 // record is written here; a batch step reads its records from the source itself. Staging again after a
 // crash starts over: nothing it wrote is used before it commits the job as `importing`.
 import type { ErrorRows } from "./batch-input.ts";
-import { batchCount } from "./batches.ts";
+import { batchCount } from "./batch-math.ts";
 import { gunzipIfCompressed, isGzip } from "./decompress.ts";
 import type { ImportDeps } from "./deps.ts";
 import { InputError, JobGoneError } from "./errors.ts";

@@ -3,7 +3,7 @@
 // then one finishes. After a crash the workflow replays; steps whose results are recorded return them
 // without running, and the step in flight starts at the first batch not done.
 import { type Context, Exponential } from "@resonatehq/sdk";
-import { batchFailureMessage, type FinalStatus, verdict } from "./batches.ts";
+import { batchFailureMessage, type FinalStatus, verdict } from "./batch-math.ts";
 import type { ImportDeps } from "./deps.ts";
 import { isJobGone, JobGoneError } from "./errors.ts";
 import { isJobId } from "./job-spec.ts";

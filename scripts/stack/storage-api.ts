@@ -6,7 +6,7 @@
 //   GET    /storage/v1/object/public/<bucket>/<path>  download from a public bucket, no key needed
 // Writes take the service role key. The anon key is refused as the platform refuses it when no Row
 // Level Security policy allows it, which is the case for every bucket here. Buckets and object rows
-// live in the `storage` schema of SUPABASE_DB_URL (sql/platform/03_storage.sql) as on the platform; the
+// live in the `storage` schema of SUPABASE_DB_URL (sql/platform/03-storage.sql) as on the platform; the
 // bytes live in STORAGE_DIR/<bucket>/<path>.
 //
 // Errors copy storage-api's shape and its quirk: a client error is HTTP 400 whatever it is, and the

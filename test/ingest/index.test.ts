@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createIndexer, type Indexer } from "../../functions/ingest/indexer.ts";
 import { processAfterCrawl } from "../../functions/ingest/process.ts";
 import { searchChunks } from "../../functions/ingest/search-sql.ts";
-import { markdownDir } from "../../functions/ingest/sources/markdown_dir.ts";
+import { markdownDir } from "../../functions/ingest/sources/markdown-dir.ts";
 import { toStagingRow, writeStaging } from "../../functions/ingest/staging.ts";
 import { dropDatabase, freshDatabase, pool } from "../support/db.ts";
 

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createIndexer } from "../../functions/ingest/indexer.ts";
 import { processAfterCrawl } from "../../functions/ingest/process.ts";
 import type { SearchHit } from "../../functions/ingest/search.ts";
-import { markdownDir } from "../../functions/ingest/sources/markdown_dir.ts";
+import { markdownDir } from "../../functions/ingest/sources/markdown-dir.ts";
 import { toStagingRow, writeStaging } from "../../functions/ingest/staging.ts";
 import { DENO_BIN, ROOT } from "../../scripts/stack/layout.ts";
 import { dropDatabase, freshDatabase, pool } from "../support/db.ts";

@@ -4,7 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { FetchError, fetchText, rateLimitWaitMs } from "../../../functions/ingest/fetch.ts";
-import { githubIssues, nextLink } from "../../../functions/ingest/sources/github_issues.ts";
+import { githubIssues, nextLink } from "../../../functions/ingest/sources/github-issues.ts";
 
 let server: Server;
 let base: string;

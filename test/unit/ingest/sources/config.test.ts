@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { markdownDir } from "../../../../functions/ingest/sources/markdown_dir.ts";
+import { markdownDir } from "../../../../functions/ingest/sources/markdown-dir.ts";
 import { sitemap } from "../../../../functions/ingest/sources/sitemap.ts";
 
 describe("source configs", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { formatDuration, plainLine, progressBar, table } from "../../../functions/operations/render.ts";
 import type { WorkflowRun } from "../../../functions/operations/runs.ts";
 import { parseFilter } from "../../../functions/operations/runs.ts";
+import { formatDuration, plainLine, progressBar, table } from "../../../functions/operations/runs-table.ts";
 
 const run = (over: Partial<WorkflowRun> = {}): WorkflowRun => ({
   workflow_id: "import/1",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { batchCount, batchFailureMessage, batchOf, verdict } from "../../../functions/import/batches.ts";
+import { batchCount, batchFailureMessage, batchOf, verdict } from "../../../functions/import/batch-math.ts";
 
 describe("batches", () => {
   it("splits records into batches", () => {

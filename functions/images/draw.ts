@@ -224,7 +224,7 @@ function generic(style: string): (c: Canvas, s: Scene) => void {
     c.fill((x, y) => hsl((hue + ((x + y) % 64 < 32 ? 0 : 40)) % 360, 0.6, 0.4 + 0.2 * Math.sin(s.hue)));
 }
 
-export function render(prompt: string, style: string, size: number): Raster {
+export function draw(prompt: string, style: string, size: number): Raster {
   const sceneRand = prng(seedOf(prompt));
   const scene: Scene = {
     hue: Math.floor(sceneRand() * 360),

@@ -2,24 +2,24 @@
 // simulated provider behaves like a remote one: drawing never stalls the event loop that is busy
 // starting and settling the workflow's other branches.
 import { parentPort } from "node:worker_threads";
+import { draw } from "./draw.ts";
 import { encodePng } from "./png.ts";
-import { render } from "./render.ts";
 
-export interface RenderRequest {
+export interface DrawRequest {
   id: number;
   prompt: string;
   style: string;
   size: number;
 }
 
-export type RenderReply = { id: number; png: Uint8Array } | { id: number; error: string };
+export type DrawReply = { id: number; png: Uint8Array } | { id: number; error: string };
 
-parentPort?.on("message", (msg: RenderRequest) => {
+parentPort?.on("message", (msg: DrawRequest) => {
   try {
-    const r = render(msg.prompt, msg.style, msg.size);
+    const r = draw(msg.prompt, msg.style, msg.size);
     const png = encodePng(r.width, r.height, r.rgb);
-    parentPort!.postMessage({ id: msg.id, png } satisfies RenderReply, [png.buffer as ArrayBuffer]);
+    parentPort!.postMessage({ id: msg.id, png } satisfies DrawReply, [png.buffer as ArrayBuffer]);
   } catch (err) {
-    parentPort!.postMessage({ id: msg.id, error: (err as Error).message } satisfies RenderReply);
+    parentPort!.postMessage({ id: msg.id, error: (err as Error).message } satisfies DrawReply);
   }
 });

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { draw } from "../../../functions/images/draw.ts";
+import { drawPng } from "../../../functions/images/draw-in-thread.ts";
 import { crc32, encodePng, isPng, pngSize } from "../../../functions/images/png.ts";
-import { render } from "../../../functions/images/render.ts";
-import { renderPng } from "../../../functions/images/renderer.ts";
 import { KNOWN_STYLES } from "../../../functions/images/styles.ts";
 import { decodePng, pixelStats } from "../../support/images/png-decode.ts";
 
@@ -28,18 +28,18 @@ describe("encodePng", () => {
   });
 });
 
-describe("render", () => {
+describe("draw", () => {
   it("is deterministic for (prompt, style)", () => {
-    const a = render("a lighthouse at dusk", "cartoon", 64);
-    const b = render("a lighthouse at dusk", "cartoon", 64);
+    const a = draw("a lighthouse at dusk", "cartoon", 64);
+    const b = draw("a lighthouse at dusk", "cartoon", 64);
     expect(sha(a.rgb)).toBe(sha(b.rgb));
-    expect(sha(render("a red fox", "cartoon", 64).rgb)).not.toBe(sha(a.rgb));
+    expect(sha(draw("a red fox", "cartoon", 64).rgb)).not.toBe(sha(a.rgb));
   });
 
   it("gives every known style its own, non-blank look", () => {
     const hashes = new Set<string>();
     for (const style of KNOWN_STYLES) {
-      const r = render("a lighthouse at dusk", style, 96);
+      const r = draw("a lighthouse at dusk", style, 96);
       hashes.add(sha(r.rgb));
       const stats = pixelStats(decodePng(encodePng(r.width, r.height, r.rgb)));
       expect(stats.colors, style).toBeGreaterThan(3);
@@ -48,21 +48,19 @@ describe("render", () => {
   });
 
   it("draws styles it has no look for, which the benchmark fans out to", () => {
-    expect(pixelStats(decodePng(encodePng(32, 32, render("p", "bench-17", 32).rgb))).colors).toBeGreaterThan(
-      1,
-    );
+    expect(pixelStats(decodePng(encodePng(32, 32, draw("p", "bench-17", 32).rgb))).colors).toBeGreaterThan(1);
   });
 });
 
-describe("renderPng", () => {
-  it("draws in the render thread exactly what render + encodePng give, without blocking this thread", async () => {
+describe("drawPng", () => {
+  it("draws in the draw thread exactly what draw + encodePng give, without blocking this thread", async () => {
     const expected = (style: string) => {
-      const r = render("a lighthouse at dusk", style, 128);
+      const r = draw("a lighthouse at dusk", style, 128);
       return sha(encodePng(r.width, r.height, r.rgb));
     };
     let ticks = 0;
     const ticker = setInterval(() => ticks++, 1);
-    const pngs = await Promise.all(KNOWN_STYLES.map((s) => renderPng("a lighthouse at dusk", s, 128)));
+    const pngs = await Promise.all(KNOWN_STYLES.map((s) => drawPng("a lighthouse at dusk", s, 128)));
     clearInterval(ticker);
     expect(pngs.map(sha)).toEqual(KNOWN_STYLES.map(expected));
     // Timers kept firing on this thread while eight pictures were drawn.
