@@ -3,6 +3,7 @@
 // again (the done mark is read under a row lock first); one that did not commit left nothing behind, so
 // running it again is the whole recovery story.
 import type pg from "pg";
+import { inTransaction, Rollback, type TransactionClient } from "../shared/transaction.ts";
 import type { ErrorRows, PreparedBatch } from "./batch-input.ts";
 import { JobGoneError } from "./errors.ts";
 import type { Target } from "./targets/target.ts";
@@ -83,8 +84,8 @@ export async function countAttempt(
 }
 
 /** Applies one prepared batch whose attempt was counted; `meanwhile` as in Target.write. */
-export async function applyBatch(
-  client: pg.ClientBase,
+export function applyBatch(
+  client: TransactionClient,
   asyncCommit: boolean,
   target: Target<unknown>,
   jobId: string,
@@ -93,8 +94,7 @@ export async function applyBatch(
   meanwhile?: () => void,
 ): Promise<BatchOutcome> {
   const index = batch.plan.index;
-  await client.query("begin");
-  try {
+  return inTransaction<BatchOutcome>(client, async () => {
     const lock = await client.query<{ job_status: string | null; batch_status: string | null }>({
       name: "import-lock-batch",
       text: LOCK,
@@ -106,10 +106,7 @@ export async function applyBatch(
     }
     // Another execution of this batch (a worker presumed dead that was not) committed first, or a
     // cancel came between the attempt count and here.
-    if (status === "done" || job === "failed") {
-      await client.query("rollback");
-      return status === "done" ? "done" : "stopped";
-    }
+    if (status === "done" || job === "failed") return new Rollback(status === "done" ? "done" : "stopped");
     const result = await target.write(client, jobId, batch.rows, meanwhile);
     const errors: ErrorRows = {
       l: [...batch.errors.l],
@@ -127,12 +124,8 @@ export async function applyBatch(
       text: MARK_DONE,
       values: [jobId, index, result.applied, skipped, batch.invalid, attempt, errors.l, errors.f, errors.m],
     });
-    await client.query("commit");
     return { attempt };
-  } catch (err) {
-    await client.query("rollback").catch(() => {});
-    throw err;
-  }
+  });
 }
 
 /** Shows a failed attempt on the batch and on the job, so a job whose batch is retrying does not look

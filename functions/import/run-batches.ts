@@ -118,7 +118,7 @@ export async function runBatches(deps: ImportDeps, jobId: string, from: number):
 
 async function runOne(
   deps: ImportDeps,
-  client: pg.ClientBase,
+  client: pg.PoolClient,
   jobId: string,
   batch: PreparedBatch,
   target: Target<unknown>,
