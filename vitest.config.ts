@@ -8,14 +8,45 @@ if (Number(process.versions.node.split(".")[0]) < 22) {
   );
 }
 
-// Integration tests share one local stack (one Postgres, one functions server), so files run one at a
-// time; each file isolates itself with its own ids or its own database.
+// Two projects. `unit` (test/unit/, laid out like the code it tests) needs no database, no functions
+// server and no stack: `npx vitest run --project unit` runs it in seconds. `integration` (everything
+// else) brings the local stack up once and runs against it.
+//
+// Integration files run one at a time: they share one local stack (one Postgres, one functions server),
+// each isolating itself with its own ids or its own database. vitest 3 has one fileParallelism for a
+// whole run, so files run in parallel only when the run asks for the unit project alone. Unit files run
+// first (groupOrder), so a broken pure function fails before the stack is waited for.
+function projectsAsked(argv: string[]): string[] {
+  return argv.flatMap((arg, i) => {
+    if (arg === "--project") return argv[i + 1] ? [argv[i + 1]!] : [];
+    return arg.startsWith("--project=") ? [arg.slice("--project=".length)] : [];
+  });
+}
+const asked = projectsAsked(process.argv);
+const unitOnly = asked.length > 0 && asked.every((name) => name === "unit");
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    globalSetup: ["test/support/global-setup.ts"],
-    fileParallelism: false,
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    fileParallelism: unitOnly,
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/unit/**"],
+          globalSetup: ["test/support/global-setup.ts"],
+          sequence: { groupOrder: 1 },
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
   },
 });

@@ -11,8 +11,8 @@ import { loadConfig } from "../functions/shared/config.ts";
 import { createResonate, toWorkers } from "../functions/shared/resonate-client.ts";
 import { stackEnv } from "../scripts/stack/env.ts";
 import { up } from "../scripts/stack.ts";
-import { removeStoredImages } from "../test/images/support/harness.ts";
 import { dropDatabase, freshDatabase, pool as makePool } from "../test/support/db.ts";
+import { removeStoredImages } from "../test/support/images/harness.ts";
 import { startWorker } from "../test/support/worker.ts";
 import { type Row, report } from "./lib/report.ts";
 

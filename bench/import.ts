@@ -15,6 +15,7 @@ import { readLines } from "../functions/import/lines.ts";
 import { CsvParser } from "../functions/import/parse.ts";
 import { type Contact, contacts } from "../functions/import/targets/contacts.ts";
 import { createResonate, toWorkers } from "../functions/shared/resonate-client.ts";
+import { inTransaction } from "../functions/shared/transaction.ts";
 import { NODE_BIN, ROOT, STACK_DIR } from "../scripts/stack/layout.ts";
 import { freshDatabase } from "../test/support/db.ts";
 import { startWorker } from "../test/support/worker.ts";
@@ -115,9 +116,8 @@ async function plainPass(client: pg.Client, file: string, batch: number, job: st
   let rows: { lineNo: number; row: Contact }[] = [];
   let imported = 0;
   const flush = async () => {
-    await client.query("begin");
-    imported += (await contacts.write(client, job, contacts.prepare(rows))).applied;
-    await client.query("commit");
+    imported += (await inTransaction(client, () => contacts.write(client, job, contacts.prepare(rows))))
+      .applied;
     rows = [];
   };
   for await (const lines of readLines(createReadStream(file, { highWaterMark: 256 * 1024 }))) {

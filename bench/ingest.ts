@@ -23,7 +23,7 @@ const DOCS = i > 0 ? Number(process.argv[i + 1]) : 300;
 const DB = "ingest_bench_index";
 const BATCH = 64;
 
-const dir = join(ROOT, "test", "ingest", "fixtures", "corpus");
+const dir = join(ROOT, "test", "fixtures", "ingest", "corpus");
 const corpus = readdirSync(dir).map((f) => readFileSync(join(dir, f), "utf8"));
 
 /** The worker before this change: the model ran on the event loop (chunking here stays in a thread). */

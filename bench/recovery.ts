@@ -9,8 +9,8 @@ import { join } from "node:path";
 import pg from "pg";
 import { createResonate, toWorkers } from "../functions/shared/resonate-client.ts";
 import { ROOT } from "../scripts/stack/layout.ts";
-import { type FixtureWorker, startFixtureWorker } from "../test/durable/fixtures/processes.ts";
 import { dropDatabase, freshDatabase } from "../test/support/db.ts";
+import { type FixtureWorker, startFixtureWorker } from "../test/support/durable/processes.ts";
 import { type Row, report } from "./lib/report.ts";
 
 const argValue = (name: string) => {
@@ -112,7 +112,7 @@ async function measure(url: string, pool: pg.Pool, kind: Kind, tag: string): Pro
 async function main(): Promise<void> {
   const url = await freshDatabase(DB);
   const pool = new pg.Pool({ connectionString: url, max: 4 });
-  await pool.query(readFileSync(join(ROOT, "test/durable/fixtures/schema.sql"), "utf8"));
+  await pool.query(readFileSync(join(ROOT, "test/support/durable/schema.sql"), "utf8"));
   const kinds: Kind[] = [
     { label: "our StoreNetwork workers (lease 60 s, tick 250 ms)", env: {}, trials: TRIALS },
     {

@@ -7,9 +7,9 @@
 import { execFileSync } from "node:child_process";
 import pg from "pg";
 import { DB_PORT } from "../scripts/stack/layout.ts";
-import { contactsCsv } from "../test/import/harness.ts";
 import { DB_URL, withAdmin } from "../test/support/db.ts";
 import { startLoopbackServer } from "../test/support/http-server.ts";
+import { contactsCsv } from "../test/support/import/harness.ts";
 import { startWorker } from "../test/support/worker.ts";
 import { type Row, report } from "./lib/report.ts";
 

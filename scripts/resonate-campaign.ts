@@ -4,8 +4,13 @@
 // Runs in its own database (resonate_campaign), so it never disturbs the shared `postgres` one.
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { formatFailure, runSeed, SchemaClient, shrink } from "../test/resonate/differential/runner.ts";
 import { dropDatabase, freshDatabase } from "../test/support/db.ts";
+import {
+  formatFailure,
+  runSeed,
+  SchemaClient,
+  shrink,
+} from "../test/support/resonate/differential/runner.ts";
 
 const { values } = parseArgs({
   options: {

@@ -1,8 +1,8 @@
 // `npm run status [-- --kind import|images|ingest] [--status failed] [--limit 20] [--watch] [--interval ms]`:
 // recent runs with progress. A table with progress bars on a terminal, one plain line per run otherwise.
 import pg from "pg";
-import { plainLine, table } from "../functions/operations/render.ts";
 import { listRuns } from "../functions/operations/runs.ts";
+import { plainLine, table } from "../functions/operations/runs-table.ts";
 import { noRunsMessage, parseStatusArgs, refreshedLine } from "../functions/operations/status-args.ts";
 import { loadConfig } from "../functions/shared/config.ts";
 

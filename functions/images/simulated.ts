@@ -1,6 +1,8 @@
 // The default provider: no keys, no network. It draws a real PNG from (prompt, style) and behaves like
 // a remote service as the request's `options` column asks: per-style latency, and failures on chosen
 // attempts, so retries and partial failures can be shown and tested for real.
+
+import { drawPng } from "./draw-in-thread.ts";
 import {
   type ImageJob,
   type ImageProvider,
@@ -8,7 +10,6 @@ import {
   type ProviderImage,
   TransientProviderError,
 } from "./provider.ts";
-import { renderPng } from "./renderer.ts";
 
 export interface SimulatedProviderOptions {
   size: number;
@@ -31,7 +32,7 @@ export function simulatedProvider(opts: SimulatedProviderOptions): ImageProvider
     name: "simulated",
     async generate(job: ImageJob, signal?: AbortSignal): Promise<ProviderImage> {
       // Latency is the whole call's duration, as a remote provider's would be: the drawing happens
-      // inside it, in the render thread, while this thread goes on starting the other branches.
+      // inside it, in the draw thread, while this thread goes on starting the other branches.
       const deadline = Date.now() + (job.simulation.latencyMs[job.style] ?? opts.defaultLatencyMs);
       const fail = job.simulation.fail[job.style];
       if (fail === "reject") {
@@ -46,7 +47,7 @@ export function simulatedProvider(opts: SimulatedProviderOptions): ImageProvider
           `simulated provider failure for style ${job.style} on attempt ${job.attempt} (configured: ${fail === "always" ? "always" : `first ${fail}`})`,
         );
       }
-      const png = await renderPng(job.prompt, job.style, opts.size);
+      const png = await drawPng(job.prompt, job.style, opts.size);
       await sleep(deadline - Date.now(), signal);
       return { png, width: opts.size, height: opts.size };
     },

@@ -2,7 +2,7 @@
 // and end in the source (from the LineTap that saw them). A batch begins at its first record's line
 // and ends where the next batch begins, so the lines between records (blank, unreadable) belong to
 // the batch before them and the ranges cover the file from the first record on without gaps.
-import { batchOf } from "./batches.ts";
+import { batchOf } from "./batch-math.ts";
 import type { LineTap } from "./line-tap.ts";
 import type { ParsedItem } from "./parse.ts";
 import type { BatchPlan } from "./plan.ts";

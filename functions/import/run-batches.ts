@@ -7,8 +7,8 @@
 // A batch that fails throws, and the step is retried with backoff from that batch. The step ends after
 // a batch that needed more than one attempt, so each batch has the whole retry budget to itself.
 import type pg from "pg";
-import { applyBatch, type BatchOutcome, countAttempt, recordFailure } from "./batch.ts";
 import { type PreparedBatch, prepareBatch, sliceBatches } from "./batch-input.ts";
+import { applyBatch, type BatchOutcome, countAttempt, recordFailure } from "./batch-step.ts";
 import { loadJob, markJobFailed } from "./db.ts";
 import type { ImportDeps } from "./deps.ts";
 import { isSourceChanged, JobGoneError } from "./errors.ts";
@@ -118,7 +118,7 @@ export async function runBatches(deps: ImportDeps, jobId: string, from: number):
 
 async function runOne(
   deps: ImportDeps,
-  client: pg.ClientBase,
+  client: pg.PoolClient,
   jobId: string,
   batch: PreparedBatch,
   target: Target<unknown>,

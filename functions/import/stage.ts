@@ -3,8 +3,9 @@
 // a source that cannot be read again has its raw bytes kept as they stream past (spool.ts). Nothing per
 // record is written here; a batch step reads its records from the source itself. Staging again after a
 // crash starts over: nothing it wrote is used before it commits the job as `importing`.
+import { inTransaction, withTransaction } from "../shared/transaction.ts";
 import type { ErrorRows } from "./batch-input.ts";
-import { batchCount } from "./batches.ts";
+import { batchCount } from "./batch-math.ts";
 import { loadJob, markJobFailed, TERMINAL } from "./db.ts";
 import { gunzipIfCompressed, isGzip } from "./decompress.ts";
 import type { ImportDeps } from "./deps.ts";
@@ -114,9 +115,7 @@ async function clearStaging(deps: ImportDeps, jobId: string): Promise<void> {
 }
 
 async function reopen(deps: ImportDeps, jobId: string): Promise<void> {
-  const client = await deps.pool.connect();
-  try {
-    await client.query("begin");
+  await withTransaction(deps.pool, async (client) => {
     await client.query(
       "update public.import_batches set status = 'pending', finished_at = null where job_id = $1 and status = 'failed'",
       [jobId],
@@ -126,13 +125,7 @@ async function reopen(deps: ImportDeps, jobId: string): Promise<void> {
        where id = $1 and status = 'failed'`,
       [jobId],
     );
-    await client.query("commit");
-  } catch (err) {
-    await client.query("rollback").catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
   deps.log.info("import reopened", { job_id: jobId });
 }
 
@@ -213,26 +206,25 @@ async function stageSource(deps: ImportDeps, spec: JobSpec): Promise<Staged> {
       );
     }
     const batches = batchCount(records, spec.batchSize);
-    await client.query("begin");
-    await savePin(client, spec.id, {
-      gzip: isGzip(head),
-      spooled,
-      validator: source.identity.validator,
-      size,
-      header: parser instanceof CsvParser ? [...(parser.columns ?? [])] : null,
+    await inTransaction(client, async () => {
+      await savePin(client, spec.id, {
+        gzip: isGzip(head),
+        spooled,
+        validator: source.identity.validator,
+        size,
+        header: parser instanceof CsvParser ? [...(parser.columns ?? [])] : null,
+      });
+      await client.query(
+        `update public.import_jobs
+         set status = 'importing', total_rows = $2, failed_rows = $3, batches_total = $4, error = null,
+             staged_at = clock_timestamp(), updated_at = clock_timestamp()
+         where id = $1 and status = 'staging'`,
+        [spec.id, records + errors, errors, batches],
+      );
     });
-    await client.query(
-      `update public.import_jobs
-       set status = 'importing', total_rows = $2, failed_rows = $3, batches_total = $4, error = null,
-           staged_at = clock_timestamp(), updated_at = clock_timestamp()
-       where id = $1 and status = 'staging'`,
-      [spec.id, records + errors, errors, batches],
-    );
-    await client.query("commit");
     return { records, errors, batches, spooled };
   } catch (err) {
     failure = err as Error;
-    await client.query("rollback").catch(() => {});
     throw err;
   } finally {
     if (!failure && deps.asyncCommit) await client.query(SYNC_COMMIT).catch(() => {});

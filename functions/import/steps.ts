@@ -2,7 +2,7 @@
 // and returns counts only: staging (stage.ts), a run of batches (run-batches.ts), and the job's end.
 import type { Context } from "@resonatehq/sdk";
 import { dependency } from "../shared/dependency.ts";
-import { batchFailureMessage, type FinalStatus, verdict } from "./batches.ts";
+import { batchFailureMessage, type FinalStatus, verdict } from "./batch-math.ts";
 import {
   deleteKeptSource,
   failFirstUnfinishedBatch,

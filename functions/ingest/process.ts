@@ -10,6 +10,7 @@
 // window is prepared while one is written.
 import type pg from "pg";
 import { errorMessage, type Logger } from "../shared/log.ts";
+import { inTransaction } from "../shared/transaction.ts";
 import { type ChunkOptions, DEFAULT_CHUNK_OPTIONS } from "./chunk.ts";
 import { type DedupCandidate, dedupByHash } from "./dedup.ts";
 import { toVectorLiteral } from "./embeddings.ts";
@@ -157,17 +158,16 @@ async function writeWindow(client: pg.PoolClient, runId: string, w: Prepared, de
   let v = 0;
   let chunks = 0;
   let truncated = 0;
-  await client.query("begin");
-  try {
+  await inTransaction(client, async () => {
     for (const [i, d] of w.docs.entries()) {
       const { rows } = await client.query<{ id: string }>(
         `insert into public.documents (source_id, source_path, source_type, url, title, content_hash, model, metadata, run_id)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         on conflict (source_id, source_path) do update set
-           source_type = excluded.source_type, url = excluded.url, title = excluded.title,
-           content_hash = excluded.content_hash, model = excluded.model, metadata = excluded.metadata,
-           run_id = excluded.run_id, indexed_at = now()
-         returning id`,
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       on conflict (source_id, source_path) do update set
+         source_type = excluded.source_type, url = excluded.url, title = excluded.title,
+         content_hash = excluded.content_hash, model = excluded.model, metadata = excluded.metadata,
+         run_id = excluded.run_id, indexed_at = now()
+       returning id`,
         [d.sourceId, d.sourcePath, d.sourceType, d.url, d.title, d.contentHash, model, d.metadata, runId],
       );
       const docId = rows[0]!.id;
@@ -177,7 +177,7 @@ async function writeWindow(client: pg.PoolClient, runId: string, w: Prepared, de
         truncated++;
         await client.query(
           `insert into public.ingest_item_errors (run_id, source_id, item_key, error) values ($1, $2, $3, $4)
-           on conflict (run_id, source_id, item_key) do update set error = excluded.error, at = now()`,
+         on conflict (run_id, source_id, item_key) do update set error = excluded.error, at = now()`,
           [
             runId,
             d.sourceId,
@@ -190,8 +190,8 @@ async function writeWindow(client: pg.PoolClient, runId: string, w: Prepared, de
       const embeddings = docChunks.map(() => (w.vectors ? toVectorLiteral(w.vectors[v++]!) : null));
       await client.query(
         `insert into public.chunks (document_id, chunk_index, heading_path, content, embedding, model)
-         select $1, t.idx, array(select jsonb_array_elements_text(t.path)), t.content, t.embedding::extensions.vector, $2
-           from unnest($3::int[], $4::jsonb[], $5::text[], $6::text[]) as t(idx, path, content, embedding)`,
+       select $1, t.idx, array(select jsonb_array_elements_text(t.path)), t.content, t.embedding::extensions.vector, $2
+         from unnest($3::int[], $4::jsonb[], $5::text[], $6::text[]) as t(idx, path, content, embedding)`,
         [
           docId,
           model,
@@ -209,11 +209,7 @@ async function writeWindow(client: pg.PoolClient, runId: string, w: Prepared, de
         [runId, truncated],
       );
     }
-    await client.query("commit");
-  } catch (err) {
-    await client.query("rollback").catch(() => {});
-    throw err;
-  }
+  });
   return { chunks, truncated };
 }
 
@@ -330,52 +326,52 @@ async function indexRunLocked(runId: string, deps: ProcessDeps): Promise<Process
       deps.log?.info("index progress", { run_id: runId, window: i + 1, windows: plan.length, chunks });
     }
     await progress.flush();
-    await client.query("begin");
-    // Vanished: the source's complete listing in this run no longer has the document. Sources that
-    // failed, were skipped or listed nothing this run keep their documents.
-    const vanished = await client.query(
-      `delete from public.documents d
-        using public.ingest_run_sources rs
-        where rs.run_id = $1 and rs.listing_complete and d.source_id = rs.source_id
-          and not exists (select 1 from public.ingest_items i
-                           where i.source_id = d.source_id and i.item_key = d.source_path)`,
-      [runId],
-    );
-    // Duplicates: another source's copy won, so this source's earlier copy goes.
-    const dupes = await client.query(
-      `delete from public.documents d
-        using unnest($1::bigint[], $2::text[]) as k(source_id, source_path)
-        where d.source_id = k.source_id and d.source_path = k.source_path`,
-      [dropped.map((d) => d.row.sourceId), dropped.map((d) => d.row.sourcePath)],
-    );
-    const result: ProcessResult = {
-      staged: staged.length,
-      duplicates: dropped.length,
-      indexed: changed.length,
-      unchanged: kept.length - changed.length,
-      removed: (vanished.rowCount ?? 0) + (dupes.rowCount ?? 0),
-      chunks,
-      truncated,
-    };
-    // BM25's statistics follow the index. A pass that changed nothing leaves them as they are, unless a
-    // crashed pass wrote chunks before it could refresh them.
-    const { rows: stale } = await client.query<{ stale: boolean }>(
-      `select coalesce((select refreshed_at from public.search_corpus), '-infinity')
-                < coalesce((select max(indexed_at) from public.documents), '-infinity') as stale`,
-    );
-    if (result.removed > 0 || stale[0]?.stale) await client.query("select public.refresh_search_stats()");
-    await client.query(
-      `update public.ingest_runs set staged = $2, documents_indexed = $3, documents_unchanged = $4,
-              documents_removed = $5, chunks_indexed = $6
-        where id = $1`,
-      [runId, result.staged, result.indexed, result.unchanged, result.removed, result.chunks],
-    );
-    await client.query("delete from public.ingest_staging where run_id = $1", [runId]);
-    await client.query("commit");
+    const result = await inTransaction(client, async () => {
+      // Vanished: the source's complete listing in this run no longer has the document. Sources that
+      // failed, were skipped or listed nothing this run keep their documents.
+      const vanished = await client.query(
+        `delete from public.documents d
+          using public.ingest_run_sources rs
+          where rs.run_id = $1 and rs.listing_complete and d.source_id = rs.source_id
+            and not exists (select 1 from public.ingest_items i
+                             where i.source_id = d.source_id and i.item_key = d.source_path)`,
+        [runId],
+      );
+      // Duplicates: another source's copy won, so this source's earlier copy goes.
+      const dupes = await client.query(
+        `delete from public.documents d
+          using unnest($1::bigint[], $2::text[]) as k(source_id, source_path)
+          where d.source_id = k.source_id and d.source_path = k.source_path`,
+        [dropped.map((d) => d.row.sourceId), dropped.map((d) => d.row.sourcePath)],
+      );
+      const result: ProcessResult = {
+        staged: staged.length,
+        duplicates: dropped.length,
+        indexed: changed.length,
+        unchanged: kept.length - changed.length,
+        removed: (vanished.rowCount ?? 0) + (dupes.rowCount ?? 0),
+        chunks,
+        truncated,
+      };
+      // BM25's statistics follow the index. A pass that changed nothing leaves them as they are, unless a
+      // crashed pass wrote chunks before it could refresh them.
+      const { rows: stale } = await client.query<{ stale: boolean }>(
+        `select coalesce((select refreshed_at from public.search_corpus), '-infinity')
+                  < coalesce((select max(indexed_at) from public.documents), '-infinity') as stale`,
+      );
+      if (result.removed > 0 || stale[0]?.stale) await client.query("select public.refresh_search_stats()");
+      await client.query(
+        `update public.ingest_runs set staged = $2, documents_indexed = $3, documents_unchanged = $4,
+                documents_removed = $5, chunks_indexed = $6
+          where id = $1`,
+        [runId, result.staged, result.indexed, result.unchanged, result.removed, result.chunks],
+      );
+      await client.query("delete from public.ingest_staging where run_id = $1", [runId]);
+      return result;
+    });
     deps.log?.info("indexed", { run_id: runId, ...result });
     return result;
   } catch (err) {
-    await client.query("rollback").catch(() => {});
     deps.log?.warn("index pass failed", { run_id: runId, error: errorMessage(err) });
     throw err;
   } finally {

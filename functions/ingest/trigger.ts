@@ -1,8 +1,8 @@
 // The `ingest` Edge Function's logic: authenticate the bearer secret, validate the optional body
 // `{force?: boolean, trigger?: string}`, and start (or rejoin) the day's run `ingest/<UTC date>`. Pure
 // request logic with starting injected, so it is unit-tested without a database.
+import { endpoint } from "../shared/endpoint.ts";
 import { HttpError, json, readJsonBody } from "../shared/http.ts";
-import { bearerToken, secretsEqual } from "../shared/secrets.ts";
 import type { Validation } from "../shared/webhook.ts";
 import { ingestWorkflowId, runIdFor } from "./run-id.ts";
 
@@ -52,22 +52,21 @@ async function readOptionalJson(req: Request): Promise<unknown> {
 }
 
 export function triggerHandler(deps: () => Promise<TriggerDeps>) {
-  return async (req: Request): Promise<Response> => {
-    if (req.method !== "POST") return json(405, { error: 'use POST (optionally with {"force": true})' });
-    try {
-      const d = await deps();
-      const token = bearerToken(req);
-      if (!token || !(await secretsEqual(token, d.secret)))
-        return json(401, { error: "missing or wrong bearer secret" });
-      const parsed = parseTriggerRequest(await readOptionalJson(req));
-      if (!parsed.ok) return json(400, { error: parsed.error });
-      const runId = runIdFor(d.now(), parsed.value.force);
-      const workflowId = ingestWorkflowId(runId);
-      const { created } = await d.start(runId, workflowId, parsed.value);
-      return json(202, { workflow_id: workflowId, run_id: runId, created });
-    } catch (err) {
-      if (err instanceof HttpError) return json(err.status, { error: err.message });
-      return json(500, { error: "could not start the ingest run", detail: (err as Error).message });
-    }
-  };
+  return endpoint<TriggerDeps>(
+    {
+      method: "POST",
+      usage: 'use POST (optionally with {"force": true})',
+      secret: (d) => d.secret,
+      failure: { status: 500, error: "could not start the ingest run" },
+      async handle(req, d) {
+        const parsed = parseTriggerRequest(await readOptionalJson(req));
+        if (!parsed.ok) return json(400, { error: parsed.error });
+        const runId = runIdFor(d.now(), parsed.value.force);
+        const workflowId = ingestWorkflowId(runId);
+        const { created } = await d.start(runId, workflowId, parsed.value);
+        return json(202, { workflow_id: workflowId, run_id: runId, created });
+      },
+    },
+    deps,
+  );
 }

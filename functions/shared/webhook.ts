@@ -1,11 +1,10 @@
-// The trigger path's HTTP half, generic over tables: authenticate the Database Webhook, validate its
-// body, and start the table's workflow keyed by the row id. A workload adds a `WebhookRoute`; it never
-// copies this file. Pure request logic: starting and recording are injected, so this is unit-tested
+// The trigger path's HTTP half, generic over tables: on the Edge Function skeleton (endpoint.ts, which
+// authenticates the Database Webhook), validate its body and start the table's workflow keyed by the
+// row id. A workload adds a `WebhookRoute`; it never copies this file. Pure request logic: starting and recording are injected, so this is unit-tested
 // without a database and wired to Resonate in `edge-webhook.ts`.
-
 import type { WorkloadRoute } from "../route.ts";
-import { HttpError, json, readJsonBody } from "./http.ts";
-import { bearerToken, secretsEqual } from "./secrets.ts";
+import { endpoint } from "./endpoint.ts";
+import { json, readJsonBody } from "./http.ts";
 
 /** The body Supabase Database Webhooks (and our trigger) post. */
 export interface DatabaseWebhook {
@@ -70,38 +69,39 @@ export function workflowId(kind: string, rowId: string): string {
 }
 
 export function webhookHandler<T>(route: WebhookRoute<T>, deps: () => Promise<WebhookDeps>) {
-  return async (req: Request): Promise<Response> => {
-    if (req.method !== "POST") return json(405, { error: "use POST with a Database Webhook body" });
-    try {
-      const d = await deps();
-      const token = bearerToken(req);
-      if (!token || !(await secretsEqual(token, d.secret))) {
-        return json(401, { error: "missing or wrong bearer secret" });
-      }
-      const parsed = parseWebhook(await readJsonBody(req));
-      if (!parsed.ok) return json(400, { error: parsed.error });
-      const hook = parsed.value;
-      if (`${hook.schema}.${hook.table}` !== route.table || hook.type !== "INSERT" || !hook.record) {
-        return json(200, { status: "ignored", reason: `this function handles INSERT on ${route.table}` });
-      }
-      const rowId = route.rowId(hook.record);
-      if (!rowId) return json(400, { error: "record has no 'id'" });
-      // A forged or stale delivery would otherwise take the id, and the real row inserted later with it
-      // would find its workflow already finished and never run.
-      if (!(await d.rowExists(route.table, rowId))) {
-        return json(404, { error: `no ${route.table} row has id ${rowId}; nothing was started`, id: rowId });
-      }
-      const valid = route.validate(hook.record);
-      if (!valid.ok) {
-        await d.reject(route.table, rowId, valid.error);
-        return json(400, { error: valid.error, id: rowId });
-      }
-      const id = workflowId(route.kind, rowId);
-      await d.start(id, route.workflow, route.args(valid.value));
-      return json(202, { workflow_id: id });
-    } catch (err) {
-      if (err instanceof HttpError) return json(err.status, { error: err.message });
-      return json(500, { error: "could not start the workflow", detail: (err as Error).message });
-    }
-  };
+  return endpoint<WebhookDeps>(
+    {
+      method: "POST",
+      usage: "use POST with a Database Webhook body",
+      secret: (d) => d.secret,
+      failure: { status: 500, error: "could not start the workflow" },
+      async handle(req, d) {
+        const parsed = parseWebhook(await readJsonBody(req));
+        if (!parsed.ok) return json(400, { error: parsed.error });
+        const hook = parsed.value;
+        if (`${hook.schema}.${hook.table}` !== route.table || hook.type !== "INSERT" || !hook.record) {
+          return json(200, { status: "ignored", reason: `this function handles INSERT on ${route.table}` });
+        }
+        const rowId = route.rowId(hook.record);
+        if (!rowId) return json(400, { error: "record has no 'id'" });
+        // A forged or stale delivery would otherwise take the id, and the real row inserted later with it
+        // would find its workflow already finished and never run.
+        if (!(await d.rowExists(route.table, rowId))) {
+          return json(404, {
+            error: `no ${route.table} row has id ${rowId}; nothing was started`,
+            id: rowId,
+          });
+        }
+        const valid = route.validate(hook.record);
+        if (!valid.ok) {
+          await d.reject(route.table, rowId, valid.error);
+          return json(400, { error: valid.error, id: rowId });
+        }
+        const id = workflowId(route.kind, rowId);
+        await d.start(id, route.workflow, route.args(valid.value));
+        return json(202, { workflow_id: id });
+      },
+    },
+    deps,
+  );
 }

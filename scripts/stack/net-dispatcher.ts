@@ -2,6 +2,7 @@
 // polls as a backstop, sends a batch concurrently, then records each outcome in net._http_response
 // and removes the queue row in one transaction, the way pg_net's background worker does.
 import pg from "pg";
+import { inTransaction } from "../../functions/shared/transaction.ts";
 
 const DB_URL = process.env.DATABASE_URL ?? "postgresql://postgres:postgres@127.0.0.1:54322/postgres";
 const BATCH = 200;
@@ -75,8 +76,7 @@ async function drain(client: pg.Client): Promise<number> {
   );
   if (rows.length === 0) return 0;
   const outcomes = await Promise.all(rows.map(send));
-  await client.query("begin");
-  try {
+  await inTransaction(client, async () => {
     await client.query(
       `insert into net._http_response (id, status_code, content_type, headers, content, timed_out, error_msg)
        select * from jsonb_to_recordset($1::jsonb) as r(id bigint, status_code int, content_type text,
@@ -86,11 +86,7 @@ async function drain(client: pg.Client): Promise<number> {
     await client.query("delete from net.http_request_queue where id = any($1::bigint[])", [
       rows.map((r) => r.id),
     ]);
-    await client.query("commit");
-  } catch (err) {
-    await client.query("rollback");
-    throw err;
-  }
+  });
   for (const o of outcomes) log("sent", { id: o.id, status: o.status_code, error: o.error_msg ?? undefined });
   return rows.length;
 }
@@ -136,6 +132,8 @@ async function serve(): Promise<void> {
       log("connection lost", { error: err.message });
       finish();
     });
+    // A transaction whose rollback failed ends the connection (functions/shared/transaction.ts): start over.
+    client.on("end", finish);
     const stop = async () => {
       stopping = true;
       finish();

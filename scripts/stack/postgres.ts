@@ -3,7 +3,7 @@
 //
 // Roles as on a hosted project: the cluster's bootstrap superuser is `supabase_admin`; `postgres`, the
 // role migrations, the worker, the functions and the tests' application traffic use, is NOT a
-// superuser (sql/platform/01_roles.sql gives it the platform's attributes). Only what the platform
+// superuser (sql/platform/01-roles.sql gives it the platform's attributes). Only what the platform
 // keeps to itself (its own extensions and stand-ins, throw-away databases, restarts) uses ADMIN_DB_URL.
 import { execFile, execFileSync } from "node:child_process";
 import {

@@ -6,7 +6,7 @@
 //   GET    /storage/v1/object/public/<bucket>/<path>  download from a public bucket, no key needed
 // Writes take the service role key. The anon key is refused as the platform refuses it when no Row
 // Level Security policy allows it, which is the case for every bucket here. Buckets and object rows
-// live in the `storage` schema of SUPABASE_DB_URL (sql/platform/03_storage.sql) as on the platform; the
+// live in the `storage` schema of SUPABASE_DB_URL (sql/platform/03-storage.sql) as on the platform; the
 // bytes live in STORAGE_DIR/<bucket>/<path>.
 //
 // Errors copy storage-api's shape and its quirk: a client error is HTTP 400 whatever it is, and the
@@ -14,6 +14,7 @@
 // "403" refused key), which supabase-js reports as `error.statusCode` next to `error.status` 400.
 import { createHash } from "node:crypto";
 import pg from "pg";
+import { withTransaction } from "../../functions/shared/transaction.ts";
 import { parseMultipart } from "./multipart.ts";
 
 const root = new URL("../../", import.meta.url);
@@ -181,24 +182,21 @@ async function upload(
   // come from the same upload, and a failed rename leaves no row behind.
   const tmp = `${file}.${crypto.randomUUID()}.tmp`;
   await Deno.writeFile(tmp, body.bytes);
-  const client = await pool.connect();
   try {
-    await client.query("begin");
-    const { rows } = await client.query<{ id: string }>(overwrite ? UPSERT_OBJECT : INSERT_OBJECT, [
-      bucket,
-      key,
-      metadataOf(body),
-    ]);
-    if (!rows[0]) throw new StorageError("409", "Duplicate", "The resource already exists");
-    await Deno.rename(tmp, file);
-    await client.query("commit");
-    return Response.json({ Id: rows[0].id, Key: `${bucket}/${key}` });
+    const id = await withTransaction(pool, async (client) => {
+      const { rows } = await client.query<{ id: string }>(overwrite ? UPSERT_OBJECT : INSERT_OBJECT, [
+        bucket,
+        key,
+        metadataOf(body),
+      ]);
+      if (!rows[0]) throw new StorageError("409", "Duplicate", "The resource already exists");
+      await Deno.rename(tmp, file);
+      return rows[0].id;
+    });
+    return Response.json({ Id: id, Key: `${bucket}/${key}` });
   } catch (err) {
-    await client.query("rollback").catch(() => {});
     await Deno.remove(tmp).catch(() => {});
     throw err;
-  } finally {
-    client.release();
   }
 }
 
@@ -223,9 +221,7 @@ async function remove(req: Request, rawBucket: string): Promise<Response> {
   if (!(await bucketExists(bucket))) throw noSuchBucket();
   // Without a delete policy the platform's RLS hides every row from the anon role: nothing is removed.
   if (role === "anon") return Response.json([]);
-  const client = await pool.connect();
-  try {
-    await client.query("begin");
+  const removed = await withTransaction(pool, async (client) => {
     // The deleted rows stay locked until commit, so an upload of the same key waits and its file is
     // not the one removed here.
     const { rows } = await client.query<{ name: string }>(
@@ -238,14 +234,9 @@ async function remove(req: Request, rawBucket: string): Promise<Response> {
         if (!(err instanceof Deno.errors.NotFound)) throw err;
       });
     }
-    await client.query("commit");
-    return Response.json(rows);
-  } catch (err) {
-    await client.query("rollback").catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+    return rows;
+  });
+  return Response.json(removed);
 }
 
 async function download(rawBucket: string, rawKey: string): Promise<Response> {

@@ -3,9 +3,9 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toWorkers } from "../../functions/shared/resonate-client.ts";
 import { postmasterPid, startPostgres, stopPostgres } from "../../scripts/stack/postgres.ts";
+import { type FixtureDatabase, fixtureDatabase } from "../support/durable/database.ts";
+import { type FixtureWorker, startFixtureWorker } from "../support/durable/processes.ts";
 import { eventually } from "../support/http-server.ts";
-import { type FixtureDatabase, fixtureDatabase } from "./fixtures/database.ts";
-import { type FixtureWorker, startFixtureWorker } from "./fixtures/processes.ts";
 
 const DB = "durable_crash";
 const STEPS = 20;

@@ -7,9 +7,9 @@ import type { Resonate } from "@resonatehq/sdk";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toWorkers } from "../../functions/shared/resonate-client.ts";
+import { type FixtureDatabase, fixtureDatabase } from "../support/durable/database.ts";
+import { type FixtureWorker, startFixtureWorker } from "../support/durable/processes.ts";
 import { eventually } from "../support/http-server.ts";
-import { type FixtureDatabase, fixtureDatabase } from "./fixtures/database.ts";
-import { type FixtureWorker, startFixtureWorker } from "./fixtures/processes.ts";
 
 const DB = "durable_recovery";
 // A lease far longer than any wait here: resuming in time proves the lease was not what freed the task.

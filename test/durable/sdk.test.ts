@@ -9,9 +9,9 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createResonate } from "../../functions/shared/resonate-client.ts";
 import { dropDatabase, freshDatabase } from "../support/db.ts";
+import { startFixtureWorker } from "../support/durable/processes.ts";
+import { registerFixtures } from "../support/durable/workflows.ts";
 import { eventually } from "../support/http-server.ts";
-import { startFixtureWorker } from "./fixtures/processes.ts";
-import { registerFixtures } from "./fixtures/workflows.ts";
 
 const DB = "durable_sdk";
 let url: string;
@@ -59,7 +59,7 @@ async function startApproval(resonate: Resonate, runId: string) {
 beforeAll(async () => {
   url = await freshDatabase(DB);
   pool = new pg.Pool({ connectionString: url, max: 8 });
-  await pool.query(readFileSync(join(import.meta.dirname, "fixtures/schema.sql"), "utf8"));
+  await pool.query(readFileSync(join(import.meta.dirname, "../support/durable/schema.sql"), "utf8"));
   await pool.query("create table awaited (run_id text primary key, promise_id text not null)");
   for (const name of NETWORKS) {
     const group = `sdk-e2e-${clients.size}`;

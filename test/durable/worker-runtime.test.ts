@@ -4,10 +4,10 @@ import type { Resonate } from "@resonatehq/sdk";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toWorkers } from "../../functions/shared/resonate-client.ts";
+import { type FixtureDatabase, fixtureDatabase } from "../support/durable/database.ts";
+import { startFixtureWorker } from "../support/durable/processes.ts";
 import { eventually } from "../support/http-server.ts";
 import { startWorker } from "../support/worker.ts";
-import { type FixtureDatabase, fixtureDatabase } from "./fixtures/database.ts";
-import { startFixtureWorker } from "./fixtures/processes.ts";
 
 const DB = "durable_runtime";
 let url: string;

@@ -3,7 +3,6 @@
 import type pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { dropDatabase, freshDatabase, pool as makePool } from "../support/db.ts";
-import { startWorker, type WorkerProcess } from "../support/worker.ts";
 import {
   imageRows,
   insertRequest,
@@ -12,7 +11,8 @@ import {
   starter,
   waitFor,
   waitForFinal,
-} from "./support/harness.ts";
+} from "../support/images/harness.ts";
+import { startWorker, type WorkerProcess } from "../support/worker.ts";
 
 const DB = "images_crash_test";
 const GROUP = `images-crash-${process.pid}`;

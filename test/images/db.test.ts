@@ -13,7 +13,7 @@ import {
   styleStillRunning,
 } from "../../functions/images/db.ts";
 import { dropDatabase, freshDatabase, pool as makePool } from "../support/db.ts";
-import { imageRows, insertRequest, requestRow } from "./support/harness.ts";
+import { imageRows, insertRequest, requestRow } from "../support/images/harness.ts";
 
 const DB = "images_db_test";
 // The run (workflow id) the steps belong to; a retry of it is another run.

@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STACK_DIR } from "../../scripts/stack/layout.ts";
 import { launchChromium } from "../support/chromium.ts";
 import { DB_URL, pool as makePool } from "../support/db.ts";
+import { imageRows, insertRequest, requestRow, waitFor, waitForFinal } from "../support/images/harness.ts";
+import { decodePng, pixelStats } from "../support/images/png-decode.ts";
 import { startWorker, type WorkerProcess } from "../support/worker.ts";
-import { imageRows, insertRequest, requestRow, waitFor, waitForFinal } from "./support/harness.ts";
-import { decodePng, pixelStats } from "./support/png-decode.ts";
 
 let pool: pg.Pool;
 let worker: WorkerProcess;

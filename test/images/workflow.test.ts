@@ -8,7 +8,6 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePng } from "../../functions/images/png.ts";
 import { dropDatabase, freshDatabase, pool as makePool } from "../support/db.ts";
-import { startWorker, type WorkerProcess } from "../support/worker.ts";
 import {
   imageRows,
   insertRequest,
@@ -18,8 +17,9 @@ import {
   starter,
   waitFor,
   waitForFinal,
-} from "./support/harness.ts";
-import { decodePng } from "./support/png-decode.ts";
+} from "../support/images/harness.ts";
+import { decodePng } from "../support/images/png-decode.ts";
+import { startWorker, type WorkerProcess } from "../support/worker.ts";
 
 const DB = "images_workflow_test";
 const GROUP = `images-wf-${process.pid}`;

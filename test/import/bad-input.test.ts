@@ -3,8 +3,8 @@
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LoopbackServer, startLoopbackServer } from "../support/http-server.ts";
+import { type Harness, importHarness, uid } from "../support/import/harness.ts";
 import type { WorkerProcess } from "../support/worker.ts";
-import { type Harness, importHarness, uid } from "./harness.ts";
 
 let h: Harness;
 let worker: WorkerProcess;

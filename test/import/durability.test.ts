@@ -3,7 +3,7 @@
 // import_batches proves the batches before the kill did not run again.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, type LoopbackServer, startLoopbackServer } from "../support/http-server.ts";
-import { contactsCsv, effects, type Harness, importHarness, uid } from "./harness.ts";
+import { contactsCsv, effects, type Harness, importHarness, uid } from "../support/import/harness.ts";
 
 const ROWS = 20_000;
 const BATCH = 2_000;

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FUNCTIONS_URL } from "../../scripts/stack/env.ts";
 import { DB_URL } from "../support/db.ts";
 import { eventually, type LoopbackServer, startLoopbackServer } from "../support/http-server.ts";
+import { contactsCsv, uid } from "../support/import/harness.ts";
 import { startWorker, type WorkerProcess } from "../support/worker.ts";
-import { contactsCsv, uid } from "./harness.ts";
 
 const tag = `e2e-${uid()}`;
 const ROWS = 1200;

@@ -3,8 +3,8 @@
 // the job with a clear error and leaves the finished batches applied.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/http-server.ts";
+import { contactsCsv, effects, type Harness, importHarness, uid } from "../support/import/harness.ts";
 import type { WorkerProcess } from "../support/worker.ts";
-import { contactsCsv, effects, type Harness, importHarness, uid } from "./harness.ts";
 
 const ROWS = 5_000;
 const BATCH = 1_000;

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_LINE_BYTES } from "../../functions/import/lines.ts";
 import { MAX_JSON_DEPTH } from "../../functions/import/parse.ts";
-import { contactsCsv, type Harness, importHarness, uid } from "./harness.ts";
+import { contactsCsv, type Harness, importHarness, uid } from "../support/import/harness.ts";
 
 let h: Harness;
 

@@ -3,7 +3,7 @@
 // edit by the owner does not decide the outcome, and a running job cannot be deleted.
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { contactsCsv, effects, type Harness, importHarness, uid } from "./harness.ts";
+import { contactsCsv, effects, type Harness, importHarness, uid } from "../support/import/harness.ts";
 
 const ROWS = 2_000;
 const BATCH = 100;

@@ -13,8 +13,8 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, type LoopbackServer, startLoopbackServer } from "../support/http-server.ts";
+import { contactsCsv, effects, type Harness, importHarness, uid } from "../support/import/harness.ts";
 import type { WorkerProcess } from "../support/worker.ts";
-import { contactsCsv, effects, type Harness, importHarness, uid } from "./harness.ts";
 
 const ROWS = 10_000;
 const BATCH = 1_000;

@@ -2,7 +2,7 @@
 // from its row: a failed import resumes on the staged rows it kept for that, and a partially
 // succeeded one is not mistaken for a row that never started.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { contactsCsv, effects, type Harness, importHarness, uid } from "./harness.ts";
+import { contactsCsv, effects, type Harness, importHarness, uid } from "../support/import/harness.ts";
 
 let h: Harness;
 

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { importRoute } from "../../functions/import/route.ts";
 import { serveWebhook } from "../../functions/shared/edge-webhook.ts";
-import { type Harness, importHarness } from "./harness.ts";
+import { type Harness, importHarness } from "../support/import/harness.ts";
 
 let h: Harness;
 let handler: (req: Request) => Promise<Response>;

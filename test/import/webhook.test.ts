@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { importRoute } from "../../functions/import/route.ts";
 import { serveWebhook } from "../../functions/shared/edge-webhook.ts";
-import { contactsCsv, effects, type Harness, importHarness, uid } from "./harness.ts";
+import { contactsCsv, effects, type Harness, importHarness, uid } from "../support/import/harness.ts";
 
 let h: Harness;
 let handler: (req: Request) => Promise<Response>;

@@ -8,12 +8,12 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createResonate, toWorkers } from "../../functions/shared/resonate-client.ts";
 import { dropDatabase, freshDatabase, pool } from "../support/db.ts";
+import { type Loopback, PAGES, startLoopback } from "../support/ingest/loopback.ts";
 import { startWorker, type WorkerProcess } from "../support/worker.ts";
-import { type Loopback, PAGES, startLoopback } from "./loopback.ts";
 
 const DB = "ingest_crawl_test";
 const GROUP = `ingest-test-${process.pid}`;
-const CORPUS = join(import.meta.dirname, "fixtures", "corpus");
+const CORPUS = join(import.meta.dirname, "../fixtures/ingest/corpus");
 
 let url: string;
 let db: pg.Pool;

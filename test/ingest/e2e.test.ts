@@ -16,7 +16,7 @@ beforeAll(async () => {
   db = pool();
   await db.query("insert into ingest_sources (name, kind, config) values ($1, 'markdown_dir', $2)", [
     SOURCE,
-    { path: join(import.meta.dirname, "fixtures", "corpus") },
+    { path: join(import.meta.dirname, "../fixtures/ingest/corpus") },
   ]);
   worker = startWorker();
   await worker.waitForOutput('"event":"started"');

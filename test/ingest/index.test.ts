@@ -10,12 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createIndexer, type Indexer } from "../../functions/ingest/indexer.ts";
 import { processAfterCrawl } from "../../functions/ingest/process.ts";
 import { searchChunks } from "../../functions/ingest/search-sql.ts";
-import { markdownDir } from "../../functions/ingest/sources/markdown_dir.ts";
+import { markdownDir } from "../../functions/ingest/sources/markdown-dir.ts";
 import { toStagingRow, writeStaging } from "../../functions/ingest/staging.ts";
 import { dropDatabase, freshDatabase, pool } from "../support/db.ts";
 
 const DB = "ingest_index_test";
-const FIXTURES = join(import.meta.dirname, "fixtures");
+const FIXTURES = join(import.meta.dirname, "../fixtures/ingest");
 const questions = JSON.parse(readFileSync(join(FIXTURES, "questions.json"), "utf8")) as {
   q: string;
   doc: string;

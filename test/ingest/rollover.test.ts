@@ -8,8 +8,8 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createResonate, toWorkers } from "../../functions/shared/resonate-client.ts";
 import { dropDatabase, freshDatabase, pool } from "../support/db.ts";
+import { type Loopback, startLoopback } from "../support/ingest/loopback.ts";
 import { startWorker, type WorkerProcess } from "../support/worker.ts";
-import { type Loopback, startLoopback } from "./loopback.ts";
 
 const DB = "ingest_rollover_test";
 const GROUP = `ingest-rollover-${process.pid}`;

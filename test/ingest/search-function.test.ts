@@ -15,12 +15,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createIndexer } from "../../functions/ingest/indexer.ts";
 import { processAfterCrawl } from "../../functions/ingest/process.ts";
 import type { SearchHit } from "../../functions/ingest/search.ts";
-import { markdownDir } from "../../functions/ingest/sources/markdown_dir.ts";
+import { markdownDir } from "../../functions/ingest/sources/markdown-dir.ts";
 import { toStagingRow, writeStaging } from "../../functions/ingest/staging.ts";
 import { DENO_BIN, ROOT } from "../../scripts/stack/layout.ts";
 import { dropDatabase, freshDatabase, pool } from "../support/db.ts";
 import { uploadedFiles } from "../support/edge-upload.ts";
-import { type FakeOpenAi, startFakeOpenAi } from "./fake-openai.ts";
+import { type FakeOpenAi, startFakeOpenAi } from "../support/ingest/fake-openai.ts";
 
 const DB = "ingest_search_function_test";
 const MODEL = "fake-embed";
@@ -131,7 +131,7 @@ beforeAll(async () => {
   const { rows } = await db.query(
     "insert into ingest_sources (name, kind) values ('docs', 'markdown_dir') returning id",
   );
-  const parsed = markdownDir.parseConfig({ path: join(import.meta.dirname, "fixtures", "corpus") });
+  const parsed = markdownDir.parseConfig({ path: join(import.meta.dirname, "../fixtures/ingest/corpus") });
   if (!parsed.ok) throw new Error(parsed.error);
   const docs = await markdownDir.crawl(parsed.value);
   await db.query("insert into ingest_runs (id) values ('r1')");

@@ -1,4 +1,4 @@
-// sql/dashboard/03_stuck_runs.sql finds runs stuck in progress (importing, indexing, ...), not only
+// sql/dashboard/03-stuck-runs.sql finds runs stuck in progress (importing, indexing, ...), not only
 // queued ones, and says why; the dashboard queries keep sub-second durations.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -20,7 +20,7 @@ afterAll(async () => {
   await dropDatabase(DB);
 });
 
-describe("03_stuck_runs.sql", () => {
+describe("03-stuck-runs.sql", () => {
   it("lists a queued, an importing and an indexing run that are stuck, with the reason, and not a healthy one", async () => {
     const ids = await client.query<{ id: string; kind: string }>(
       `insert into import_jobs (source_url, format, status, created_at, started_at)
@@ -39,7 +39,7 @@ describe("03_stuck_runs.sql", () => {
       [healthy],
     );
     const { rows } = await client.query<{ workflow_id: string; status: string; why: string }>(
-      query("03_stuck_runs.sql"),
+      query("03-stuck-runs.sql"),
     );
     const why = Object.fromEntries(rows.map((r) => [r.workflow_id, r.why]));
     expect(why[queued!]).toBe("queued for over 5 minutes: the webhook never started it");
@@ -53,13 +53,13 @@ describe("03_stuck_runs.sql", () => {
   });
 });
 
-describe("01_recent_runs.sql", () => {
+describe("01-recent-runs.sql", () => {
   it("shows a sub-second duration instead of 00:00:00", async () => {
     await client.query(
       `insert into import_jobs (source_url, format, status, created_at, started_at, finished_at)
        values ('file://fast.csv', 'csv', 'succeeded', now(), now(), now() + interval '0.25 seconds')`,
     );
-    const { rows } = await client.query<{ duration: { milliseconds?: number } }>(query("01_recent_runs.sql"));
+    const { rows } = await client.query<{ duration: { milliseconds?: number } }>(query("01-recent-runs.sql"));
     expect(rows.some((r) => r.duration?.milliseconds === 250)).toBe(true);
   });
 });

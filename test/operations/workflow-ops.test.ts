@@ -7,8 +7,8 @@ import type { Resonate } from "@resonatehq/sdk";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createResonate, toWorkers } from "../../functions/shared/resonate-client.ts";
-import { type FixtureWorker, startFixtureWorker } from "../durable/fixtures/processes.ts";
 import { dropDatabase, freshDatabase } from "../support/db.ts";
+import { type FixtureWorker, startFixtureWorker } from "../support/durable/processes.ts";
 import { eventually } from "../support/http-server.ts";
 
 const DB = "operations_test";
@@ -53,7 +53,7 @@ async function steps(runId: string): Promise<number> {
 beforeAll(async () => {
   url = await freshDatabase(DB);
   pool = new pg.Pool({ connectionString: url, max: 4 });
-  await pool.query(readFileSync(join(import.meta.dirname, "../durable/fixtures/schema.sql"), "utf8"));
+  await pool.query(readFileSync(join(import.meta.dirname, "../support/durable/schema.sql"), "utf8"));
   worker = startFixtureWorker(url, GROUP, "ops-worker", { RESONATE_TTL_MS: "5000", RESONATE_TICK_MS: "100" });
   await worker.ready();
   starter = createResonate({

@@ -5,8 +5,8 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dropDatabase, freshDatabase } from "../support/db.ts";
-import { AdapterClient } from "./differential/adapter-client.ts";
-import { DEVIATIONS, formatFailure, runSeed, SchemaClient } from "./differential/runner.ts";
+import { AdapterClient } from "../support/resonate/differential/adapter-client.ts";
+import { DEVIATIONS, formatFailure, runSeed, SchemaClient } from "../support/resonate/differential/runner.ts";
 
 const SEEDS = Array.from({ length: 30 }, (_, i) => i + 1);
 const STEPS = 80;

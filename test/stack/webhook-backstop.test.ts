@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, stopPostgres } from "../../scripts/stack/postgres.ts";
 import { stopProcess } from "../../scripts/stack/processes.ts";
 import { up } from "../../scripts/stack.ts";
-import { contactsCsv, uid } from "../import/harness.ts";
 import { withClient } from "../support/db.ts";
 import { eventually, type LoopbackServer, startLoopbackServer } from "../support/http-server.ts";
+import { contactsCsv, uid } from "../support/import/harness.ts";
 import { startWorker, type WorkerProcess } from "../support/worker.ts";
 
 const tag = `backstop-${uid()}`;
@@ -98,7 +98,9 @@ describe("a webhook request lost with pg_net's unlogged queue", () => {
       async () => (await q<{ id: string }>("select id from public.ingest_runs where trigger = $1", [tag]))[0],
       30_000,
     );
-    expect(await q("select count(*)::int as n from public.ingest_runs where trigger = $1", [tag])).toEqual([{ n: 1 }]);
+    expect(await q("select count(*)::int as n from public.ingest_runs where trigger = $1", [tag])).toEqual([
+      { n: 1 },
+    ]);
     await q("select public.cancel_workflow($1)", [`ingest/${run.id}`]);
 
     worker = startWorker();

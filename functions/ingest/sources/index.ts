@@ -1,7 +1,7 @@
 // Every source kind by name. Adding a kind: one module in this folder, one entry here, and the kind in the
 // ingest_sources check constraint.
-import { githubIssues } from "./github_issues.ts";
-import { markdownDir } from "./markdown_dir.ts";
+import { githubIssues } from "./github-issues.ts";
+import { markdownDir } from "./markdown-dir.ts";
 import { rss } from "./rss.ts";
 import { sitemap } from "./sitemap.ts";
 import type { SourceKind } from "./types.ts";

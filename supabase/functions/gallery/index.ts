@@ -8,11 +8,8 @@ import {
   galleryResponse,
   galleryServesHtml,
 } from "../../../functions/images/gallery-answer.ts";
-import { loadConfig } from "../../../functions/shared/config.ts";
-import { edgeDatabaseUrl, withConnection } from "../../../functions/shared/edge-db.ts";
-
-const dbUrl = edgeDatabaseUrl(loadConfig());
-const servesHtml = galleryServesHtml();
+import { edgeDeps } from "../../../functions/shared/edge-function.ts";
+import { endpoint } from "../../../functions/shared/endpoint.ts";
 
 const QUERY = `
   select r.id, r.prompt, r.status, r.error, to_char(r.created_at at time zone 'utc', 'YYYY-MM-DD HH24:MI:SS "UTC"') as created_at,
@@ -26,26 +23,30 @@ const QUERY = `
    order by r.created_at desc
    limit $1`;
 
-Deno.serve(async (req) => {
-  if (req.method !== "GET") return Response.json({ error: "use GET" }, { status: 405 });
-  const params = new URL(req.url).searchParams;
-  const format = galleryFormat(params.get("format"), servesHtml);
-  if (!format.ok) return Response.json({ error: format.error }, { status: 400 });
-  const raw = params.get("limit") ?? "20";
-  const limit = Number(raw);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
-    return Response.json(
-      { error: `limit must be an integer from 1 to 100, got ${JSON.stringify(raw)}` },
-      { status: 400 },
-    );
-  }
-  try {
-    const { rows } = await withConnection(dbUrl, (c) => c.query<GalleryRequest>(QUERY, [limit]));
-    return galleryResponse(rows, format.format);
-  } catch (err) {
-    return Response.json(
-      { error: "could not read image requests", detail: (err as Error).message },
-      { status: 503 },
-    );
-  }
-});
+const deps = edgeDeps(({ db }) => ({ db, servesHtml: galleryServesHtml() }));
+
+Deno.serve(
+  endpoint(
+    {
+      method: "GET",
+      usage: "use GET",
+      failure: { status: 503, error: "could not read image requests" },
+      async handle(req, { db, servesHtml }) {
+        const params = new URL(req.url).searchParams;
+        const format = galleryFormat(params.get("format"), servesHtml);
+        if (!format.ok) return Response.json({ error: format.error }, { status: 400 });
+        const raw = params.get("limit") ?? "20";
+        const limit = Number(raw);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+          return Response.json(
+            { error: `limit must be an integer from 1 to 100, got ${JSON.stringify(raw)}` },
+            { status: 400 },
+          );
+        }
+        const { rows } = await db((c) => c.query<GalleryRequest>(QUERY, [limit]));
+        return galleryResponse(rows, format.format);
+      },
+    },
+    deps,
+  ),
+);

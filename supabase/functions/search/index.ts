@@ -4,22 +4,15 @@
 import { type SearchDeps, searchHandler } from "../../../functions/ingest/search.ts";
 import { queryEmbeddingFromEnv } from "../../../functions/ingest/search-embedder.ts";
 import { searchChunks } from "../../../functions/ingest/search-sql.ts";
-import { loadConfig } from "../../../functions/shared/config.ts";
-import { edgeDatabaseUrl, withConnection } from "../../../functions/shared/edge-db.ts";
-
-function buildDeps(): SearchDeps {
-  const url = edgeDatabaseUrl(loadConfig());
-  return {
-    query: queryEmbeddingFromEnv(),
-    search: (vector, req, model) => withConnection(url, (c) => searchChunks(c, vector, req, model)),
-  };
-}
-
-let deps: SearchDeps | undefined;
+import { edgeDeps } from "../../../functions/shared/edge-function.ts";
 
 Deno.serve(
-  searchHandler(async () => {
-    deps ??= buildDeps();
-    return deps;
-  }),
+  searchHandler(
+    edgeDeps(
+      ({ db }): SearchDeps => ({
+        query: queryEmbeddingFromEnv(),
+        search: (vector, req, model) => db((c) => searchChunks(c, vector, req, model)),
+      }),
+    ),
+  ),
 );

@@ -1,0 +1,66 @@
+// How requests travel to the store (functions/shared/store/batches.ts), against a recording stand-in:
+// what is sent while a call is in flight leaves together in the next call; a call that failed on a
+// lock conflict, having committed nothing, is sent again; a unit stopped by a conflict is resumed.
+import type { Request, Response } from "@resonatehq/sdk";
+import { describe, expect, it } from "vitest";
+import { Batches } from "../../../../functions/shared/store/batches.ts";
+
+const get = (id: string): Request => ({
+  kind: "promise.get",
+  head: { corrId: id, version: "v" },
+  data: { id },
+});
+const ok = (req: Request) => ({ kind: req.kind, head: { ...req.head, status: 200 }, data: {} }) as Response;
+
+function store(script: (units: Request[][], call: number) => (Response | null)[][] | Error) {
+  const calls: string[][][] = [];
+  return {
+    calls,
+    db: {
+      async query(sql: string, params?: unknown[]) {
+        const units: Request[][] = sql.includes("resonate_rpc")
+          ? [[JSON.parse(params![0] as string)]]
+          : JSON.parse(params![0] as string);
+        calls.push(units.map((u) => u.map((r) => r.head.corrId)));
+        await new Promise((r) => setTimeout(r, 5));
+        const out = script(units, calls.length);
+        if (out instanceof Error) throw out;
+        return { rows: [{ res: sql.includes("resonate_rpc") ? out[0]![0] : out }] };
+      },
+    },
+  };
+}
+
+describe("Batches", () => {
+  it("sends what is issued while a call is in flight together in the next call", async () => {
+    const s = store((units) => units.map((u) => u.map(ok)));
+    const b = new Batches(s.db, 1);
+    const answers = await Promise.all([b.send([get("a")]), b.send([get("b")]), b.send([get("c"), get("d")])]);
+    expect(answers.map((a) => a.map((r) => r.head.corrId))).toEqual([["a"], ["b"], ["c", "d"]]);
+    expect(s.calls).toEqual([[["a"]], [["b"], ["c", "d"]]]);
+    expect(b.stats).toEqual({ roundTrips: 2, requests: 4 });
+  });
+
+  it("sends a call again that failed on a lock conflict before committing anything", async () => {
+    const conflict = Object.assign(new Error("lock timeout"), { code: "55P03" });
+    const s = store((units, call) => (call === 1 ? conflict : units.map((u) => u.map(ok))));
+    const b = new Batches(s.db, 1);
+    const res = await b.send([get("a"), get("b")]);
+    expect(res.map((r) => r.head.status)).toEqual([200, 200]);
+    expect(s.calls).toEqual([[["a", "b"]], [["a", "b"]]]);
+  });
+
+  it("resumes a unit at the request a conflict stopped, keeping the answers before it", async () => {
+    const s = store((units, call) => units.map((u) => (call === 1 ? [ok(u[0]!), null, null] : u.map(ok))));
+    const b = new Batches(s.db, 1);
+    const res = await b.send([get("a"), get("b"), get("c")]);
+    expect(res.map((r) => r.head.corrId)).toEqual(["a", "b", "c"]);
+    expect(s.calls).toEqual([[["a", "b", "c"]], [["b", "c"]]]);
+  });
+
+  it("rejects every request of a call the database did not answer", async () => {
+    const s = store(() => new Error("connection terminated"));
+    const b = new Batches(s.db, 1);
+    await expect(b.send([get("a")])).rejects.toThrow("connection terminated");
+  });
+});

@@ -1,0 +1,227 @@
+// Which step creates the network answers itself, and in what order the deferred ones reach the store:
+// functions/shared/store/steps.ts against a recording stand-in for the store.
+import type { Request, Response } from "@resonatehq/sdk";
+import { describe, expect, it } from "vitest";
+import type { Unit } from "../../../../functions/shared/store/batches.ts";
+import { Steps } from "../../../../functions/shared/store/steps.ts";
+
+const head = { corrId: "c", version: "2026-04-01" };
+const TASK = "wf";
+const HOUR = 3_600_000;
+
+function acquire(preload: string[] = [], branch = TASK): [Request, Response] {
+  const promise = {
+    id: TASK,
+    state: "pending" as const,
+    param: {},
+    value: {},
+    tags: { "resonate:branch": branch, "resonate:target": "poll://any@g" },
+    timeoutAt: Date.now() + HOUR,
+    createdAt: 0,
+  };
+  return [
+    { kind: "task.acquire", head, data: { id: TASK, version: 0, pid: "p", ttl: 60_000 } },
+    {
+      kind: "task.acquire",
+      head: { ...head, status: 200 },
+      data: {
+        task: { id: TASK, state: "acquired", version: 1, resumes: [] },
+        promise,
+        preload: preload.map((id) => ({ ...promise, id, state: "resolved" as const })),
+      },
+    },
+  ];
+}
+
+function create(id: string, tags: Record<string, string> = {}, timeoutAt = Date.now() + HOUR): Request {
+  return {
+    kind: "task.fence",
+    head,
+    data: {
+      id: TASK,
+      version: 1,
+      action: {
+        kind: "promise.create",
+        head,
+        data: {
+          id,
+          timeoutAt,
+          param: { headers: {}, data: "e30=" },
+          tags: { "resonate:scope": "local", "resonate:branch": TASK, ...tags },
+        },
+      },
+    },
+  };
+}
+
+function settle(id: string): Request {
+  return {
+    kind: "task.fence",
+    head,
+    data: {
+      id: TASK,
+      version: 1,
+      action: {
+        kind: "promise.settle",
+        head,
+        data: { id, state: "resolved", value: { headers: {}, data: "MQ==" } },
+      },
+    },
+  };
+}
+
+const fulfill: Request = {
+  kind: "task.fulfill",
+  head,
+  data: {
+    id: TASK,
+    version: 1,
+    action: { kind: "promise.settle", head, data: { id: TASK, state: "resolved", value: {} } },
+  },
+};
+
+/** What reached the store: each call as the list of its requests, shortened to "kind id". */
+function harness(opts: { lease?: boolean; startedAfterMs?: number; failNext?: () => boolean } = {}) {
+  const calls: string[][] = [];
+  const send = async (unit: Unit): Promise<Response[]> => {
+    if (opts.failNext?.()) throw new Error("connection lost");
+    calls.push(unit.map(label));
+    return unit.map(answer);
+  };
+  const steps = new Steps({
+    send,
+    defer: true,
+    leaseHolds: () => opts.lease ?? true,
+    startedAfterMs: opts.startedAfterMs ?? 60_000,
+    warn: () => {},
+  });
+  const sdk = async (req: Request) => {
+    const res = await steps.send(req);
+    steps.observe(req, res);
+    return res;
+  };
+  const [acq, acqRes] = acquire();
+  steps.observe(acq, acqRes);
+  return { steps, calls, sdk };
+}
+
+function label(req: Request): string {
+  if (req.kind === "task.fence") return `${req.data.action.kind.split(".")[1]} ${req.data.action.data.id}`;
+  return req.kind;
+}
+
+function answer(req: Request): Response {
+  if (req.kind !== "task.fence")
+    return { kind: req.kind, head: { ...req.head, status: 200 }, data: {} } as Response;
+  const a = req.data.action;
+  const promise = {
+    id: a.data.id,
+    state: a.kind === "promise.create" ? "pending" : "resolved",
+    param: {},
+    value: {},
+    tags: {},
+    timeoutAt: 0,
+    createdAt: 0,
+  };
+  return {
+    kind: "task.fence",
+    head: { ...req.head, status: 200 },
+    data: { action: { kind: a.kind, head: { ...a.head, status: 200 }, data: { promise } }, preload: [] },
+  } as Response;
+}
+
+describe("Steps: a local step's create travels with its result", () => {
+  it("answers a new step's create itself and sends it with the step's result, in one call", async () => {
+    const { calls, sdk } = harness();
+    const res = await sdk(create(`${TASK}:0`));
+    expect(res).toMatchObject({
+      head: { status: 200 },
+      data: { action: { head: { status: 200 }, data: { promise: { id: `${TASK}:0`, state: "pending" } } } },
+    });
+    expect(calls).toEqual([]);
+    await sdk(settle(`${TASK}:0`));
+    await sdk(create(`${TASK}:1`));
+    await sdk(settle(`${TASK}:1`));
+    expect(calls).toEqual([
+      [`create ${TASK}:0`, `settle ${TASK}:0`],
+      [`create ${TASK}:1`, `settle ${TASK}:1`],
+    ]);
+  });
+
+  it("sends a step the store already has (a replay) as the SDK sent it", async () => {
+    const { steps, calls } = harness();
+    const [acq, acqRes] = acquire([`${TASK}:0`]);
+    steps.observe(acq, acqRes);
+    await steps.send(create(`${TASK}:0`));
+    expect(calls).toEqual([[`create ${TASK}:0`]]);
+  });
+
+  it("defers only a plain local step of the task's branch, within its lease and far from its deadline", async () => {
+    const cases: [string, Request, boolean?][] = [
+      ["a target (an rpc)", create(`${TASK}:1`, { "resonate:target": "poll://any@g" })],
+      ["another branch (an explicit id)", create("other", { "resonate:branch": "other" })],
+      ["scope global (ctx.promise)", create(`${TASK}:2`, { "resonate:scope": "global" })],
+      ["a deadline within the margin", create(`${TASK}:3`, {}, Date.now() + 1_000)],
+      ["a lapsed lease", create(`${TASK}:4`), false],
+    ];
+    for (const [why, req, lease] of cases) {
+      const { calls, sdk } = harness({ lease });
+      await sdk(req);
+      expect(calls, why).toHaveLength(1);
+    }
+  });
+
+  it("sends every deferred create before any other request concerning the task, in the SDK's order", async () => {
+    const { calls, sdk } = harness();
+    await sdk(create(`${TASK}:0`));
+    await sdk(create(`${TASK}:1`));
+    await sdk(fulfill);
+    expect(calls).toEqual([[`create ${TASK}:0`, `create ${TASK}:1`, "task.fulfill"]]);
+  });
+
+  it("in a fan-out, sends each branch's create with its own result and the earlier ones before it", async () => {
+    const { calls, sdk } = harness();
+    for (let i = 0; i < 3; i++) await sdk(create(`${TASK}:${i}`));
+    await sdk(settle(`${TASK}:1`));
+    await sdk(settle(`${TASK}:0`));
+    await sdk(settle(`${TASK}:2`));
+    expect(calls).toEqual([
+      [`create ${TASK}:0`, `create ${TASK}:1`, `settle ${TASK}:1`],
+      [`settle ${TASK}:0`],
+      [`create ${TASK}:2`, `settle ${TASK}:2`],
+    ]);
+  });
+
+  it("sends a request naming a deferred step (a read of it) after that step's create", async () => {
+    const { calls, sdk } = harness();
+    await sdk(create(`${TASK}:0`));
+    await sdk({ kind: "promise.get", head, data: { id: `${TASK}:0` } });
+    expect(calls).toEqual([[`create ${TASK}:0`, "promise.get"]]);
+  });
+
+  it("records a step that runs longer than the threshold as started while it runs", async () => {
+    const { steps, calls, sdk } = harness({ startedAfterMs: 50 });
+    await sdk(create(`${TASK}:0`));
+    await new Promise((r) => setTimeout(r, 120));
+    expect(calls).toEqual([[`create ${TASK}:0`]]);
+    expect(steps.stats.startedInBackground).toBe(1);
+    await sdk(settle(`${TASK}:0`));
+    expect(calls).toEqual([[`create ${TASK}:0`], [`settle ${TASK}:0`]]);
+  });
+
+  it("keeps the creates of a call that failed, and sends them with the next one", async () => {
+    let failures = 1;
+    const { calls, sdk } = harness({ failNext: () => failures-- > 0 });
+    await sdk(create(`${TASK}:0`));
+    await expect(sdk(settle(`${TASK}:0`))).rejects.toThrow("connection lost");
+    await sdk(settle(`${TASK}:0`));
+    expect(calls).toEqual([[`create ${TASK}:0`, `settle ${TASK}:0`]]);
+  });
+
+  it("forgets a task's steps when its execution ends, so a stale execution's requests go as sent", async () => {
+    const { calls, sdk } = harness();
+    await sdk(fulfill);
+    await sdk(create(`${TASK}:9`));
+    expect(calls).toEqual([["task.fulfill"], [`create ${TASK}:9`]]);
+  });
+});
