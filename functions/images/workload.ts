@@ -9,8 +9,9 @@ import { openAiProvider } from "./openai.ts";
 import type { ImageProvider } from "./provider.ts";
 import { imagesRoute } from "./route.ts";
 import { simulatedProvider } from "./simulated.ts";
+import type { ImagesDeps } from "./steps.ts";
 import { type ImageStorage, supabaseStorage } from "./storage.ts";
-import { generateImages, type ImagesDeps } from "./workflow.ts";
+import { generateImages } from "./workflow.ts";
 
 export function buildProvider(cfg: ImagesConfig): ImageProvider {
   if (cfg.provider === "openai") {

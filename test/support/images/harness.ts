@@ -5,7 +5,7 @@ import type { Resonate } from "@resonatehq/sdk";
 import { createClient } from "@supabase/supabase-js";
 import type pg from "pg";
 import { loadImagesConfig } from "../../../functions/images/config.ts";
-import { objectPath } from "../../../functions/images/workflow.ts";
+import { objectPath } from "../../../functions/images/steps.ts";
 import { loadConfig } from "../../../functions/shared/config.ts";
 import { createResonate, toWorkers } from "../../../functions/shared/resonate-client.ts";
 
