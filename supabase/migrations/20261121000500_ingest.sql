@@ -424,10 +424,12 @@ begin
   )
   select c.id, d.id, d.title, d.url, d.source_path, c.heading_path, c.content,
     -- `**` marks the question's words: markdown, like the text, and never markup a page could inject.
-    -- A question without a single searchable word (only stop words) has no words to mark.
-    coalesce(ts_headline('english', c.content, any_query,
+    -- The content's own backslashes and asterisks are escaped first (markdown's backslash escapes), so an
+    -- unescaped `**` is always a marker, never the page's bold. A question without a single searchable
+    -- word (only stop words) has no words to mark.
+    coalesce(ts_headline('english', replace(replace(c.content, '\', '\\'), '*', '\*'), any_query,
       'StartSel=**, StopSel=**, MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "'),
-      left(c.content, 200)),
+      left(replace(replace(c.content, '\', '\\'), '*', '\*'), 200)),
     p.similarity, p.bm25, p.score::double precision
   from top p
   join chunks c on c.id = p.id

@@ -203,6 +203,30 @@ describe("processAfterCrawl and search", () => {
     }
   });
 
+  it("marks the question's words in a snippet with `**` that the page's own markdown cannot fake", async () => {
+    const { rows } = await db.query(
+      `with s as (insert into ingest_sources (name, kind, config) values ('snippets', 'markdown_dir', '{}') returning id),
+            d as (insert into documents (source_id, source_path, source_type, title, content_hash, model, run_id)
+                  select id, 'bold.md', 'markdown_dir', 'Bold', 'h', 'text-only', 'r-snip' from s returning id, source_id)
+       insert into chunks (document_id, chunk_index, heading_path, content, model)
+         select id, 0, '{}', 'The **zanzibar** switch is bold here, a\\b is a path, and the quokka** setting is not.', 'text-only' from d
+       returning (select source_id from d) as source`,
+    );
+    await db.query("select public.refresh_search_stats()");
+    const [hit] = (await searchChunks(
+      db,
+      undefined,
+      { query: "quokka setting", k: 1, source: Number(rows[0].source) },
+      undefined,
+    ))!;
+    // The page's asterisks and backslash come back escaped; unescaped `**` pairs mark only the question's words.
+    expect(hit!.snippet).toContain("zanzibar\\*\\* switch");
+    expect(hit!.snippet).toContain("a\\\\b");
+    const marked = [...hit!.snippet.matchAll(/(?<!\\)\*\*([^*]+?)(?<!\\)\*\*/g)].map((m) => m[1]);
+    expect(marked).toEqual(["quokka", "setting"]);
+    expect(hit!.snippet).toContain("**quokka**\\*\\*");
+  });
+
   it("indexes a page only up to the per-page chunk cap and says so in the run's errors", async () => {
     const capped = createIndexer({ provider: "none" }, { maxChunksPerPage: 2 });
     try {
