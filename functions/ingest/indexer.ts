@@ -2,7 +2,6 @@
 // local model), the embedder (none: text-only, no vectors) and the per-page chunk cap. Node only: the
 // worker, the tests and the benchmarks build one; an Edge Function never does.
 import { availableParallelism } from "node:os";
-import { int } from "../shared/config.ts";
 import {
   checkVectors,
   type Embedder,
@@ -32,14 +31,10 @@ export interface IndexerOptions {
   idleMs?: number;
 }
 
-export function maxChunksPerPageFromEnv(): number {
-  return int("INGEST_MAX_CHUNKS_PER_PAGE", DEFAULT_MAX_CHUNKS_PER_PAGE, 1, 100_000);
-}
-
 /**
  * Batches of texts of similar length, as lists of indices into `texts`: USE-lite pads every text of a
  * call to the longest one, so a batch that mixes a heading-sized chunk with a full one embeds padding
- * (sorted, a thread embedded 16 chunks per CPU second instead of 12; docs/ingest.md).
+ * (docs/ingest.md, "Index pass", has the measurement).
  */
 export function lengthSortedBatches(texts: string[], size: number): number[][] {
   const order = texts.map((_, i) => i).sort((a, b) => texts[a]!.length - texts[b]!.length || a - b);

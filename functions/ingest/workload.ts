@@ -2,8 +2,8 @@
 // `ingest` Edge Function (nightly via pg_cron, or by hand); its steps read their dependencies from the
 // worker's Resonate client.
 import type { Workload } from "../workload.ts";
-import { embeddingsConfigFromEnv } from "./embeddings.ts";
-import { createIndexer, maxChunksPerPageFromEnv } from "./indexer.ts";
+import { loadIngestConfig } from "./config.ts";
+import { createIndexer } from "./indexer.ts";
 import { ingestRoute } from "./route.ts";
 import type { IngestDeps } from "./steps.ts";
 import { crawlCorpus } from "./workflow.ts";
@@ -12,7 +12,8 @@ export const ingestWorkload: Workload = {
   route: ingestRoute,
   register(resonate, { pool, log }) {
     // Threads start with the first index pass, not with the worker.
-    const indexer = createIndexer(embeddingsConfigFromEnv(), { maxChunksPerPage: maxChunksPerPageFromEnv() });
+    const cfg = loadIngestConfig();
+    const indexer = createIndexer(cfg.embeddings, { maxChunksPerPage: cfg.maxChunksPerPage });
     const deps: IngestDeps = { pool, indexer, log: log.child({ workload: "ingest" }) };
     resonate.setDependency(ingestRoute.kind, deps);
     resonate.register(ingestRoute.workflow, crawlCorpus);
