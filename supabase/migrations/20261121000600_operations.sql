@@ -2,8 +2,8 @@
 -- state, the steps of one workflow, and cancel / retry. The SQL core the `runs` Edge Function and the
 -- `npm run status` CLI are thin adapters over.
 --
--- Each workload (functions/registry.ts) appears here three times, and test/operations/registry.test.ts
--- checks all three against the registry: a branch of workflow_runs, its workflow in app.workflow_call, and
+-- Each workload (functions/routes.ts) appears here three times, and test/operations/registry.test.ts
+-- checks all three against that list: a branch of workflow_runs, its workflow in app.workflow_call, and
 -- its cancel hook app.workflow_canceled_<kind> (defined with the workload's tables).
 
 -- Decodes the function name the SDK stores in a promise's param (base64 JSON); null when it is not
