@@ -8,7 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STACK_DIR } from "../../scripts/stack/layout.ts";
 import { launchChromium } from "../support/chromium.ts";
 import { DB_URL, pool as makePool } from "../support/db.ts";
-import { imageRows, insertRequest, requestRow, waitFor, waitForFinal } from "../support/images/harness.ts";
+import {
+  imageRows,
+  insertRequest,
+  requestRow,
+  stylesOverlapped,
+  waitFor,
+  waitForFinal,
+} from "../support/images/harness.ts";
 import { decodePng, pixelStats } from "../support/images/png-decode.ts";
 import { startWorker, type WorkerProcess } from "../support/worker.ts";
 
@@ -67,11 +74,7 @@ describe("images end to end", () => {
     // latency itself (bench:images).
     expect(fromInsert).toBeLessThan(5_000);
     // In parallel: every style's provider call started before the first one ended.
-    const { rows: spans } = await pool.query<{ overlap: boolean }>(
-      "select max(started_at) < min(finished_at) as overlap from public.generated_images where request_id = $1",
-      [id],
-    );
-    expect(spans[0]!.overlap).toBe(true);
+    expect(await stylesOverlapped(pool, id)).toBe(true);
     expect(JSON.parse((await webhookResponse(id)).content)).toEqual({ workflow_id: `images/${id}` });
     const images = await imageRows(pool, id);
     for (const img of Object.values(images)) {

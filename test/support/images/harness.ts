@@ -57,6 +57,16 @@ export async function requestRow(pool: pg.Pool, id: string): Promise<RequestRow>
   return rows[0]!;
 }
 
+/** Whether the request's styles ran in parallel: every provider call started before the first one ended
+ *  (run one after another, each would start after the previous one ended). */
+export async function stylesOverlapped(pool: pg.Pool, id: string): Promise<boolean> {
+  const { rows } = await pool.query<{ overlap: boolean }>(
+    "select max(started_at) < min(finished_at) as overlap from public.generated_images where request_id = $1",
+    [id],
+  );
+  return rows[0]!.overlap;
+}
+
 export async function imageRows(pool: pg.Pool, id: string): Promise<Record<string, ImageRow>> {
   const { rows } = await pool.query<ImageRow>(
     "select * from generated_images where request_id = $1 order by style",
