@@ -3,12 +3,12 @@
 // against a fresh database that has the platform and every migration applied, connected as postgres,
 // as the migrations and the app are. Each file runs in one transaction it rolls back, so files do not
 // see each other's rows.
-import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { freshDatabase } from "../stack/databases.ts";
 import { ROOT } from "../stack/layout.ts";
 import { withAdmin } from "../stack/postgres.ts";
+import { runCommand } from "../stack/run-command.ts";
 
 export const SQL_TESTS_DIR = join(ROOT, "supabase", "tests");
 
@@ -34,7 +34,7 @@ export interface SqlTestResult {
 }
 
 /** Runs one pgTAP file with pg_prove. `ok` is pg_prove's verdict: every planned test ran and passed. */
-export function runSqlTest(url: string, file: string): Promise<SqlTestResult> {
+export async function runSqlTest(url: string, file: string): Promise<SqlTestResult> {
   const u = new URL(url);
   const args = [
     "--host",
@@ -49,20 +49,12 @@ export function runSqlTest(url: string, file: string): Promise<SqlTestResult> {
     "--failures",
     file,
   ];
-  return new Promise((resolve, reject) => {
-    const child = spawn("pg_prove", args, {
-      // pgTAP's functions live in schema extensions, on the search path of postgres on a hosted project.
-      env: {
-        ...process.env,
-        PGPASSWORD: decodeURIComponent(u.password),
-        PGOPTIONS: "-c search_path=public,extensions",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ file: relative(ROOT, file), ok: code === 0, output }));
-  });
+  // pgTAP's functions live in schema extensions, on the search path of postgres on a hosted project.
+  const env = {
+    ...process.env,
+    PGPASSWORD: decodeURIComponent(u.password),
+    PGOPTIONS: "-c search_path=public,extensions",
+  };
+  const { code, output } = await runCommand("pg_prove", args, env);
+  return { file: relative(ROOT, file), ok: code === 0, output };
 }

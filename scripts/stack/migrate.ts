@@ -2,11 +2,11 @@
 // so the migration history in supabase_migrations.schema_migrations is the CLI's own and every
 // statement runs with the rights it has on a hosted project. The CLI applies each file in its own
 // transaction: a failing file leaves nothing of itself behind, and the files before it stay applied.
-import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { cliUrl } from "./cli-url.ts";
 import { ROOT, SUPABASE_BIN } from "./layout.ts";
+import { runCommand } from "./run-command.ts";
 
 export const MIGRATIONS_DIR = join(ROOT, "supabase", "migrations");
 
@@ -39,7 +39,8 @@ export async function applyMigrations(dbUrl: string, workdir = ROOT): Promise<st
   // dev database may already hold a later version than a file added since; without it the CLI refuses
   // ("Found local migration files to be inserted before the last migration") and every test stops.
   const args = ["db", "push", "--db-url", cliUrl(dbUrl), "--yes", "--include-all", "--workdir", workdir];
-  const { code, output } = await run(SUPABASE_BIN, args);
+  // No stdin: `--yes` answers the CLI's one prompt.
+  const { code, output } = await runCommand(SUPABASE_BIN, args);
   const applied = appliedFromOutput(output);
   if (code !== 0) {
     if (/Remote migration versions not found in local migrations directory/.test(output)) {
@@ -58,20 +59,4 @@ export async function applyMigrations(dbUrl: string, workdir = ROOT): Promise<st
     );
   }
   return applied;
-}
-
-function run(cmd: string, args: string[]): Promise<{ code: number; output: string }> {
-  return new Promise((resolve, reject) => {
-    // No stdin: `--yes` answers the CLI's one prompt.
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => {
-      output += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      output += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? 1, output }));
-  });
 }
