@@ -75,6 +75,7 @@ export async function up(): Promise<void> {
   execFileSync("bash", [join(ROOT, "scripts/stack/install-system.sh")], { stdio: "inherit" });
   installNetExtensionFiles();
   const cluster = ensureCluster();
+  if (cluster.removedStale) say(`removed the cluster an earlier clone at this path left in ${PG_HOME}`);
   if (cluster.created) say(`created a Postgres cluster in ${PGDATA}`);
   if (postmasterPid() === undefined) {
     say(`starting Postgres on 127.0.0.1:${DB_PORT}`);

@@ -6,6 +6,7 @@
 // superuser (sql/platform/01-roles.sql gives it the platform's attributes). Only what the platform
 // keeps to itself (its own extensions and stand-ins, throw-away databases, restarts) uses ADMIN_DB_URL.
 import { execFile, execFileSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import {
   appendFileSync,
   chownSync,
@@ -13,6 +14,7 @@ import {
   lstatSync,
   mkdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -86,11 +88,54 @@ log_min_messages = warning
 log_line_prefix = '%m [%p] %q%u@%d '
 `;
 
-/** Creates the cluster if missing and keeps its settings current. Returns what it did. */
-export function ensureCluster(): { created: boolean; settingsChanged: boolean } {
+// PG_HOME is named by the clone's path, so a clone made where an earlier one was deleted finds that
+// clone's cluster, with its data and its migration history (CI clones to the same path every time).
+// The same random id in .stack and PG_HOME says which clone made the cluster.
+const CLONE_MARK = join(STACK_DIR, "cluster-id");
+const CLUSTER_MARK = join(PG_HOME, "cluster-id");
+
+function readMark(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Removes a cluster an earlier clone at this path left behind; marks the one this clone uses. */
+function claimCluster(): { removedStale: boolean } {
+  const ours = readMark(CLONE_MARK);
+  const theirs = readMark(CLUSTER_MARK);
+  const hasCluster = existsSync(join(PGDATA, "PG_VERSION"));
+  // Stacks made before the marks existed: this clone's .stack already links to the cluster.
+  const linkedBefore =
+    ours === undefined && theirs === undefined && isLinkTo(join(STACK_DIR, "pgdata"), PGDATA);
+  let removedStale = false;
+  if (hasCluster && !linkedBefore && (ours === undefined || ours !== theirs)) {
+    if (postmasterPid() !== undefined) asPostgres("pg_ctl", ["-D", PGDATA, "-m", "immediate", "-w", "stop"]);
+    rmSync(PG_HOME, { recursive: true, force: true });
+    removedStale = true;
+  }
+  const mark = (hasCluster && !removedStale && (ours ?? theirs)) || randomUUID();
   mkdirSync(STACK_DIR, { recursive: true });
-  mkdirSync(LOG_DIR, { recursive: true });
   ownedDir(PG_HOME);
+  if (ours !== mark) writeFileSync(CLONE_MARK, `${mark}\n`);
+  if (readMark(CLUSTER_MARK) !== mark) writeFileSync(CLUSTER_MARK, `${mark}\n`);
+  return { removedStale };
+}
+
+function isLinkTo(link: string, target: string): boolean {
+  try {
+    return lstatSync(link).isSymbolicLink() && readlinkSync(link) === target;
+  } catch {
+    return false;
+  }
+}
+
+/** Creates the cluster if missing and keeps its settings current. Returns what it did. */
+export function ensureCluster(): { created: boolean; settingsChanged: boolean; removedStale: boolean } {
+  const { removedStale } = claimCluster();
+  mkdirSync(LOG_DIR, { recursive: true });
   ownedDir(PG_SOCKET_DIR);
   linkInStack(join(STACK_DIR, "pgdata"), PGDATA);
   linkInStack(join(LOG_DIR, "postgres.log"), PG_LOG);
@@ -123,7 +168,7 @@ export function ensureCluster(): { created: boolean; settingsChanged: boolean } 
       chownSync(confFile, uid, gid);
     }
   }
-  return { created, settingsChanged: settingsChanged && !created };
+  return { created, settingsChanged: settingsChanged && !created, removedStale };
 }
 
 /** Points a path under .stack at the real file in PG_HOME, leaving anything else there alone. */

@@ -2,7 +2,16 @@
 // a cluster: initdb used to fail there with "could not change directory ... Permission denied". The
 // stack's own modules are copied into such a folder and create their cluster from there.
 import { execFileSync } from "node:child_process";
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -11,10 +20,12 @@ import { NODE_BIN, ROOT } from "../../scripts/stack/layout.ts";
 const isRoot = process.getuid?.() === 0;
 const outer = mkdtempSync(join(tmpdir(), "closed-"));
 let pgHome: string | undefined;
+let recloneHome: string | undefined;
 
 afterAll(() => {
-  if (pgHome?.startsWith("/var/lib/postgresql/durable-pipelines/"))
-    rmSync(pgHome, { recursive: true, force: true });
+  for (const home of [pgHome, recloneHome])
+    if (home?.startsWith("/var/lib/postgresql/durable-pipelines/"))
+      rmSync(home, { recursive: true, force: true });
   rmSync(outer, { recursive: true, force: true });
 });
 
@@ -46,5 +57,52 @@ describe.runIf(isRoot)("a clone the postgres OS user cannot enter", () => {
     expect(pgHome.startsWith("/var/lib/postgresql/durable-pipelines/clone-")).toBe(true);
     expect(existsSync(join(clone, ".stack", "pgdata", "PG_VERSION"))).toBe(true);
     execFileSync("runuser", ["-u", "postgres", "--", "test", "-w", join(pgHome, "pgdata")]);
+  });
+
+  // CI clones to the same path every time: the cluster named by that path is the last clone's, with its
+  // data and migration history, which the next clone's migrations may no longer match.
+  it("keeps its own cluster, but a new clone at a deleted clone's path gets a new one", {
+    timeout: 120_000,
+  }, () => {
+    const clone = join(outer, "reclone");
+    const makeClone = () => {
+      mkdirSync(join(clone, "scripts"), { recursive: true });
+      cpSync(join(ROOT, "scripts", "stack"), join(clone, "scripts", "stack"), { recursive: true });
+      symlinkSync(join(ROOT, "node_modules"), join(clone, "node_modules"));
+    };
+    const ensure = () =>
+      JSON.parse(
+        execFileSync(
+          NODE_BIN,
+          [
+            "--input-type=module",
+            "-e",
+            `const l = await import("./scripts/stack/layout.ts");
+             const p = await import("./scripts/stack/postgres.ts");
+             console.log(JSON.stringify({ home: l.PG_HOME, ...p.ensureCluster() }));`,
+          ],
+          { cwd: clone, encoding: "utf8" },
+        )
+          .trim()
+          .split("\n")
+          .at(-1)!,
+      ) as { home: string; created: boolean; removedStale: boolean };
+
+    makeClone();
+    const first = ensure();
+    recloneHome = first.home;
+    expect(first).toMatchObject({ created: true, removedStale: false });
+    // A file only the first clone's cluster has.
+    const left = join(first.home, "pgdata", "left-by-first-clone");
+    writeFileSync(left, "");
+    expect(ensure()).toMatchObject({ created: false, removedStale: false });
+    expect(existsSync(left)).toBe(true);
+
+    rmSync(clone, { recursive: true, force: true });
+    makeClone();
+    const second = ensure();
+    expect(second).toMatchObject({ home: first.home, created: true, removedStale: true });
+    expect(existsSync(left)).toBe(false);
+    expect(existsSync(join(clone, ".stack", "pgdata", "PG_VERSION"))).toBe(true);
   });
 });
