@@ -70,3 +70,12 @@ export function loadImagesConfig(): ImagesConfig {
     },
   };
 }
+
+/** The gallery's one setting, apart from the provider's so the gallery runs whatever draws the images.
+ *  GALLERY_HTML: true where text/html reaches the browser as HTML (gallery-answer.ts). Default false. */
+export function galleryServesHtml(): boolean {
+  const raw = readEnv("GALLERY_HTML") ?? "";
+  if (raw === "" || raw === "false") return false;
+  if (raw === "true") return true;
+  throw new ConfigError(`GALLERY_HTML must be true or false, got ${JSON.stringify(raw)}`);
+}

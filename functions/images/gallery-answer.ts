@@ -3,22 +3,12 @@
 // text), so the page is the default only where GALLERY_HTML=true says it will render: the local stack, or
 // a project called through its custom domain. Everywhere else the default is plain text, and JSON
 // (?format=json, readable from any origin) lets any page or the CLI render the same data.
-import { ConfigError } from "../shared/config.ts";
-import { readEnv } from "../shared/env.ts";
 import { type GalleryRequest, renderGallery } from "./gallery.ts";
 import { renderGalleryText } from "./gallery-text.ts";
 
 export type GalleryFormat = "html" | "text" | "json";
 
 const FORMATS: GalleryFormat[] = ["html", "text", "json"];
-
-/** GALLERY_HTML: true where text/html reaches the browser as HTML. Default false. */
-export function galleryServesHtml(): boolean {
-  const raw = readEnv("GALLERY_HTML") ?? "";
-  if (raw === "" || raw === "false") return false;
-  if (raw === "true") return true;
-  throw new ConfigError(`GALLERY_HTML must be true or false, got ${JSON.stringify(raw)}`);
-}
 
 export function galleryFormat(
   requested: string | null,

@@ -2,6 +2,7 @@
 // has a model it can run (search-embedder.ts), and run the one SQL function: hybrid (vectors fused with
 // BM25) or BM25 alone. One result per page. No Resonate on this path. Whatever goes wrong below the
 // validation is answered without the database's or the provider's own text, which stays in the log.
+import { endpoint } from "../shared/endpoint.ts";
 import { HttpError, json, readJsonBody } from "../shared/http.ts";
 import { createLogger, errorMessage, type Logger } from "../shared/log.ts";
 import type { Validation } from "../shared/webhook.ts";
@@ -88,66 +89,62 @@ const CORS = {
   "access-control-allow-methods": "POST, OPTIONS",
 };
 
+async function readSearchRequest(req: Request): Promise<SearchRequest> {
+  const body = await readJsonBody(req, 16 * 1024).catch((err) => {
+    // A body cut off in transit: the client's to send again, not a failure of search.
+    if (err instanceof HttpError) throw err;
+    throw new HttpError(400, "the request body could not be read");
+  });
+  const parsed = parseSearchRequest(body);
+  if (!parsed.ok) throw new HttpError(400, parsed.error);
+  return parsed.value;
+}
+
 export function searchHandler(
   deps: () => Promise<SearchDeps>,
   log: Logger = createLogger({ component: "search" }),
 ) {
-  return async (req: Request): Promise<Response> => {
-    if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: CORS });
-    if (req.method !== "POST") return json(405, { error: 'use POST {"query": "...", "k": 5}' }, CORS);
-    let parsed: Validation<SearchRequest>;
-    try {
-      parsed = parseSearchRequest(await readJsonBody(req, 16 * 1024));
-    } catch (err) {
-      if (err instanceof HttpError) return json(err.status, { error: err.message }, CORS);
-      log.warn("request body unreadable", { error: errorMessage(err) });
-      return json(400, { error: "the request body could not be read" }, CORS);
-    }
-    if (!parsed.ok) return json(400, { error: parsed.error }, CORS);
-    const request = parsed.value;
-    const started = performance.now();
-    let d: SearchDeps;
-    try {
-      d = await deps();
-    } catch (err) {
-      log.error("search is misconfigured", { error: errorMessage(err) });
-      return json(500, { error: "search is misconfigured; the details are in the function's log" }, CORS);
-    }
-    const { embedder, note } = d.query;
-    let vector: number[] | undefined;
-    if (embedder) {
-      try {
-        [vector] = await embedder.embed([request.query]);
-      } catch (err) {
-        log.error("query embedding failed", { model: embedder.model, error: errorMessage(err) });
-        return json(
-          502,
-          { error: "the query could not be embedded; try again (details in the function's log)" },
-          CORS,
-        );
-      }
-    }
-    const embedMs = performance.now() - started;
-    let hits: SearchHit[] | null;
-    try {
-      hits = await d.search(vector, request, embedder?.model);
-    } catch (err) {
-      log.error("search query failed", { error: errorMessage(err) });
-      return json(500, { error: "search failed; the details are in the function's log" }, CORS);
-    }
-    if (hits === null) return json(400, { error: `no source named ${JSON.stringify(request.source)}` }, CORS);
-    const mode: SearchMode = vector ? "hybrid" : "text";
-    return json(
-      200,
-      {
-        query: request.query,
-        mode,
-        model: embedder?.model ?? null,
-        ...(note ? { note } : {}),
-        timings_ms: { embed: Math.round(embedMs), total: Math.round(performance.now() - started) },
-        results: hits,
+  return endpoint<SearchDeps, SearchRequest>(
+    {
+      method: "POST",
+      usage: 'use POST {"query": "...", "k": 5}',
+      headers: CORS,
+      input: readSearchRequest,
+      failure: {
+        status: 500,
+        error: "search failed; the details are in the function's log",
+        withoutDetail: true,
       },
-      CORS,
-    );
-  };
+      async handle(_req, d, request) {
+        const started = performance.now();
+        const { embedder, note } = d.query;
+        let vector: number[] | undefined;
+        if (embedder) {
+          try {
+            [vector] = await embedder.embed([request.query]);
+          } catch (err) {
+            log.error("query embedding failed", { model: embedder.model, error: errorMessage(err) });
+            throw new HttpError(
+              502,
+              "the query could not be embedded; try again (details in the function's log)",
+            );
+          }
+        }
+        const embedMs = performance.now() - started;
+        const hits = await d.search(vector, request, embedder?.model);
+        if (hits === null) throw new HttpError(400, `no source named ${JSON.stringify(request.source)}`);
+        const mode: SearchMode = vector ? "hybrid" : "text";
+        return json(200, {
+          query: request.query,
+          mode,
+          model: embedder?.model ?? null,
+          ...(note ? { note } : {}),
+          timings_ms: { embed: Math.round(embedMs), total: Math.round(performance.now() - started) },
+          results: hits,
+        });
+      },
+    },
+    deps,
+    log,
+  );
 }

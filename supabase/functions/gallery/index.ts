@@ -2,12 +2,10 @@
 // styles, statuses and errors, as an HTML page, plain text or JSON (?format=html|text|json; the default is
 // the page where GALLERY_HTML=true, plain text elsewhere: functions/images/gallery-answer.ts). Reads the
 // tables directly; starts nothing.
+
+import { galleryServesHtml } from "../../../functions/images/config.ts";
 import type { GalleryRequest } from "../../../functions/images/gallery.ts";
-import {
-  galleryFormat,
-  galleryResponse,
-  galleryServesHtml,
-} from "../../../functions/images/gallery-answer.ts";
+import { galleryFormat, galleryResponse } from "../../../functions/images/gallery-answer.ts";
 import { edgeDeps } from "../../../functions/shared/edge-function.ts";
 import { endpoint } from "../../../functions/shared/endpoint.ts";
 

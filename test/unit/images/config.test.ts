@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { loadImagesConfig } from "../../../functions/images/config.ts";
 import { buildProvider } from "../../../functions/images/workload.ts";
 
@@ -10,18 +10,8 @@ const KEYS = [
   "OPENAI_IMAGE_SIZE",
   "OPENAI_BASE_URL",
 ];
-const saved = Object.fromEntries(KEYS.map((k) => [k, process.env[k]]));
-
-afterEach(() => {
-  for (const k of KEYS) {
-    if (saved[k] === undefined) delete process.env[k];
-    else process.env[k] = saved[k];
-  }
-});
-
 function withEnv(env: Record<string, string>) {
-  for (const k of KEYS) delete process.env[k];
-  Object.assign(process.env, env);
+  for (const k of KEYS) vi.stubEnv(k, env[k]);
   return loadImagesConfig;
 }
 

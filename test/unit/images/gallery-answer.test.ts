@@ -1,12 +1,9 @@
 // The gallery's three answers (functions/images/gallery-answer.ts): the HTML page only where it renders,
 // plain text by default elsewhere, JSON of the same rows for any page or the CLI. No database.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { galleryServesHtml } from "../../../functions/images/config.ts";
 import { type GalleryImage, type GalleryRequest, renderGallery } from "../../../functions/images/gallery.ts";
-import {
-  galleryFormat,
-  galleryResponse,
-  galleryServesHtml,
-} from "../../../functions/images/gallery-answer.ts";
+import { galleryFormat, galleryResponse } from "../../../functions/images/gallery-answer.ts";
 import { PLAIN_TEXT_NOTE, renderGalleryText } from "../../../functions/images/gallery-text.ts";
 
 const image = (style: string, status: string, facts: Partial<GalleryImage>): GalleryImage => ({
@@ -36,12 +33,6 @@ const rows: GalleryRequest[] = [
   },
 ];
 
-const saved = process.env.GALLERY_HTML;
-afterEach(() => {
-  if (saved === undefined) delete process.env.GALLERY_HTML;
-  else process.env.GALLERY_HTML = saved;
-});
-
 describe("gallery answers", () => {
   it("defaults to the HTML page only where GALLERY_HTML=true says it renders, to plain text elsewhere", () => {
     expect(galleryFormat(null, true)).toEqual({ ok: true, format: "html" });
@@ -52,11 +43,11 @@ describe("gallery answers", () => {
       ok: false,
       error: 'format must be one of html, text, json, got "xml"',
     });
-    delete process.env.GALLERY_HTML;
+    vi.stubEnv("GALLERY_HTML", undefined);
     expect(galleryServesHtml()).toBe(false);
-    process.env.GALLERY_HTML = "true";
+    vi.stubEnv("GALLERY_HTML", "true");
     expect(galleryServesHtml()).toBe(true);
-    process.env.GALLERY_HTML = "yes";
+    vi.stubEnv("GALLERY_HTML", "yes");
     expect(() => galleryServesHtml()).toThrow(/GALLERY_HTML must be true or false, got "yes"/);
   });
 

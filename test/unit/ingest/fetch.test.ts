@@ -2,13 +2,12 @@
 // a private network is refused with a message, unless LOCAL_MODE allows it, as on the local stack.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { FetchError, fetchText, rateLimitWaitMs } from "../../../functions/ingest/fetch.ts";
 import { githubIssues, nextLink } from "../../../functions/ingest/sources/github-issues.ts";
 
 let server: Server;
 let base: string;
-const localMode = process.env.LOCAL_MODE;
 const opts = { timeoutMs: 5_000, maxRateLimitWaitMs: 0 };
 
 beforeAll(async () => {
@@ -24,16 +23,13 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-afterEach(() => {
-  process.env.LOCAL_MODE = localMode;
-});
 afterAll(async () => {
   await new Promise((r) => server.close(r));
 });
 
 describe("fetchText", () => {
   it("refuses loopback and private addresses, by literal or by name, unless LOCAL_MODE allows them", async () => {
-    process.env.LOCAL_MODE = "false";
+    vi.stubEnv("LOCAL_MODE", "false");
     const port = new URL(base).port;
     for (const url of [
       `${base}/health`,
@@ -48,12 +44,12 @@ describe("fetchText", () => {
         /refused: .*private or local address; sources may only be fetched from public addresses \(LOCAL_MODE allows loopback, except the local stack's own services\)/,
       );
     }
-    process.env.LOCAL_MODE = "true";
+    vi.stubEnv("LOCAL_MODE", "true");
     expect((await fetchText(`${base}/health`, opts)).body).toBe('{"secret":1}');
   });
 
   it("follows redirects by hand and checks every hop", async () => {
-    process.env.LOCAL_MODE = "true";
+    vi.stubEnv("LOCAL_MODE", "true");
     const res = await fetchText(`${base}/hop`, opts);
     expect(res).toMatchObject({ status: 200, body: '{"secret":1}' });
     expect(res.headers.get("content-type")).toBe("application/json");
@@ -67,7 +63,7 @@ describe("fetchText", () => {
 
 describe("the authorization header", () => {
   it("goes only to its origin, not to another host a redirect points at", async () => {
-    process.env.LOCAL_MODE = "true";
+    vi.stubEnv("LOCAL_MODE", "true");
     const other = base.replace("127.0.0.1", "localhost");
     const auth = { ...opts, headers: { authorization: "Bearer t0ken" }, authOrigin: base };
     expect((await fetchText(`${base}/echo-auth`, auth)).body).toBe("Bearer t0ken");
@@ -79,26 +75,21 @@ describe("the authorization header", () => {
 
 describe("github_issues token_env", () => {
   it("sends only variables meant for it, never the worker's other secrets", () => {
-    process.env.GITHUB_TOKEN_TEST_ACME = "ghp_test";
-    try {
-      for (const name of ["DATABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "OPENAI_API_KEY", "github_token"]) {
-        const r = githubIssues.parseConfig({ repo: "o/r", token_env: name });
-        expect(r.ok, name).toBe(false);
-        if (!r.ok)
-          expect(r.error).toMatch(/config\.token_env must name a variable starting with GITHUB_TOKEN/);
-      }
-      const ok = githubIssues.parseConfig({ repo: "o/r", token_env: "GITHUB_TOKEN_TEST_ACME" });
-      expect(ok).toMatchObject({
-        ok: true,
-        value: { fetch: { headers: { authorization: "Bearer ghp_test" } } },
-      });
-      expect(githubIssues.parseConfig({ repo: "o/r", token_env: "GITHUB_TOKEN_NOT_SET" })).toEqual({
-        ok: false,
-        error: "config.token_env names GITHUB_TOKEN_NOT_SET, which is not set on the worker",
-      });
-    } finally {
-      delete process.env.GITHUB_TOKEN_TEST_ACME;
+    vi.stubEnv("GITHUB_TOKEN_TEST_ACME", "ghp_test");
+    for (const name of ["DATABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "OPENAI_API_KEY", "github_token"]) {
+      const r = githubIssues.parseConfig({ repo: "o/r", token_env: name });
+      expect(r.ok, name).toBe(false);
+      if (!r.ok) expect(r.error).toMatch(/config\.token_env must name a variable starting with GITHUB_TOKEN/);
     }
+    const ok = githubIssues.parseConfig({ repo: "o/r", token_env: "GITHUB_TOKEN_TEST_ACME" });
+    expect(ok).toMatchObject({
+      ok: true,
+      value: { fetch: { headers: { authorization: "Bearer ghp_test" } } },
+    });
+    expect(githubIssues.parseConfig({ repo: "o/r", token_env: "GITHUB_TOKEN_NOT_SET" })).toEqual({
+      ok: false,
+      error: "config.token_env names GITHUB_TOKEN_NOT_SET, which is not set on the worker",
+    });
   });
 });
 

@@ -1,15 +1,10 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ConfigError, loadConfig } from "../../../functions/shared/config.ts";
-
-const saved = { ...process.env };
-afterEach(() => {
-  process.env = { ...saved };
-});
 
 describe("loadConfig", () => {
   it("has working defaults for the local stack", () => {
-    delete process.env.RESONATE_URL;
-    delete process.env.RESONATE_TTL_MS;
+    vi.stubEnv("RESONATE_URL", undefined);
+    vi.stubEnv("RESONATE_TTL_MS", undefined);
     const c = loadConfig();
     expect(c.resonate.group).toBe("workers");
     expect(c.resonate.ttlMs).toBe(60_000);
@@ -17,19 +12,19 @@ describe("loadConfig", () => {
   });
 
   it("names the variable that is malformed", () => {
-    process.env.RESONATE_TTL_MS = "soon";
+    vi.stubEnv("RESONATE_TTL_MS", "soon");
     expect(() => loadConfig()).toThrow(ConfigError);
     expect(() => loadConfig()).toThrow(/RESONATE_TTL_MS must be an integer from 1000 to 3600000, got "soon"/);
-    process.env.RESONATE_TTL_MS = "60000";
-    process.env.RESONATE_URL = "not a url";
+    vi.stubEnv("RESONATE_TTL_MS", "60000");
+    vi.stubEnv("RESONATE_URL", "not a url");
     expect(() => loadConfig()).toThrow(/RESONATE_URL must be a URL/);
-    delete process.env.RESONATE_URL;
-    process.env.LOCAL_MODE = "maybe";
+    vi.stubEnv("RESONATE_URL", undefined);
+    vi.stubEnv("LOCAL_MODE", "maybe");
     expect(() => loadConfig()).toThrow(/LOCAL_MODE must be true or false/);
   });
 
   it("switches to a Resonate Server when RESONATE_URL is set", () => {
-    process.env.RESONATE_URL = "http://127.0.0.1:8001";
+    vi.stubEnv("RESONATE_URL", "http://127.0.0.1:8001");
     expect(loadConfig().resonate.serverUrl).toBe("http://127.0.0.1:8001");
   });
 });

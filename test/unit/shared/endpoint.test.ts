@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { endpoint, errorResponse, lazy } from "../../../functions/shared/endpoint.ts";
 import { HttpError } from "../../../functions/shared/http.ts";
+import { createLogger } from "../../../functions/shared/log.ts";
 
 interface Deps {
   secret: string;
@@ -81,6 +82,75 @@ describe("endpoint", () => {
     );
     expect(unbuilt.status).toBe(503);
     expect(await unbuilt.json()).toEqual({ error: "could not do it", detail: "WEBHOOK_SECRET is not set" });
+  });
+
+  it("reads the request before building dependencies, so a bad one costs no connection", async () => {
+    let builds = 0;
+    const h = endpoint<Record<string, never>, { q: string }>(
+      {
+        input: async (req) => {
+          const body = (await req.json()) as { q?: unknown };
+          if (typeof body.q !== "string") throw new HttpError(400, "field 'q' must be a string");
+          return { q: body.q };
+        },
+        failure: { status: 500, error: "x" },
+        handle: async (_req, _d, input) => Response.json({ echo: input.q }),
+      },
+      async () => {
+        builds++;
+        return {};
+      },
+    );
+    const bad = await call(h, { body: "{}" });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: "field 'q' must be a string" });
+    expect(builds).toBe(0);
+    expect(await (await call(h, { body: '{"q":"hi"}' })).json()).toEqual({ echo: "hi" });
+    expect(builds).toBe(1);
+  });
+
+  it("with headers, answers OPTIONS 204 and puts them on every answer, failures included", async () => {
+    const cors = { "access-control-allow-origin": "*" };
+    const h = endpoint(
+      {
+        method: "POST",
+        headers: cors,
+        failure: { status: 500, error: "x" },
+        handle: async () => {
+          throw new HttpError(418, "teapot");
+        },
+      },
+      async () => ({}),
+    );
+    const preflight = await call(h, { method: "OPTIONS" });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
+    const wrong = await call(h, { method: "GET" });
+    expect([wrong.status, wrong.headers.get("access-control-allow-origin")]).toEqual([405, "*"]);
+    const failed = await call(h);
+    expect([failed.status, failed.headers.get("access-control-allow-origin")]).toEqual([418, "*"]);
+    const served = await call(
+      endpoint({ headers: cors, failure: { status: 500, error: "x" }, handle: ok }, async () => ({})),
+    );
+    expect(served.headers.get("access-control-allow-origin")).toBe("*");
+  });
+
+  it("logs an unexpected error, and keeps its text out of the answer when the failure says so", async () => {
+    const logged: string[] = [];
+    const h = endpoint(
+      {
+        failure: { status: 500, error: "search failed", withoutDetail: true },
+        handle: async () => {
+          throw new Error('value "1e20" is out of range for type bigint');
+        },
+      },
+      async () => ({}),
+      createLogger({}, (l) => logged.push(l)),
+    );
+    const res = await call(h);
+    expect(res.status).toBe(500);
+    expect(await res.json()).toEqual({ error: "search failed" });
+    expect(logged.join("\n")).toMatch(/out of range for type bigint/);
   });
 
   it("errorResponse gives a thrown non-Error its text as the detail", async () => {

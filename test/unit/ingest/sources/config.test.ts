@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { markdownDir } from "../../../../functions/ingest/sources/markdown-dir.ts";
 import { sitemap } from "../../../../functions/ingest/sources/sitemap.ts";
 
@@ -36,13 +36,7 @@ describe("source configs", () => {
       ok: true,
       value: { path: `${root}/docs` },
     });
-    const before = process.env.INGEST_FILE_ROOT;
-    process.env.INGEST_FILE_ROOT = "/etc";
-    try {
-      expect(markdownDir.parseConfig({ path: "/etc/ssl" })).toMatchObject({ ok: true });
-    } finally {
-      if (before === undefined) delete process.env.INGEST_FILE_ROOT;
-      else process.env.INGEST_FILE_ROOT = before;
-    }
+    vi.stubEnv("INGEST_FILE_ROOT", "/etc");
+    expect(markdownDir.parseConfig({ path: "/etc/ssl" })).toMatchObject({ ok: true });
   });
 });
