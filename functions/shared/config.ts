@@ -61,6 +61,9 @@ export interface ResonateConfig {
   ttlMs: number;
   /** The store network's delivery tick, ms: timers, dead peers and messages without a notification. */
   tickMs: number;
+  /** A step running longer than this, ms, is recorded as started while it runs (before: with its
+   *  result, in one round trip); a finished branch's result waits at most this long for its siblings'. */
+  stepStartedAfterMs?: number;
 }
 
 export interface AppConfig {
@@ -98,6 +101,7 @@ export function loadConfig(): AppConfig {
       group: str("RESONATE_GROUP", "workers"),
       ttlMs: int("RESONATE_TTL_MS", 60_000, 1_000, 3_600_000),
       tickMs: int("RESONATE_TICK_MS", 250, 10, 60_000),
+      stepStartedAfterMs: int("RESONATE_STEP_STARTED_AFTER_MS", 100, 0, 60_000),
     },
     workerConcurrency: int("WORKER_CONCURRENCY", 8, 1, 1024),
     shutdownGraceMs: int("WORKER_SHUTDOWN_GRACE_MS", 15_000, 0, 600_000),

@@ -72,6 +72,7 @@ export function createClient(opts: ClientOptions): Client {
     group,
     pid: opts.pid,
     tickMs: opts.resonate.tickMs,
+    startedAfterMs: opts.resonate.stepStartedAfterMs,
     concurrency: opts.concurrency,
     log: opts.log,
     onReady: opts.onStoreReady,

@@ -28,8 +28,8 @@ afterAll(async () => {
   await db?.close();
 });
 
-async function pair(group: string): Promise<FixtureWorker[]> {
-  const ws = [`${group}-a`, `${group}-b`].map((id) => startFixtureWorker(db.url, group, id, ENV));
+async function pair(group: string, env: Record<string, string> = ENV): Promise<FixtureWorker[]> {
+  const ws = [`${group}-a`, `${group}-b`].map((id) => startFixtureWorker(db.url, group, id, env));
   db.workers.push(...ws);
   await Promise.all(ws.map((w) => w.ready()));
   return ws;
@@ -187,4 +187,48 @@ describe("a kill at a random moment of fast steps", () => {
       await Promise.all(workers.map((w) => w.kill("SIGTERM")));
     });
   }
+});
+
+describe("a kill right after a fan-in", () => {
+  // The fan-in's results are answered before they are committed (functions/shared/store/steps.ts), so
+  // a kill may lose them; it must never lose them once a step after them has started.
+  it("never re-runs an awaited branch once a step after it has run", async () => {
+    const group = `fanin-${uid()}`;
+    // No result goes in the background before the kill: only the workflow's own requests commit them.
+    const env = { ...ENV, RESONATE_STEP_STARTED_AFTER_MS: "10000" };
+    const workers = await pair(group, env);
+    const [n, m, delayMs] = [30, 20, 20];
+    let kills = 0;
+    for (let round = 0; round < 3; round++) {
+      const runId = `fanin-${uid()}`;
+      await starter.beginRpc(runId, "fanThenSteps", runId, n, m, delayMs, toWorkers(starter, group));
+      await eventually(
+        "a step after the fan-in",
+        async () => ([...(await stepCounts(runId)).keys()].some((s) => s >= n) ? true : undefined),
+        20_000,
+      );
+      const held = await holder(runId);
+      const victim = workers.find((w) => w.id === held);
+      if (victim) {
+        await victim.kill("SIGKILL");
+        kills++;
+        const replacement = startFixtureWorker(db.url, group, `${group}-${round}`, env);
+        db.workers.push(replacement);
+        workers.splice(workers.indexOf(victim), 1, replacement);
+      }
+      await resolved(runId);
+      const counts = await stepCounts(runId);
+      // The last branch is awaited only at the end: it may be in flight at the kill.
+      for (let i = 0; i < n - 1; i++) expect(counts.get(i), `${runId} branch ${i}`).toBe(1);
+      const again = [...counts].filter(([s, c]) => s >= n && c > 1).map(([s]) => s);
+      expect(again.length, `${runId}: steps after the fan-in run twice: ${again}`).toBeLessThanOrEqual(1);
+      const { rows } = await pool.query<{ n: number }>(
+        "select count(*)::int as n from side_effects where run_id = $1",
+        [runId],
+      );
+      expect(rows[0]!.n).toBe(n + m);
+    }
+    expect(kills, "rounds whose workflow was still running at the kill").toBeGreaterThan(0);
+    await Promise.all(workers.map((w) => w.kill("SIGTERM")));
+  });
 });

@@ -90,12 +90,17 @@ describe("round trips", () => {
     expect(after.roundTrips - before.roundTrips - background).toBeLessThanOrEqual(40 + 3);
   });
 
-  it("a fan-out costs one round trip per branch, each branch's create traveling with its result", async () => {
+  it("a fan-in is one round trip: every branch's create and result travel together", async () => {
     const before = store.stats();
     expect(await resonate.run(`fan-${uid()}`, "fan", 40)).toBe(780);
     const after = store.stats();
+    expect(after.deferredResults - before.deferredResults).toBeGreaterThan(0);
+    // task.create, the branches, task.fulfill and the caller's listener; on a loaded machine a branch
+    // may outlast the moment after which it is recorded as started, and its result then goes alone.
     const background = after.backgroundCalls - before.backgroundCalls;
-    expect(after.roundTrips - before.roundTrips - background).toBeLessThanOrEqual(40 + 3);
+    const trips = after.roundTrips - before.roundTrips;
+    if (background === 0) expect(trips).toBeLessThanOrEqual(1 + 3);
+    else expect(trips - background).toBeLessThanOrEqual(40 + 3);
   });
 
   it("records every step settled, created no later than it settled", async () => {

@@ -19,17 +19,35 @@
 // than `startedAfterMs` has its create sent in the background, so the dashboard shows it running. A
 // crash loses only creates of steps whose results were never recorded, which a replay runs again
 // anyway: the steps that were in flight.
+//
+// A fan-in is one commit too. The SDK settles a fan-out's branches one at a time, as the workflow
+// awaits them, so each result would be a round trip of its own although every branch has finished.
+// While other branches started with it are still unsettled here, a branch's result is answered at
+// once and waits with its create; the last branch's result carries them all, in the SDK's order. In
+// between, the workflow only resumes its own code and awaits the next branch: anything else it does
+// concerning the task (starting a new step, an rpc, a sleep, finishing, suspending) sends the waiting
+// results first, and no new step is started before they are committed. So a crash during a fan-in
+// runs that fan-out's unrecorded branches again, as it would any branch in flight, and never a step
+// that came after them. A result waits at most until its step's create is `startedAfterMs` old.
 import { isRedirect, isSuccess, type Request, type Response } from "@resonatehq/sdk";
 import type { Unit } from "./batches.ts";
 import { isDroppedTimer } from "./executions.ts";
 
 type Fence = Extract<Request, { kind: "task.fence" }>;
 type CreateAction = Extract<Fence["data"]["action"], { kind: "promise.create" }>;
+type SettleAction = Extract<Fence["data"]["action"], { kind: "promise.settle" }>;
+
+/** The states a step's result settles to, as resonate._step_fused takes them. */
+const RESULT_STATES = new Set(["resolved", "rejected", "rejected_canceled"]);
 
 interface Deferred {
   id: string;
   req: Fence;
   at: number;
+  /** Wall-clock ms of the answer given for the create, the promise's createdAt. */
+  createdAt: number;
+  /** The step's result, answered here while sibling branches were still unsettled. */
+  settle?: Fence;
 }
 
 interface TaskSteps {
@@ -59,6 +77,8 @@ export interface StepsOptions {
 export interface StepStats {
   /** Step creates answered here. */
   deferred: number;
+  /** Step results answered here, sent with a later branch's result (a fan-in). */
+  deferredResults: number;
   /** Of those, sent in the background because the step ran longer than startedAfterMs. */
   startedInBackground: number;
   /** Calls made for those background starts. */
@@ -69,7 +89,7 @@ export interface StepStats {
 const DEADLINE_MARGIN_MS = 5_000;
 
 export class Steps {
-  readonly stats: StepStats = { deferred: 0, startedInBackground: 0, backgroundCalls: 0 };
+  readonly stats: StepStats = { deferred: 0, deferredResults: 0, startedInBackground: 0, backgroundCalls: 0 };
   private readonly opts: StepsOptions;
   private readonly tasks = new Map<string, TaskSteps>();
   /** Deferred step id -> the task it was created under. */
@@ -82,6 +102,8 @@ export class Steps {
   async send(req: Request): Promise<Response> {
     const task = this.deferrable(req);
     if (task) return this.defer(task, req as Fence);
+    const waiting = this.deferrableResult(req);
+    if (waiting) return this.deferResult(waiting, req as Fence);
     const concerned = this.concerned(req);
     if (!concerned) return (await this.opts.send([req]))[0]!;
     return this.after(concerned, async () => {
@@ -164,17 +186,40 @@ export class Steps {
       return undefined;
     if (Math.min(d.timeoutAt, t.timeoutAt) <= Date.now() + DEADLINE_MARGIN_MS) return undefined;
     if (!this.opts.leaseHolds(t.id, t.version)) return undefined;
+    // Results waiting here must be committed before a new step can start (see the top of this file).
+    if (t.deferred.some((w) => w.settle)) return undefined;
     return t;
   }
 
   private defer(t: TaskSteps, req: Fence): Response {
     const action = req.data.action as CreateAction;
+    const createdAt = Date.now();
     t.known.add(action.data.id);
-    t.deferred.push({ id: action.data.id, req, at: performance.now() });
+    t.deferred.push({ id: action.data.id, req, at: performance.now(), createdAt });
     this.owners.set(action.data.id, t);
     this.stats.deferred++;
     this.arm(t);
-    return startedAnswer(req, action);
+    return startedAnswer(req, action, createdAt);
+  }
+
+  /** The deferred step whose result may wait for its siblings' (a fan-in), if this is one. */
+  private deferrableResult(req: Request): Deferred | undefined {
+    if (req.kind !== "task.fence" || req.data.action.kind !== "promise.settle") return undefined;
+    const t = this.current(req.data.id, req.data.version);
+    const a = req.data.action.data;
+    if (!t || !RESULT_STATES.has(a.state) || !isObject(a.value)) return undefined;
+    const step = t.deferred.find((w) => w.id === a.id);
+    if (!step || step.settle) return undefined;
+    // The last unsettled branch carries the results: waiting for nothing would only delay them.
+    if (!t.deferred.some((w) => w !== step && !w.settle)) return undefined;
+    if (!this.opts.leaseHolds(t.id, t.version)) return undefined;
+    return step;
+  }
+
+  private deferResult(step: Deferred, req: Fence): Response {
+    step.settle = req;
+    this.stats.deferredResults++;
+    return settledAnswer(req, step);
   }
 
   /** The task whose deferred creates must reach the store before this request, if any. */
@@ -223,28 +268,39 @@ export class Steps {
   }
 
   private async sendWithCreates(t: TaskSteps, creates: Deferred[], rest: Request[]): Promise<Response[]> {
+    const waiting = creates.flatMap((d) => (d.settle ? [d.req, d.settle] : [d.req]));
     let answers: Response[];
     try {
-      answers = await this.opts.send([...creates.map((d) => d.req), ...rest]);
+      answers = await this.opts.send([...waiting, ...rest]);
     } catch (err) {
-      // Unknown whether they arrived; a create is idempotent, so they go again with the next call.
+      // Unknown whether they arrived; a create is idempotent, and a settle of a settled promise
+      // with the same value is answered as the first, so they go again with the next call.
       t.deferred.unshift(...creates);
       for (const d of creates) this.owners.set(d.id, t);
       throw err;
     }
-    creates.forEach((d, i) => {
-      const res = answers[i]!;
-      const inner = res.kind === "task.fence" && isSuccess(res) ? res.data.action : undefined;
-      const created = inner?.kind === "promise.create" && isSuccess(inner) ? inner.data.promise : undefined;
-      if (created?.state === "pending") return;
-      // A refused fence (the task was canceled or taken over) also refuses the step's result, which
-      // the SDK then sees; a step that existed already would mean the store's list was not complete.
-      this.opts.warn("the store refused a step started without waiting for it", {
+    let i = 0;
+    for (const d of creates) {
+      const created = answered(answers[i++]!, "promise.create");
+      if (created.promise?.state !== "pending") {
+        // A refused fence (the task was canceled or taken over) also refuses the step's result, which
+        // the SDK then sees; a step that existed already would mean the store's list was not complete.
+        this.opts.warn("the store refused a step started without waiting for it", {
+          step_id: d.id,
+          status: created.status,
+          state: created.promise?.state,
+        });
+      }
+      if (!d.settle) continue;
+      const settled = answered(answers[i++]!, "promise.settle");
+      if (settled.promise?.state === (d.settle.data.action as SettleAction).data.state) continue;
+      // The workflow went on with this result; a refused fence refuses whatever it sends next too.
+      this.opts.warn("the store refused a step result answered before it was committed", {
         step_id: d.id,
-        status: inner?.head.status ?? res.head.status,
-        state: created?.state,
+        status: settled.status,
+        state: settled.promise?.state,
       });
-    });
+    }
     return answers;
   }
 
@@ -277,8 +333,15 @@ function settledStep(req: Request): string | undefined {
     : undefined;
 }
 
+/** A fenced action's status and promise, as the store answered it. */
+function answered(res: Response, kind: "promise.create" | "promise.settle") {
+  const inner = res.kind === "task.fence" && isSuccess(res) ? res.data.action : undefined;
+  const promise = inner?.kind === kind && isSuccess(inner) ? inner.data.promise : undefined;
+  return { status: inner?.head.status ?? res.head.status, promise };
+}
+
 /** What the store answers to a fenced create of a new local step: the promise, pending. */
-function startedAnswer(req: Fence, action: CreateAction): Response {
+function startedAnswer(req: Fence, action: CreateAction, createdAt: number): Response {
   const d = action.data;
   return {
     kind: "task.fence",
@@ -295,13 +358,42 @@ function startedAnswer(req: Fence, action: CreateAction): Response {
             value: {},
             tags: withoutNulls(d.tags),
             timeoutAt: d.timeoutAt,
-            createdAt: Date.now(),
+            createdAt,
           },
         },
       },
       preload: [],
     },
   };
+}
+
+/** What the store answers to a fenced settle of a pending local step: the promise, settled now. */
+function settledAnswer(req: Fence, step: Deferred): Response {
+  const create = (step.req.data.action as CreateAction).data;
+  const action = req.data.action as SettleAction;
+  return {
+    kind: "task.fence",
+    head: { corrId: req.head.corrId, status: 200, version: req.head.version },
+    data: {
+      action: {
+        kind: "promise.settle",
+        head: { corrId: action.head.corrId, status: 200, version: action.head.version },
+        data: {
+          promise: {
+            id: step.id,
+            state: action.data.state,
+            param: withoutNulls(create.param),
+            value: withoutNulls(action.data.value),
+            tags: withoutNulls(create.tags),
+            timeoutAt: create.timeoutAt,
+            createdAt: step.createdAt,
+            settledAt: Date.now(),
+          },
+        },
+      },
+      preload: [],
+    },
+  } as Response;
 }
 
 /** As the store keeps JSON objects: without null fields (jsonb_strip_nulls). */

@@ -9,6 +9,7 @@ describe("loadConfig", () => {
     expect(c.resonate.group).toBe("workers");
     expect(c.resonate.ttlMs).toBe(60_000);
     expect(c.resonate.serverUrl).toBeUndefined();
+    expect(c.resonate.stepStartedAfterMs).toBe(100);
   });
 
   it("names the variable that is malformed", () => {

@@ -81,7 +81,9 @@ const fulfill: Request = {
 };
 
 /** What reached the store: each call as the list of its requests, shortened to "kind id". */
-function harness(opts: { lease?: boolean; startedAfterMs?: number; failNext?: () => boolean } = {}) {
+function harness(
+  opts: { lease?: boolean | (() => boolean); startedAfterMs?: number; failNext?: () => boolean } = {},
+) {
   const calls: string[][] = [];
   const send = async (unit: Unit): Promise<Response[]> => {
     if (opts.failNext?.()) throw new Error("connection lost");
@@ -91,7 +93,7 @@ function harness(opts: { lease?: boolean; startedAfterMs?: number; failNext?: ()
   const steps = new Steps({
     send,
     defer: true,
-    leaseHolds: () => opts.lease ?? true,
+    leaseHolds: () => (typeof opts.lease === "function" ? opts.lease() : (opts.lease ?? true)),
     startedAfterMs: opts.startedAfterMs ?? 60_000,
     warn: () => {},
   });
@@ -179,17 +181,70 @@ describe("Steps: a local step's create travels with its result", () => {
     expect(calls).toEqual([[`create ${TASK}:0`, `create ${TASK}:1`, "task.fulfill"]]);
   });
 
-  it("in a fan-out, sends each branch's create with its own result and the earlier ones before it", async () => {
-    const { calls, sdk } = harness();
+  it("in a fan-in, answers each branch's result while others are unsettled; the last carries them all", async () => {
+    const { steps, calls, sdk } = harness();
     for (let i = 0; i < 3; i++) await sdk(create(`${TASK}:${i}`));
-    await sdk(settle(`${TASK}:1`));
+    const first = await sdk(settle(`${TASK}:1`));
+    expect(first).toMatchObject({
+      head: { status: 200 },
+      data: {
+        action: {
+          kind: "promise.settle",
+          head: { status: 200 },
+          data: { promise: { id: `${TASK}:1`, state: "resolved", value: { data: "MQ==" } } },
+        },
+      },
+    });
     await sdk(settle(`${TASK}:0`));
+    expect(calls).toEqual([]);
     await sdk(settle(`${TASK}:2`));
     expect(calls).toEqual([
-      [`create ${TASK}:0`, `create ${TASK}:1`, `settle ${TASK}:1`],
-      [`settle ${TASK}:0`],
-      [`create ${TASK}:2`, `settle ${TASK}:2`],
+      [
+        `create ${TASK}:0`,
+        `settle ${TASK}:0`,
+        `create ${TASK}:1`,
+        `settle ${TASK}:1`,
+        `create ${TASK}:2`,
+        `settle ${TASK}:2`,
+      ],
     ]);
+    expect(steps.stats.deferredResults).toBe(2);
+  });
+
+  it("starts no new step while a result waits: the results are committed first, in the same call", async () => {
+    const { calls, sdk } = harness();
+    await sdk(create(`${TASK}:0`));
+    await sdk(create(`${TASK}:1`));
+    await sdk(settle(`${TASK}:0`));
+    expect(calls).toEqual([]);
+    await sdk(create(`${TASK}:2`));
+    expect(calls).toEqual([[`create ${TASK}:0`, `settle ${TASK}:0`, `create ${TASK}:1`, `create ${TASK}:2`]]);
+  });
+
+  it("sends waiting results before any other request concerning the task", async () => {
+    const { calls, sdk } = harness();
+    await sdk(create(`${TASK}:0`));
+    await sdk(create(`${TASK}:1`));
+    await sdk(settle(`${TASK}:0`));
+    await sdk(fulfill);
+    expect(calls).toEqual([[`create ${TASK}:0`, `settle ${TASK}:0`, `create ${TASK}:1`, "task.fulfill"]]);
+  });
+
+  it("keeps no result waiting past the moment its step counts as running, nor beyond the lease", async () => {
+    const { calls, sdk } = harness({ startedAfterMs: 50 });
+    await sdk(create(`${TASK}:0`));
+    await sdk(create(`${TASK}:1`));
+    await sdk(settle(`${TASK}:0`));
+    await new Promise((r) => setTimeout(r, 120));
+    expect(calls).toEqual([[`create ${TASK}:0`, `settle ${TASK}:0`, `create ${TASK}:1`]]);
+
+    let lease = true;
+    const lapsed = harness({ lease: () => lease });
+    await lapsed.sdk(create(`${TASK}:0`));
+    await lapsed.sdk(create(`${TASK}:1`));
+    lease = false;
+    await lapsed.sdk(settle(`${TASK}:0`));
+    expect(lapsed.calls).toEqual([[`create ${TASK}:0`, `settle ${TASK}:0`]]);
   });
 
   it("sends a request naming a deferred step (a read of it) after that step's create", async () => {
