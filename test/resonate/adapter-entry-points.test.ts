@@ -364,6 +364,50 @@ describe("a local step's create and settle sent together", () => {
       if (v.fused) expect(writes, "one insert, no update").toEqual({ ins: 1, upd: 0 });
     });
   }
+
+  // A fan-in (functions/shared/store/steps.ts): three steps' pairs in one unit, the variant's case in the
+  // middle one, so the pairs around it still take the fast path.
+  for (const v of variants) {
+    it(`answers a run of pairs as six requests would: ${v.name}`, async () => {
+      const [a, b] = [uid("run-a"), uid("run-b")];
+      for (const t of [a, b]) await v.setup(t, `${t}:1`);
+      const run = (t: string) => [
+        stepCreate(t, `${t}:0`),
+        stepSettle(t, `${t}:0`),
+        (v.create ?? stepCreate)(t, `${t}:1`),
+        (v.settle ?? stepSettle)(t, `${t}:1`),
+        stepCreate(t, `${t}:2`),
+        stepSettle(t, `${t}:2`, 1, "rejected"),
+      ];
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      let together: Json[] = [];
+      let writes: Json;
+      try {
+        await c.query("begin");
+        [together] = await batch([run(a)], c);
+        writes = (
+          await c.query(
+            "select n_tup_ins::int as ins, n_tup_upd::int as upd from pg_stat_xact_user_tables where relid = 'resonate.promises'::regclass",
+          )
+        ).rows[0];
+        await c.query("commit");
+      } finally {
+        await c.end();
+      }
+      const apart: Json[] = [];
+      for (const r of run(b))
+        apart.push(
+          (await pool.query("select resonate.resonate_rpc($1::jsonb) as res", [JSON.stringify(r)])).rows[0]
+            .res,
+        );
+
+      expect(normal(together, a)).toEqual(normal(apart, b));
+      for (const k of [0, 1, 2])
+        expect(normal(await row(`${a}:${k}`), a)).toEqual(normal(await row(`${b}:${k}`), b));
+      if (v.fused) expect(writes, "three inserts, no update").toEqual({ ins: 3, upd: 0 });
+    });
+  }
 });
 
 describe("worker liveness", () => {
