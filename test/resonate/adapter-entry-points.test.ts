@@ -327,6 +327,34 @@ describe("a local step's create and settle sent together", () => {
           ).replaceAll(task, "TASK"),
         );
 
+  /** Sends the requests built for task a in one batch, in a transaction of their own (counting its
+   *  writes), and those built for task b one by one through resonate_rpc. */
+  async function togetherAndApart(requests: (t: string) => Json[], a: string, b: string) {
+    // A connection of its own: pg_stat_xact_* also counts a backend's earlier, unreported transactions.
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    let together: Json[] = [];
+    let writes: Json;
+    try {
+      await c.query("begin");
+      [together] = await batch([requests(a)], c);
+      writes = (
+        await c.query(
+          "select n_tup_ins::int as ins, n_tup_upd::int as upd from pg_stat_xact_user_tables where relid = 'resonate.promises'::regclass",
+        )
+      ).rows[0];
+      await c.query("commit");
+    } finally {
+      await c.end();
+    }
+    const apart: Json[] = [];
+    for (const r of requests(b))
+      apart.push(
+        (await pool.query("select resonate.resonate_rpc($1::jsonb) as res", [JSON.stringify(r)])).rows[0].res,
+      );
+    return { together, apart, writes };
+  }
+
   for (const v of variants) {
     it(`answers as two requests would: ${v.name}`, async () => {
       const [a, b] = [uid("fuse-a"), uid("fuse-b")];
@@ -335,29 +363,7 @@ describe("a local step's create and settle sent together", () => {
         (v.create ?? stepCreate)(t, `${t}:0`),
         (v.settle ?? stepSettle)(t, `${t}:0`),
       ];
-      // A connection of its own: pg_stat_xact_* also counts a backend's earlier, unreported transactions.
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      let together: Json[] = [];
-      let writes: Json;
-      try {
-        await c.query("begin");
-        [together] = await batch([pair(a)], c);
-        writes = (
-          await c.query(
-            "select n_tup_ins::int as ins, n_tup_upd::int as upd from pg_stat_xact_user_tables where relid = 'resonate.promises'::regclass",
-          )
-        ).rows[0];
-        await c.query("commit");
-      } finally {
-        await c.end();
-      }
-      const apart: Json[] = [];
-      for (const r of pair(b))
-        apart.push(
-          (await pool.query("select resonate.resonate_rpc($1::jsonb) as res", [JSON.stringify(r)])).rows[0]
-            .res,
-        );
+      const { together, apart, writes } = await togetherAndApart(pair, a, b);
 
       expect(normal(together, a)).toEqual(normal(apart, b));
       expect(normal(await row(`${a}:0`), a)).toEqual(normal(await row(`${b}:0`), b));
@@ -379,28 +385,7 @@ describe("a local step's create and settle sent together", () => {
         stepCreate(t, `${t}:2`),
         stepSettle(t, `${t}:2`, 1, "rejected"),
       ];
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      let together: Json[] = [];
-      let writes: Json;
-      try {
-        await c.query("begin");
-        [together] = await batch([run(a)], c);
-        writes = (
-          await c.query(
-            "select n_tup_ins::int as ins, n_tup_upd::int as upd from pg_stat_xact_user_tables where relid = 'resonate.promises'::regclass",
-          )
-        ).rows[0];
-        await c.query("commit");
-      } finally {
-        await c.end();
-      }
-      const apart: Json[] = [];
-      for (const r of run(b))
-        apart.push(
-          (await pool.query("select resonate.resonate_rpc($1::jsonb) as res", [JSON.stringify(r)])).rows[0]
-            .res,
-        );
+      const { together, apart, writes } = await togetherAndApart(run, a, b);
 
       expect(normal(together, a)).toEqual(normal(apart, b));
       for (const k of [0, 1, 2])

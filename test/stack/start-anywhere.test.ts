@@ -29,29 +29,39 @@ afterAll(() => {
   rmSync(outer, { recursive: true, force: true });
 });
 
+/** A clone with only the stack's own modules, enough to create its cluster. */
+function makeClone(clone: string): void {
+  mkdirSync(join(clone, "scripts"), { recursive: true });
+  cpSync(join(ROOT, "scripts", "stack"), join(clone, "scripts", "stack"), { recursive: true });
+  symlinkSync(join(ROOT, "node_modules"), join(clone, "node_modules"));
+}
+
+/** What ensureCluster() does when the stack's modules run from this clone. */
+function ensureClusterIn(clone: string): { home: string; created: boolean; removedStale: boolean } {
+  const out = execFileSync(
+    NODE_BIN,
+    [
+      "--input-type=module",
+      "-e",
+      `const l = await import("./scripts/stack/layout.ts");
+       const p = await import("./scripts/stack/postgres.ts");
+       console.log(JSON.stringify({ home: l.PG_HOME, ...p.ensureCluster() }));`,
+    ],
+    { cwd: clone, encoding: "utf8" },
+  );
+  return JSON.parse(out.trim().split("\n").at(-1)!);
+}
+
 describe.runIf(isRoot)("a clone the postgres OS user cannot enter", () => {
   it("still gets a cluster, kept where postgres can reach it and linked from .stack", {
     timeout: 60_000,
   }, () => {
     chmodSync(outer, 0o700);
     const clone = join(outer, "clone");
-    mkdirSync(join(clone, "scripts"), { recursive: true });
-    cpSync(join(ROOT, "scripts", "stack"), join(clone, "scripts", "stack"), { recursive: true });
-    symlinkSync(join(ROOT, "node_modules"), join(clone, "node_modules"));
+    makeClone(clone);
     expect(() => execFileSync("runuser", ["-u", "postgres", "--", "test", "-x", outer])).toThrow();
 
-    const out = execFileSync(
-      NODE_BIN,
-      [
-        "--input-type=module",
-        "-e",
-        `const l = await import("./scripts/stack/layout.ts");
-         const p = await import("./scripts/stack/postgres.ts");
-         console.log(JSON.stringify({ home: l.PG_HOME, ...p.ensureCluster() }));`,
-      ],
-      { cwd: clone, encoding: "utf8" },
-    );
-    const result = JSON.parse(out.trim().split("\n").at(-1)!) as { home: string; created: boolean };
+    const result = ensureClusterIn(clone);
     pgHome = result.home;
     expect(result.created).toBe(true);
     expect(pgHome.startsWith("/var/lib/postgresql/durable-pipelines/clone-")).toBe(true);
@@ -65,42 +75,19 @@ describe.runIf(isRoot)("a clone the postgres OS user cannot enter", () => {
     timeout: 120_000,
   }, () => {
     const clone = join(outer, "reclone");
-    const makeClone = () => {
-      mkdirSync(join(clone, "scripts"), { recursive: true });
-      cpSync(join(ROOT, "scripts", "stack"), join(clone, "scripts", "stack"), { recursive: true });
-      symlinkSync(join(ROOT, "node_modules"), join(clone, "node_modules"));
-    };
-    const ensure = () =>
-      JSON.parse(
-        execFileSync(
-          NODE_BIN,
-          [
-            "--input-type=module",
-            "-e",
-            `const l = await import("./scripts/stack/layout.ts");
-             const p = await import("./scripts/stack/postgres.ts");
-             console.log(JSON.stringify({ home: l.PG_HOME, ...p.ensureCluster() }));`,
-          ],
-          { cwd: clone, encoding: "utf8" },
-        )
-          .trim()
-          .split("\n")
-          .at(-1)!,
-      ) as { home: string; created: boolean; removedStale: boolean };
-
-    makeClone();
-    const first = ensure();
+    makeClone(clone);
+    const first = ensureClusterIn(clone);
     recloneHome = first.home;
     expect(first).toMatchObject({ created: true, removedStale: false });
     // A file only the first clone's cluster has.
     const left = join(first.home, "pgdata", "left-by-first-clone");
     writeFileSync(left, "");
-    expect(ensure()).toMatchObject({ created: false, removedStale: false });
+    expect(ensureClusterIn(clone)).toMatchObject({ created: false, removedStale: false });
     expect(existsSync(left)).toBe(true);
 
     rmSync(clone, { recursive: true, force: true });
-    makeClone();
-    const second = ensure();
+    makeClone(clone);
+    const second = ensureClusterIn(clone);
     expect(second).toMatchObject({ home: first.home, created: true, removedStale: true });
     expect(existsSync(left)).toBe(false);
     expect(existsSync(join(clone, ".stack", "pgdata", "PG_VERSION"))).toBe(true);

@@ -36,6 +36,11 @@ import { isDroppedTimer } from "./executions.ts";
 type Fence = Extract<Request, { kind: "task.fence" }>;
 type CreateAction = Extract<Fence["data"]["action"], { kind: "promise.create" }>;
 type SettleAction = Extract<Fence["data"]["action"], { kind: "promise.settle" }>;
+type FencedAction = Extract<Response, { kind: "task.fence"; data: { preload: unknown } }>["data"]["action"];
+type PromiseRecord = Extract<
+  FencedAction,
+  { kind: "promise.create"; head: { status: 200 } }
+>["data"]["promise"];
 
 /** The states a step's result settles to, as resonate._step_fused takes them. */
 const RESULT_STATES = new Set(["resolved", "rejected", "rejected_canceled"]);
@@ -343,57 +348,46 @@ function answered(res: Response, kind: "promise.create" | "promise.settle") {
 /** What the store answers to a fenced create of a new local step: the promise, pending. */
 function startedAnswer(req: Fence, action: CreateAction, createdAt: number): Response {
   const d = action.data;
-  return {
-    kind: "task.fence",
-    head: { corrId: req.head.corrId, status: 200, version: req.head.version },
-    data: {
-      action: {
-        kind: "promise.create",
-        head: { corrId: action.head.corrId, status: 200, version: action.head.version },
-        data: {
-          promise: {
-            id: d.id,
-            state: "pending",
-            param: withoutNulls(d.param),
-            value: {},
-            tags: withoutNulls(d.tags),
-            timeoutAt: d.timeoutAt,
-            createdAt,
-          },
-        },
-      },
-      preload: [],
-    },
-  };
+  return fencedAnswer(req, {
+    id: d.id,
+    state: "pending",
+    param: withoutNulls(d.param),
+    value: {},
+    tags: withoutNulls(d.tags),
+    timeoutAt: d.timeoutAt,
+    createdAt,
+  });
 }
 
 /** What the store answers to a fenced settle of a pending local step: the promise, settled now. */
 function settledAnswer(req: Fence, step: Deferred): Response {
   const create = (step.req.data.action as CreateAction).data;
   const action = req.data.action as SettleAction;
+  return fencedAnswer(req, {
+    id: step.id,
+    state: action.data.state,
+    param: withoutNulls(create.param),
+    value: withoutNulls(action.data.value),
+    tags: withoutNulls(create.tags),
+    timeoutAt: create.timeoutAt,
+    createdAt: step.createdAt,
+    settledAt: Date.now(),
+  });
+}
+
+/** A fence's 200 answer with its action's 200 answer carrying this promise, as resonate_rpc builds it. */
+function fencedAnswer(req: Fence, promise: PromiseRecord): Response {
+  const action = req.data.action;
+  const answer = {
+    kind: action.kind,
+    head: { corrId: action.head.corrId, status: 200, version: action.head.version },
+    data: { promise },
+  } as FencedAction;
   return {
     kind: "task.fence",
     head: { corrId: req.head.corrId, status: 200, version: req.head.version },
-    data: {
-      action: {
-        kind: "promise.settle",
-        head: { corrId: action.head.corrId, status: 200, version: action.head.version },
-        data: {
-          promise: {
-            id: step.id,
-            state: action.data.state,
-            param: withoutNulls(create.param),
-            value: withoutNulls(action.data.value),
-            tags: withoutNulls(create.tags),
-            timeoutAt: create.timeoutAt,
-            createdAt: step.createdAt,
-            settledAt: Date.now(),
-          },
-        },
-      },
-      preload: [],
-    },
-  } as Response;
+    data: { action: answer, preload: [] },
+  };
 }
 
 /** As the store keeps JSON objects: without null fields (jsonb_strip_nulls). */
