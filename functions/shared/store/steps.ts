@@ -278,8 +278,8 @@ export class Steps {
     try {
       answers = await this.opts.send([...waiting, ...rest]);
     } catch (err) {
-      // Unknown whether they arrived; a create is idempotent, and a settle of a settled promise
-      // with the same value is answered as the first, so they go again with the next call.
+      // Unknown whether they arrived; a create of an existing promise and a settle of a settled one
+      // change nothing (the first writer wins), so they go again with the next call.
       t.deferred.unshift(...creates);
       for (const d of creates) this.owners.set(d.id, t);
       throw err;
