@@ -61,8 +61,9 @@ export interface ResonateConfig {
   ttlMs: number;
   /** The store network's delivery tick, ms: timers, dead peers and messages without a notification. */
   tickMs: number;
-  /** A step running longer than this, ms, is recorded as started while it runs (before: with its
-   *  result, in one round trip); a finished branch's result waits at most this long for its siblings'. */
+  /** A step running longer than this, ms, is recorded as started while it runs; a shorter one is
+   *  recorded once, with its result. A finished branch's result waits at most this long for its
+   *  siblings' (functions/shared/store/steps.ts). Default 100. */
   stepStartedAfterMs?: number;
 }
 
