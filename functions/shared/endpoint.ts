@@ -56,7 +56,7 @@ export function endpoint<D, I = undefined>(
     }
     try {
       const read = async () => (spec.input ? await spec.input(req) : undefined) as I;
-      const input = spec.secret ? undefined : await read();
+      let input = spec.secret ? undefined : await read();
       const d = await deps();
       if (spec.secret) {
         const expected = spec.secret(d) ?? "";
@@ -64,8 +64,9 @@ export function endpoint<D, I = undefined>(
         if (!token || !(await secretsEqual(token, expected))) {
           return json(401, { error: spec.refusal ?? "missing or wrong bearer secret" }, headers);
         }
+        input = await read();
       }
-      const res = await spec.handle(req, d, spec.secret ? await read() : (input as I));
+      const res = await spec.handle(req, d, input as I);
       for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
       return res;
     } catch (err) {

@@ -59,6 +59,27 @@ async function settledSteps(runId: string): Promise<Set<string>> {
   return new Set(rows.map((r) => r.id));
 }
 
+/** A fresh worker of the group in the dead one's place, stopped with the fixture database. */
+function replace(
+  workers: FixtureWorker[],
+  dead: FixtureWorker,
+  group: string,
+  env: Record<string, string>,
+): void {
+  const replacement = startFixtureWorker(db.url, group, `${dead.id}-next`, env);
+  db.workers.push(replacement);
+  workers.splice(workers.indexOf(dead), 1, replacement);
+}
+
+/** Rows the run's steps wrote, each once however often its step ran. */
+async function sideEffects(runId: string): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    "select count(*)::int as n from side_effects where run_id = $1",
+    [runId],
+  );
+  return rows[0]!.n;
+}
+
 const resolved = (runId: string, timeoutMs = 30_000) =>
   eventually(
     `${runId} to resolve`,
@@ -162,9 +183,7 @@ describe("a kill at a random moment of fast steps", () => {
         await victim.kill("SIGKILL");
         kills++;
         const settled = await settledSteps(runId);
-        const replacement = startFixtureWorker(db.url, group, `${group}-${round}`, ENV);
-        db.workers.push(replacement);
-        workers.splice(workers.indexOf(victim), 1, replacement);
+        replace(workers, victim, group, ENV);
         await resolved(runId);
         const counts = await stepCounts(runId);
         const twice: number[] = [];
@@ -177,11 +196,7 @@ describe("a kill at a random moment of fast steps", () => {
         // A sequential workflow has one step in flight at a time; a fan-out's in-flight branches are
         // those whose results were not yet recorded.
         if (workflow === "sequential") expect(twice.length, `${runId}: ${twice}`).toBeLessThanOrEqual(1);
-        const { rows } = await pool.query<{ n: number }>(
-          "select count(*)::int as n from side_effects where run_id = $1",
-          [runId],
-        );
-        expect(rows[0]!.n).toBe(n);
+        expect(await sideEffects(runId)).toBe(n);
       }
       expect(kills, "rounds whose workflow was still running at the kill").toBeGreaterThan(0);
       await Promise.all(workers.map((w) => w.kill("SIGTERM")));
@@ -212,9 +227,7 @@ describe("a kill right after a fan-in", () => {
       if (victim) {
         await victim.kill("SIGKILL");
         kills++;
-        const replacement = startFixtureWorker(db.url, group, `${group}-${round}`, env);
-        db.workers.push(replacement);
-        workers.splice(workers.indexOf(victim), 1, replacement);
+        replace(workers, victim, group, env);
       }
       await resolved(runId);
       const counts = await stepCounts(runId);
@@ -222,11 +235,7 @@ describe("a kill right after a fan-in", () => {
       for (let i = 0; i < n - 1; i++) expect(counts.get(i), `${runId} branch ${i}`).toBe(1);
       const again = [...counts].filter(([s, c]) => s >= n && c > 1).map(([s]) => s);
       expect(again.length, `${runId}: steps after the fan-in run twice: ${again}`).toBeLessThanOrEqual(1);
-      const { rows } = await pool.query<{ n: number }>(
-        "select count(*)::int as n from side_effects where run_id = $1",
-        [runId],
-      );
-      expect(rows[0]!.n).toBe(n + m);
+      expect(await sideEffects(runId)).toBe(n + m);
     }
     expect(kills, "rounds whose workflow was still running at the kill").toBeGreaterThan(0);
     await Promise.all(workers.map((w) => w.kill("SIGTERM")));

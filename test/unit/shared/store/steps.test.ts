@@ -33,41 +33,32 @@ function acquire(preload: string[] = [], branch = TASK): [Request, Response] {
   ];
 }
 
+type Fence = Extract<Request, { kind: "task.fence" }>;
+
+/** A request the task's current holder fences with its version. */
+function fence(action: Fence["data"]["action"]): Request {
+  return { kind: "task.fence", head, data: { id: TASK, version: 1, action } };
+}
+
 function create(id: string, tags: Record<string, string> = {}, timeoutAt = Date.now() + HOUR): Request {
-  return {
-    kind: "task.fence",
+  return fence({
+    kind: "promise.create",
     head,
     data: {
-      id: TASK,
-      version: 1,
-      action: {
-        kind: "promise.create",
-        head,
-        data: {
-          id,
-          timeoutAt,
-          param: { headers: {}, data: "e30=" },
-          tags: { "resonate:scope": "local", "resonate:branch": TASK, ...tags },
-        },
-      },
+      id,
+      timeoutAt,
+      param: { headers: {}, data: "e30=" },
+      tags: { "resonate:scope": "local", "resonate:branch": TASK, ...tags },
     },
-  };
+  });
 }
 
 function settle(id: string): Request {
-  return {
-    kind: "task.fence",
+  return fence({
+    kind: "promise.settle",
     head,
-    data: {
-      id: TASK,
-      version: 1,
-      action: {
-        kind: "promise.settle",
-        head,
-        data: { id, state: "resolved", value: { headers: {}, data: "MQ==" } },
-      },
-    },
-  };
+    data: { id, state: "resolved", value: { headers: {}, data: "MQ==" } },
+  });
 }
 
 const fulfill: Request = {
