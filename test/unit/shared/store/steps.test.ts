@@ -227,7 +227,9 @@ describe("Steps: a local step's create travels with its result", () => {
     await sdk(create(`${TASK}:1`));
     await sdk(settle(`${TASK}:0`));
     await new Promise((r) => setTimeout(r, 120));
-    expect(calls).toEqual([[`create ${TASK}:0`, `settle ${TASK}:0`, `create ${TASK}:1`]]);
+    // Each create goes once it is old enough: the two together, or a millisecond apart in two calls.
+    expect(calls[0]!.slice(0, 2)).toEqual([`create ${TASK}:0`, `settle ${TASK}:0`]);
+    expect(calls.flat()).toEqual([`create ${TASK}:0`, `settle ${TASK}:0`, `create ${TASK}:1`]);
 
     let lease = true;
     const lapsed = harness({ lease: () => lease });
