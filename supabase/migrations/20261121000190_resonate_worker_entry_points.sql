@@ -166,6 +166,76 @@ begin
 end
 $$;
 
+-- Local steps' pairs in the adapter's compact form (functions/shared/store/step-pairs.ts), for a run of
+-- pairs under one task: {"kind": "steps.fused", "id": task, "version": n, "steps": [[step id, timeoutAt,
+-- param, tags, state, value], ...]}. Each step is written as _step_fused writes a pair, and the answer
+-- is only the time each was written (created and settled then), from which the caller builds the
+-- answers _step_fused would give: parsing and building every request's and answer's envelope cost
+-- most of a fan-in's call. It stops at the first step the fast path would not take, leaving that one
+-- and the rest unwritten for the caller to send again in full, where the general path answers them.
+create or replace function resonate._steps_fused(p_req jsonb) returns json
+language plpgsql as $$
+declare
+  v_task text := p_req ->> 'id';
+  v_steps jsonb := p_req -> 'steps';
+  v_step jsonb;
+  v_child text;
+  v_state text;
+  v_tags jsonb;
+  v_timeout bigint;
+  v_now bigint;
+  v_root_state text;
+  v_root_timeout bigint;
+  v_fenced boolean;
+  v_written text[] := '{}'::text[];
+begin
+  if jsonb_typeof(p_req -> 'id') is distinct from 'string'
+     or jsonb_typeof(p_req -> 'version') is distinct from 'number'
+     or jsonb_typeof(v_steps) is distinct from 'array'
+     or resonate._debug_enabled() then
+    return '[]'::json;
+  end if;
+  for k in 0 .. jsonb_array_length(v_steps) - 1 loop
+    v_step := v_steps -> k;
+    -- The checks _step_fused makes of a pair, on the compact form.
+    exit when jsonb_typeof(v_step) is distinct from 'array'
+      or jsonb_array_length(v_step) <> 6
+      or jsonb_typeof(v_step -> 0) is distinct from 'string'
+      or jsonb_typeof(v_step -> 1) is distinct from 'number'
+      or abs((v_step ->> 1)::numeric) >= 9e15
+      or jsonb_typeof(v_step -> 2) is distinct from 'object'
+      or jsonb_typeof(v_step -> 3) is distinct from 'object'
+      or jsonb_typeof(v_step -> 4) is distinct from 'string'
+      or jsonb_typeof(v_step -> 5) is distinct from 'object';
+    v_child := v_step ->> 0;
+    v_state := v_step ->> 4;
+    v_tags := jsonb_strip_nulls(v_step -> 3);
+    exit when v_child = v_task
+      or v_state not in ('resolved', 'rejected', 'rejected_canceled')
+      or nullif(v_tags ->> 'resonate:target', '') is not null;
+    v_timeout := floor((v_step ->> 1)::numeric)::bigint;
+    v_now := resonate._clock_ms();
+    -- The fence, once: its row locks (the task's promise, then the task, as _step_fused takes them)
+    -- hold until commit, so what they show cannot change under the later steps.
+    if k = 0 then
+      select state, timeout_at into v_root_state, v_root_timeout
+        from resonate.promises where id = v_task for no key update;
+      select t.state = 'acquired' and t.version = floor((p_req ->> 'version')::numeric) into v_fenced
+        from resonate.tasks t where t.id = v_task for no key update;
+    end if;
+    exit when v_root_state is distinct from 'pending' or v_fenced is not true
+      or v_now >= v_root_timeout or v_now >= v_timeout;
+    insert into resonate.promises (id, state, param, value, tags, timeout_at, created_at, settled_at)
+    values (v_child, v_state, jsonb_strip_nulls(v_step -> 2), jsonb_strip_nulls(v_step -> 5), v_tags, v_timeout,
+            v_now, v_now)
+    on conflict (id) do nothing;
+    exit when not found;
+    v_written := v_written || v_now::text;
+  end loop;
+  return ('[' || array_to_string(v_written, ',') || ']')::json;
+end
+$$;
+
 -- Requests from one process that travel together: an array of units, each an array of requests that
 -- run in order. Every request runs in its own subtransaction and is answered as if sent alone (a
 -- failing one does not undo the others); the whole batch commits once. A unit stops at its first
@@ -207,6 +277,21 @@ begin
     while i < v_n loop
       v_req := v_unit -> i;
       v_pair := null;
+      -- A run of local steps' pairs in compact form: the times they were written, as many as were.
+      -- Fewer than its steps stops the unit, as a conflict does; the caller sends the rest in full.
+      if v_req ->> 'kind' = 'steps.fused' then
+        if v_stopped then
+          v_answers := v_answers || 'null'::text;
+        else
+          v_pair := resonate._steps_fused(v_req);
+          v_answers := v_answers || v_pair::text;
+          v_durable := v_durable or json_array_length(v_pair) > 0;
+          v_stopped := json_array_length(v_pair)
+            < case jsonb_typeof(v_req -> 'steps') when 'array' then jsonb_array_length(v_req -> 'steps') else 1 end;
+        end if;
+        i := i + 1;
+        continue;
+      end if;
       if not v_stopped and i + 1 < v_n and v_req #>> '{data,action,kind}' = 'promise.create' then
         v_next := v_unit -> (i + 1);
         if v_req ->> 'kind' = 'task.fence' and v_next ->> 'kind' = 'task.fence'

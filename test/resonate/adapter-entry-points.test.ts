@@ -1,11 +1,13 @@
 // The entry points our Network adapter calls (supabase/migrations/20261121000190_resonate_worker_entry_points.sql),
 // at the SQL level: a batch answers each request as resonate_rpc would and one failure does not undo
-// the others; a local step's two requests sent together are written once and answered exactly as
-// if sent one after the other; a registered worker's tasks go back to its group the moment its
+// the others; a local step's two requests sent together, as they are or in the adapter's compact
+// form, are written once and answered exactly as if sent one after the other; a registered worker's tasks go back to its group the moment its
 // session ends, and not while it lives; an execute taken by a worker that dies before acquiring is
 // offered again soon.
+import type { Request } from "@resonatehq/sdk";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Batches } from "../../functions/shared/store/batches.ts";
 import { dropDatabase, freshDatabase } from "../support/db.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: protocol records are untyped JSON.
@@ -317,6 +319,22 @@ describe("a local step's create and settle sent together", () => {
     },
   ];
 
+  /** The first call carried the steps in compact form, and only a step the store declined that way
+   *  went again, as the SDK wrote it, in a second call. */
+  const expectCompact = (calls: string[], fused: boolean) => {
+    expect(calls.length).toBe(fused ? 1 : 2);
+    expect(calls[0]).toContain('"kind":"steps.fused"');
+    expect(calls[0]).not.toContain('"kind":"promise.settle"');
+    if (!fused) expect(calls[1]).not.toContain("steps.fused");
+  };
+
+  /** A request's or answer's correlation id, and its fenced action's where the answer has one (a
+   *  refused fence answers without its action). */
+  const corrIds = (x: Json, answer: Json = x) => [
+    x.head.corrId,
+    answer.data?.action ? x.data.action.head.corrId : undefined,
+  ];
+
   /** Answers and rows with the variant's ids, times and correlation ids taken out. */
   const normal = (x: Json, task: string) =>
     x === undefined
@@ -328,16 +346,31 @@ describe("a local step's create and settle sent together", () => {
         );
 
   /** Sends the requests built for task a in one batch, in a transaction of their own (counting its
-   *  writes), and those built for task b one by one through resonate_rpc. */
-  async function togetherAndApart(requests: (t: string) => Json[], a: string, b: string) {
+   *  writes), and those built for task b one by one through resonate_rpc. `compact`: task a's go
+   *  through the adapter's Batches, which sends local steps' pairs in compact form (step-pairs.ts)
+   *  and the rest again in full where the store declines one. */
+  async function togetherAndApart(requests: (t: string) => Json[], a: string, b: string, compact = false) {
     // A connection of its own: pg_stat_xact_* also counts a backend's earlier, unreported transactions.
     const c = new pg.Client({ connectionString: url });
     await c.connect();
     let together: Json[] = [];
     let writes: Json;
+    /** What each call of the adapter's Batches carried. */
+    const calls: string[] = [];
     try {
       await c.query("begin");
-      [together] = await batch([requests(a)], c);
+      const sent = requests(a);
+      if (compact) {
+        const query = (sql: string, params: unknown[]) => {
+          calls.push(String(params[0]));
+          return c.query(sql, params);
+        };
+        together = await new Batches({ query }, 1).send(sent as Request[]);
+      } else {
+        together = (await batch([sent], c))[0];
+      }
+      // normal() leaves correlation ids out; each answer still carries its own request's.
+      expect(together.map((x) => corrIds(x))).toEqual(sent.map((r, i) => corrIds(r, together[i])));
       writes = (
         await c.query(
           "select n_tup_ins::int as ins, n_tup_upd::int as upd from pg_stat_xact_user_tables where relid = 'resonate.promises'::regclass",
@@ -352,20 +385,21 @@ describe("a local step's create and settle sent together", () => {
       apart.push(
         (await pool.query("select resonate.resonate_rpc($1::jsonb) as res", [JSON.stringify(r)])).rows[0].res,
       );
-    return { together, apart, writes };
+    return { together, apart, writes, calls };
   }
 
-  for (const v of variants) {
-    it(`answers as two requests would: ${v.name}`, async () => {
+  for (const [v, compact] of variants.flatMap((v) => [[v, false] as const, [v, true] as const])) {
+    it(`answers as two requests would${compact ? ", in compact form" : ""}: ${v.name}`, async () => {
       const [a, b] = [uid("fuse-a"), uid("fuse-b")];
       for (const t of [a, b]) await v.setup(t, `${t}:0`);
       const pair = (t: string) => [
         (v.create ?? stepCreate)(t, `${t}:0`),
         (v.settle ?? stepSettle)(t, `${t}:0`),
       ];
-      const { together, apart, writes } = await togetherAndApart(pair, a, b);
+      const { together, apart, writes, calls } = await togetherAndApart(pair, a, b, compact);
 
       expect(normal(together, a)).toEqual(normal(apart, b));
+      if (compact) expectCompact(calls, v.fused);
       expect(normal(await row(`${a}:0`), a)).toEqual(normal(await row(`${b}:0`), b));
       if (v.fused) expect(writes, "one insert, no update").toEqual({ ins: 1, upd: 0 });
     });
@@ -373,8 +407,8 @@ describe("a local step's create and settle sent together", () => {
 
   // A fan-in (functions/shared/store/steps.ts): three steps' pairs in one unit, the variant's case in the
   // middle one, so the pairs around it still take the fast path.
-  for (const v of variants) {
-    it(`answers a run of pairs as six requests would: ${v.name}`, async () => {
+  for (const [v, compact] of variants.flatMap((v) => [[v, false] as const, [v, true] as const])) {
+    it(`answers a run of pairs as six requests would${compact ? ", in compact form" : ""}: ${v.name}`, async () => {
       const [a, b] = [uid("run-a"), uid("run-b")];
       for (const t of [a, b]) await v.setup(t, `${t}:1`);
       const run = (t: string) => [
@@ -385,9 +419,10 @@ describe("a local step's create and settle sent together", () => {
         stepCreate(t, `${t}:2`),
         stepSettle(t, `${t}:2`, 1, "rejected"),
       ];
-      const { together, apart, writes } = await togetherAndApart(run, a, b);
+      const { together, apart, writes, calls } = await togetherAndApart(run, a, b, compact);
 
       expect(normal(together, a)).toEqual(normal(apart, b));
+      if (compact) expectCompact(calls, v.fused);
       for (const k of [0, 1, 2])
         expect(normal(await row(`${a}:${k}`), a)).toEqual(normal(await row(`${b}:${k}`), b));
       if (v.fused) expect(writes, "three inserts, no update").toEqual({ ins: 3, upd: 0 });

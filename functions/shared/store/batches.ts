@@ -4,6 +4,7 @@
 // answered as if sent alone. A request issued when a connection is free goes at once, so a lone
 // sequential workflow never waits for company.
 import type { Request, Response } from "@resonatehq/sdk";
+import { compact, type Expanded, expand } from "./step-pairs.ts";
 
 export interface Queryable {
   query(sql: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
@@ -17,6 +18,8 @@ interface Pending {
   unit: Unit;
   answered: Response[];
   conflicts: number;
+  /** Sent as the SDK wrote it, not in compact form: the store declined a step in compact form. */
+  full: boolean;
   resolve(res: Response[]): void;
   reject(err: unknown): void;
 }
@@ -52,7 +55,7 @@ export class Batches {
    *  database is unreachable), as a single query would. */
   send(unit: Unit): Promise<Response[]> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ unit, answered: [], conflicts: 0, resolve, reject });
+      this.queue.push({ unit, answered: [], conflicts: 0, full: false, resolve, reject });
       this.pump();
     });
   }
@@ -81,7 +84,7 @@ export class Batches {
   }
 
   private async call(batch: Pending[]): Promise<void> {
-    let answers: (Response | null)[][];
+    let answers: Expanded[];
     try {
       answers = await this.query(batch);
     } catch (err) {
@@ -92,17 +95,23 @@ export class Batches {
     }
     this.stats.roundTrips++;
     batch.forEach((p, i) => {
-      const unitAnswers = answers[i]!;
+      const { answers: unitAnswers, declined } = answers[i]!;
       this.stats.requests += unitAnswers.filter((a) => a !== null).length;
       const stopped = unitAnswers.indexOf(null);
       if (stopped < 0) {
         p.resolve([...p.answered, ...(unitAnswers as Response[])]);
         return;
       }
-      // A lock conflict with another session: what ran is committed, the rest goes again shortly,
-      // once the other side has had its turn.
       p.answered.push(...(unitAnswers.slice(0, stopped) as Response[]));
       p.unit = p.unit.slice(stopped);
+      if (declined) {
+        // Not a conflict: the rest goes with the next call, as written, for the store to answer in full.
+        p.full = true;
+        this.queue.unshift(p);
+        return;
+      }
+      // A lock conflict with another session: what ran is committed, the rest goes again shortly,
+      // once the other side has had its turn.
       this.retry(p);
     });
   }
@@ -122,19 +131,24 @@ export class Batches {
     );
   }
 
-  private async query(batch: Pending[]): Promise<(Response | null)[][]> {
+  private async query(batch: Pending[]): Promise<Expanded[]> {
     // A request alone goes through resonate_rpc, the store's own single-request entry point: no
     // batch to hold locks across, so it may wait out a conflict and retry there.
     if (batch.length === 1 && batch[0]!.unit.length === 1) {
       const { rows } = await this.db.query("select resonate.resonate_rpc($1::jsonb) as res", [
         JSON.stringify(batch[0]!.unit[0]),
       ]);
-      return [[(rows[0] as { res: Response }).res]];
+      return [{ answers: [(rows[0] as { res: Response }).res], declined: false }];
     }
+    // Local steps' pairs in compact form (step-pairs.ts), unless the store declined them that way.
+    const units = batch.map((p) =>
+      p.full ? { wire: p.unit, segments: p.unit.map((request) => ({ request })) } : compact(p.unit),
+    );
     const { rows } = await this.db.query("select resonate.resonate_batch($1::jsonb) as res", [
-      JSON.stringify(batch.map((p) => p.unit)),
+      JSON.stringify(units.map((u) => u.wire)),
     ]);
-    return (rows[0] as { res: (Response | null)[][] }).res;
+    const answers = (rows[0] as { res: (unknown[] | null)[] }).res;
+    return units.map((u, i) => expand(u.segments, answers[i] ?? null));
   }
 }
 

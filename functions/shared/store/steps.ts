@@ -30,17 +30,9 @@
 // runs that fan-out's unrecorded branches again, as it would any branch in flight, and never a step
 // that came after them. A result waits at most until its step's create is `startedAfterMs` old.
 import { isRedirect, isSuccess, type Request, type Response } from "@resonatehq/sdk";
+import { type CreateAction, type Fence, type SettleAction, settledAnswer, startedAnswer } from "./answers.ts";
 import type { Unit } from "./batches.ts";
 import { isDroppedTimer } from "./executions.ts";
-
-type Fence = Extract<Request, { kind: "task.fence" }>;
-type CreateAction = Extract<Fence["data"]["action"], { kind: "promise.create" }>;
-type SettleAction = Extract<Fence["data"]["action"], { kind: "promise.settle" }>;
-type FencedAction = Extract<Response, { kind: "task.fence"; data: { preload: unknown } }>["data"]["action"];
-type PromiseRecord = Extract<
-  FencedAction,
-  { kind: "promise.create"; head: { status: 200 } }
->["data"]["promise"];
 
 /** The states a step's result settles to, as resonate._step_fused takes them. */
 const RESULT_STATES = new Set(["resolved", "rejected", "rejected_canceled"]);
@@ -204,7 +196,7 @@ export class Steps {
     this.owners.set(action.data.id, t);
     this.stats.deferred++;
     this.arm(t);
-    return startedAnswer(req, action, createdAt);
+    return startedAnswer(req, createdAt);
   }
 
   /** The deferred step whose result may wait for its siblings' (a fan-in), if this is one. */
@@ -224,7 +216,7 @@ export class Steps {
   private deferResult(step: Deferred, req: Fence): Response {
     step.settle = req;
     this.stats.deferredResults++;
-    return settledAnswer(req, step);
+    return settledAnswer(step.req, req, step.createdAt, Date.now());
   }
 
   /** The task whose deferred creates must reach the store before this request, if any. */
@@ -343,56 +335,6 @@ function answered(res: Response, kind: "promise.create" | "promise.settle") {
   const inner = res.kind === "task.fence" && isSuccess(res) ? res.data.action : undefined;
   const promise = inner?.kind === kind && isSuccess(inner) ? inner.data.promise : undefined;
   return { status: inner?.head.status ?? res.head.status, promise };
-}
-
-/** What the store answers to a fenced create of a new local step: the promise, pending. */
-function startedAnswer(req: Fence, action: CreateAction, createdAt: number): Response {
-  const d = action.data;
-  return fencedAnswer(req, {
-    id: d.id,
-    state: "pending",
-    param: withoutNulls(d.param),
-    value: {},
-    tags: withoutNulls(d.tags),
-    timeoutAt: d.timeoutAt,
-    createdAt,
-  });
-}
-
-/** What the store answers to a fenced settle of a pending local step: the promise, settled now. */
-function settledAnswer(req: Fence, step: Deferred): Response {
-  const create = (step.req.data.action as CreateAction).data;
-  const action = req.data.action as SettleAction;
-  return fencedAnswer(req, {
-    id: step.id,
-    state: action.data.state,
-    param: withoutNulls(create.param),
-    value: withoutNulls(action.data.value),
-    tags: withoutNulls(create.tags),
-    timeoutAt: create.timeoutAt,
-    createdAt: step.createdAt,
-    settledAt: Date.now(),
-  });
-}
-
-/** A fence's 200 answer with its action's 200 answer carrying this promise, as resonate_rpc builds it. */
-function fencedAnswer(req: Fence, promise: PromiseRecord): Response {
-  const action = req.data.action;
-  const answer = {
-    kind: action.kind,
-    head: { corrId: action.head.corrId, status: 200, version: action.head.version },
-    data: { promise },
-  } as FencedAction;
-  return {
-    kind: "task.fence",
-    head: { corrId: req.head.corrId, status: 200, version: req.head.version },
-    data: { action: answer, preload: [] },
-  };
-}
-
-/** As the store keeps JSON objects: without null fields (jsonb_strip_nulls). */
-function withoutNulls<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value, (_k, v) => (v === null ? undefined : v)));
 }
 
 function isObject(x: unknown): x is Record<string, unknown> {

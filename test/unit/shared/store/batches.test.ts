@@ -58,6 +58,46 @@ describe("Batches", () => {
     expect(s.calls).toEqual([[["a", "b", "c"]], [["b", "c"]]]);
   });
 
+  it("sends the rest of a unit again at once, as written, where the store declined a step in compact form", async () => {
+    const fence = (action: object) => ({
+      kind: "task.fence",
+      head: { corrId: "f", version: "v" },
+      data: { id: "t", version: 1, action },
+    });
+    const pair = (id: string) =>
+      [
+        fence({
+          kind: "promise.create",
+          head: { corrId: `c-${id}`, version: "v" },
+          data: { id, timeoutAt: 9e12, param: {}, tags: {} },
+        }),
+        fence({
+          kind: "promise.settle",
+          head: { corrId: `s-${id}`, version: "v" },
+          data: { id, state: "resolved", value: {} },
+        }),
+      ] as Request[];
+    const sent: { kind: string }[][][] = [];
+    const db = {
+      async query(_sql: string, params?: unknown[]) {
+        const units = JSON.parse(params![0] as string) as { kind: string }[][];
+        sent.push(units);
+        // First call: the compact run, of which the store writes the first step only.
+        return {
+          rows: [{ res: sent.length === 1 ? [[[1000]]] : units.map((u) => u.map((r) => ok(r as Request))) }],
+        };
+      },
+    };
+    const b = new Batches(db, 1);
+    const res = await b.send([...pair("t:0"), ...pair("t:1")]);
+    expect(res).toHaveLength(4);
+    expect(sent.map((units) => units[0]!.map((r) => r.kind))).toEqual([
+      ["steps.fused"],
+      ["task.fence", "task.fence"],
+    ]);
+    expect(b.stats.roundTrips).toBe(2);
+  });
+
   it("rejects every request of a call the database did not answer", async () => {
     const s = store(() => new Error("connection terminated"));
     const b = new Batches(s.db, 1);
