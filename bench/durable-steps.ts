@@ -4,10 +4,11 @@
 // and the SDK's in-memory LocalNetwork, all measured side by side in one run; whether that grows
 // with history (10k and 1M settled promises already in the tables); and what many workflows at once
 // cost when their requests share round trips.
-import { type Context, Resonate } from "@resonatehq/sdk";
+import { type Context, type Request, Resonate } from "@resonatehq/sdk";
 import { PostgresNetwork } from "@resonatehq/sdk/postgres";
 import pg from "pg";
 import { createResonate } from "../functions/shared/resonate-client.ts";
+import { compact } from "../functions/shared/store/step-pairs.ts";
 import { dropDatabase, freshDatabase, withAdmin, withClient } from "../test/support/db.ts";
 import { type Row, report } from "./lib/report.ts";
 
@@ -109,14 +110,18 @@ async function seedHistory(url: string, total: number): Promise<void> {
  *   durable step can cost anywhere;
  * - the step's own write on this schema in the leanest form: one call of a plain function that locks
  *   the task row (the fence) and inserts the step's promise, settled, into resonate.promises;
- * - the same through our entry point: one resonate_batch call carrying a step's two fenced requests,
- *   as the adapter sends them, without the SDK around it.
+ * - the same through our entry point: one resonate_batch call carrying a step, in the compact form
+ *   the adapter sends it in, without the SDK around it;
+ * - the committed insert again, each after as much busy work as the SDK's per step in memory.
  */
 class FloorProbe {
   readonly roundTrip: number[] = [];
   readonly insert: number[] = [];
   readonly leanWrite: number[] = [];
   readonly batchCall: number[] = [];
+  readonly insertBetweenWork: number[] = [];
+  /** The SDK's own time per step, ms (the LocalNetwork row's), spent between the probe's inserts. */
+  busyMs = 0;
   private readonly c: pg.Client;
   private n = 0;
   private constructor(c: pg.Client) {
@@ -183,31 +188,38 @@ class FloorProbe {
         head: HEAD,
         data: { id: FLOOR_TASK, version: 1, action },
       });
+      const pair = [
+        fence({
+          kind: "promise.create",
+          head: HEAD,
+          data: {
+            id: step,
+            timeoutAt: Date.now() + 3_000_000,
+            param: { headers: {}, data: "MQ==" },
+            tags: {
+              "resonate:scope": "local",
+              "resonate:branch": FLOOR_TASK,
+              "resonate:parent": FLOOR_TASK,
+            },
+          },
+        }),
+        fence({
+          kind: "promise.settle",
+          head: HEAD,
+          data: { id: step, state: "resolved", value: { headers: {}, data: "MQ==" } },
+        }),
+      ] as Request[];
       return this.c.query("select resonate.resonate_batch($1::jsonb)", [
-        JSON.stringify([
-          [
-            fence({
-              kind: "promise.create",
-              head: HEAD,
-              data: {
-                id: step,
-                timeoutAt: Date.now() + 3_000_000,
-                param: { headers: {}, data: "MQ==" },
-                tags: {
-                  "resonate:scope": "local",
-                  "resonate:branch": FLOOR_TASK,
-                  "resonate:parent": FLOOR_TASK,
-                },
-              },
-            }),
-            fence({
-              kind: "promise.settle",
-              head: HEAD,
-              data: { id: step, state: "resolved", value: { headers: {}, data: "MQ==" } },
-            }),
-          ],
-        ]),
+        JSON.stringify([compact(pair).wire]),
       ]);
+    });
+    // The same insert with as much work between commits as the SDK does between a sequential
+    // workflow's steps: the database's side idles meanwhile, and the next round trip wakes it.
+    const busy = this.busyMs;
+    await time(this.insertBetweenWork, async () => {
+      const until = performance.now() + busy;
+      while (performance.now() < until);
+      await this.c.query("insert into bench_floor (value) values ($1)", ['{"headers": {}, "data": "MQ=="}']);
     });
   }
 
@@ -288,6 +300,7 @@ async function main(): Promise<void> {
         await s.resonate.run(`warm-${seq++}`, "seqBench", 20);
       }
       const probe = await FloorProbe.open(url);
+      probe.busyMs = median(local.perStep);
       // Interleaved, so machine drift hits every row alike.
       for (let r = 0; r < REPEATS; r++) {
         for (const s of stores) await sequential(s);
@@ -307,7 +320,16 @@ async function main(): Promise<void> {
           label,
           median(probe.leanWrite),
         ),
-        floorRow("one resonate_batch call of a step's two requests, no SDK", label, median(probe.batchCall)),
+        floorRow(
+          "one resonate_batch call of a step, in compact form as the adapter sends it, no SDK",
+          label,
+          median(probe.batchCall),
+        ),
+        floorRow(
+          "one committed single-row insert after the SDK's time per step of work (LocalNetwork row)",
+          label,
+          median(probe.insertBetweenWork),
+        ),
         floorRow("a bare round trip (select 1)", label, median(probe.roundTrip)),
       );
     }
@@ -333,8 +355,10 @@ async function main(): Promise<void> {
       "same machine: a committed single-row insert is one round trip plus one WAL flush, what any durable step costs at",
       "least; a step's write alone is the same commit with the row this schema keeps per step (its promise, settled, in",
       "resonate.promises with its indexes) behind the fence's row lock, through the leanest plain function; the",
-      "resonate_batch call is what our adapter sends per step, without the SDK. So the sequential step splits into that",
-      "call plus the SDK's and the adapter's own work, and that call into the schema's write plus the entry point's work.",
+      "resonate_batch call is what our adapter sends per step (the step in compact form), without the SDK. So the",
+      "sequential step splits into that call plus the SDK's and the adapter's own work, and that call into the schema's",
+      "write plus the entry point's work. The last floor row is the first insert again, each after as much busy work in",
+      "the process as the SDK does per step in memory: a round trip costs more when the database's side has idled.",
       "The machine is shared and its timings drift between runs; compare rows of one run.",
     ].join("\n"),
   );
