@@ -21,7 +21,8 @@ export function startedAnswer(req: Fence, createdAt: number): Response {
     param: withoutNulls(d.param),
     value: {},
     tags: withoutNulls(d.tags),
-    timeoutAt: d.timeoutAt,
+    // The store keeps whole milliseconds.
+    timeoutAt: Math.floor(d.timeoutAt),
     createdAt,
   });
 }
@@ -36,7 +37,7 @@ export function settledAnswer(create: Fence, req: Fence, createdAt: number, sett
     param: withoutNulls(c.param),
     value: withoutNulls(s.value),
     tags: withoutNulls(c.tags),
-    timeoutAt: c.timeoutAt,
+    timeoutAt: Math.floor(c.timeoutAt),
     createdAt,
     settledAt,
   });
