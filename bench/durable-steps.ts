@@ -343,7 +343,7 @@ async function main(): Promise<void> {
     [
       `A sequential step is one \`ctx.run\` in a ${SEQ_STEPS}-step workflow run in-process. Through our adapter`,
       "(functions/shared/store/) the step's create is answered at once and reaches the store with its result, one",
-      "round trip and one WAL flush per step (resonate._step_fused writes the step's promise once, settled). Through",
+      "round trip and one WAL flush per step (resonate._steps_fused writes the step's promise once, settled). Through",
       "the SDK's PostgresNetwork it is two task.fence round trips, the second flushed.",
       `Fan-out: one workflow that issues ${FAN} \`ctx.beginRun\` branches, then awaits them. The SDK settles each branch as`,
       "it is awaited, one after another; the SDK's PostgresNetwork sends each settle as a flushed round trip, while our",

@@ -12,7 +12,7 @@
 //
 // Order is kept where it matters. A step's result goes with the creates the SDK issued before that
 // step's create (its ancestors among them), its own last, so the two travel as one write (see
-// resonate._step_fused); creates issued after it stay deferred, since a step's result and a later
+// step-pairs.ts and resonate._steps_fused); creates issued after it stay deferred, since a step's result and a later
 // sibling's start are independent: a 100-way fan-out then costs one round trip per branch instead of
 // one write of every branch's start at the first result. Any other request concerning the task
 // sends all its deferred creates first, in the SDK's order, in the same call. A step running longer
