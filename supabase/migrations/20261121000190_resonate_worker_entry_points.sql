@@ -241,9 +241,9 @@ $$;
 -- failing one does not undo the others); the whole batch commits once. A unit stops at its first
 -- lock conflict: that request and the rest of its unit answer null, uncommitted, for the caller to
 -- send again, since a later request of a unit may depend on an earlier one (a step's start, then its
--- result). A local step's fused pair runs without a subtransaction of its own (one cost as much as
--- the rest of the pair): it can fail only on a lock conflict, and then the whole batch fails before
--- committing anything, and the caller sends it all again.
+-- result). A local step's fused pair, and a run of them in compact form, runs without a subtransaction
+-- of its own (one cost as much as the rest of the pair): it can fail only on a lock conflict, and then
+-- the whole batch fails before committing anything, and the caller sends it all again.
 create or replace function resonate.resonate_batch(units jsonb) returns json
 language plpgsql volatile security definer set search_path = pg_catalog, pg_temp as $$
 declare
