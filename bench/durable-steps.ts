@@ -357,8 +357,9 @@ async function main(): Promise<void> {
       "resonate.promises with its indexes) behind the fence's row lock, through the leanest plain function; the",
       "resonate_batch call is what our adapter sends per step (the step in compact form), without the SDK. So the",
       "sequential step splits into that call plus the SDK's and the adapter's own work, and that call into the schema's",
-      "write plus the entry point's work. The last floor row is the first insert again, each after as much busy work in",
-      "the process as the SDK does per step in memory: a round trip costs more when the database's side has idled.",
+      "write plus the entry point's work. The row of an insert after the SDK's work is the first insert again, each",
+      "after as much busy work in the process as the SDK does per step in memory: a round trip costs more when the",
+      "database's side has idled.",
       "The machine is shared and its timings drift between runs; compare rows of one run.",
     ].join("\n"),
   );
