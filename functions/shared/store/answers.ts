@@ -63,7 +63,16 @@ function okHead(head: { corrId?: string; version?: string }) {
   };
 }
 
-/** As the store keeps JSON objects: without null fields (jsonb_strip_nulls). */
+/** As the store keeps JSON objects: a copy without null fields (jsonb_strip_nulls), nulls in arrays
+ *  kept. Copied by walking it rather than through JSON text: it runs six times per step answered here. */
 export function withoutNulls<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value, (_k, v) => (v === null ? undefined : v)));
+  return strip(value) as T;
+}
+
+function strip(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : strip(v)));
+  if (typeof value !== "object" || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== null && v !== undefined) out[k] = strip(v);
+  return out;
 }

@@ -101,6 +101,7 @@ function sameTask([a]: Pair, [b]: Pair): boolean {
   return a.data.id === b.data.id && a.data.version === b.data.version;
 }
 
-function isObject(x: unknown): x is Record<string, unknown> {
+/** A JSON object (not an array, not null): the shape param, tags and value must have. */
+export function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x);
 }

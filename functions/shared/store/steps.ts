@@ -12,13 +12,13 @@
 //
 // Order is kept where it matters. A step's result goes with the creates the SDK issued before that
 // step's create (its ancestors among them), its own last, so the two travel as one write (see
-// step-pairs.ts and resonate._steps_fused); creates issued after it stay deferred, since a step's result and a later
-// sibling's start are independent: a 100-way fan-out then costs one round trip per branch instead of
-// one write of every branch's start at the first result. Any other request concerning the task
-// sends all its deferred creates first, in the SDK's order, in the same call. A step running longer
-// than `startedAfterMs` has its create sent in the background, so the dashboard shows it running. A
-// crash loses only creates of steps whose results were never recorded, which a replay runs again
-// anyway: the steps that were in flight.
+// step-pairs.ts and resonate._steps_fused); creates issued after it stay deferred, since a step's
+// result and a later sibling's start are independent: a branch's start is not written with an earlier
+// branch's result, but with its own. Any other request concerning the task sends all its deferred
+// creates first, in the SDK's order, in the same call. A step running longer than `startedAfterMs`
+// has its create sent in the background, so the dashboard shows it running. A crash loses only
+// creates of steps whose results were never recorded, which a replay runs again anyway: the steps
+// that were in flight.
 //
 // A fan-in is one commit too. The SDK settles a fan-out's branches one at a time, as the workflow
 // awaits them, so each result would be a round trip of its own although every branch has finished.
@@ -33,6 +33,7 @@ import { isRedirect, isSuccess, type Request, type Response } from "@resonatehq/
 import { type CreateAction, type Fence, type SettleAction, settledAnswer, startedAnswer } from "./answers.ts";
 import type { Unit } from "./batches.ts";
 import { isDroppedTimer } from "./executions.ts";
+import { isObject } from "./step-pairs.ts";
 
 /** The states a step's result settles to, as resonate._step_fused takes them. */
 const RESULT_STATES = new Set(["resolved", "rejected", "rejected_canceled"]);
@@ -335,10 +336,6 @@ function answered(res: Response, kind: "promise.create" | "promise.settle") {
   const inner = res.kind === "task.fence" && isSuccess(res) ? res.data.action : undefined;
   const promise = inner?.kind === kind && isSuccess(inner) ? inner.data.promise : undefined;
   return { status: inner?.head.status ?? res.head.status, promise };
-}
-
-function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === "object" && x !== null && !Array.isArray(x);
 }
 
 /** Promise ids a request names: its own, an awaited or awaiter, its action's, its actions'. */

@@ -1,9 +1,10 @@
 // Local steps' pairs in compact form (functions/shared/store/step-pairs.ts): which runs of a unit are
-// compacted, and how the store's written times become the answers the SDK gets. That these answers
-// equal the store's own for the full requests is checked against the store in
-// test/resonate/adapter-entry-points.test.ts.
+// compacted, and how the store's written times become the answers the SDK gets, with the null-free
+// copies of param, tags and value they carry (answers.ts). That these answers equal the store's own for
+// the full requests is checked against the store in test/resonate/adapter-entry-points.test.ts.
 import type { Request } from "@resonatehq/sdk";
 import { describe, expect, it } from "vitest";
+import { withoutNulls } from "../../../../functions/shared/store/answers.ts";
 import { compact, expand } from "../../../../functions/shared/store/step-pairs.ts";
 
 let n = 0;
@@ -114,5 +115,23 @@ describe("expand", () => {
     const { answers, declined } = expand(segments, [null, null]);
     expect(declined).toBe(false);
     expect(answers).toEqual([null, null, null, null, null]);
+  });
+});
+
+describe("withoutNulls", () => {
+  it("copies a JSON value as jsonb_strip_nulls keeps it: null fields gone at every depth, nulls in arrays kept", () => {
+    const value = {
+      a: null,
+      b: { c: null, d: [1, null, { e: null, f: "x" }] },
+      g: [],
+      h: "",
+      i: 0,
+      j: false,
+    };
+    const asJsonText = JSON.parse(JSON.stringify(value, (_k, v) => (v === null ? undefined : v)));
+    const copy = withoutNulls(value);
+    expect(copy).toStrictEqual(asJsonText);
+    expect(copy).toStrictEqual({ b: { d: [1, null, { f: "x" }] }, g: [], h: "", i: 0, j: false });
+    expect(copy.b).not.toBe(value.b);
   });
 });
