@@ -62,117 +62,14 @@ language sql immutable as $$
   select jsonb_strip_nulls(jsonb_build_object('corrId', p_head -> 'corrId', 'status', 200, 'version', p_head -> 'version'))
 $$;
 
--- The two requests of a local step sent together (steps.ts): a fenced create of the step's promise,
--- then a fenced settle of it. Both answers are exactly those the two requests get one after the
--- other at the same instant (created and settled at `now`), and the step's promise is written once,
--- settled, instead of inserted and then updated. Anything out of the ordinary for the fast path (a
--- deadline passed, a target, an existing promise, a failed fence, debug time) answers null, and the
--- pair runs request by request in the same transaction: the locks taken here are the general path's
--- first ones too, in the same order. The answers are built here rather than through _promise_json,
--- which is not inlined for a row variable and tripled this function's time.
-create or replace function resonate._step_fused(p_create jsonb, p_settle jsonb) returns json
-language plpgsql as $$
-declare
-  v_task text := p_create -> 'data' ->> 'id';
-  v_ca jsonb := p_create -> 'data' -> 'action';
-  v_sa jsonb := p_settle -> 'data' -> 'action';
-  v_child text := v_ca -> 'data' ->> 'id';
-  v_state text := v_sa -> 'data' ->> 'state';
-  v_tags jsonb;
-  v_param jsonb;
-  v_value jsonb;
-  v_timeout bigint;
-  v_now bigint;
-  v_root_state text;
-  v_root_timeout bigint;
-  v_fenced boolean;
-  v_pending json;
-begin
-  -- Only the exact shape the SDK sends for a local step (the checks of _task_fence_fast, for both);
-  -- a timeoutAt out of bigint's range would fail its cast, which is the general path's to report.
-  if jsonb_typeof(p_create -> 'data' -> 'id') is distinct from 'string'
-     or jsonb_typeof(p_create -> 'data' -> 'version') is distinct from 'number'
-     or p_settle -> 'data' -> 'id' is distinct from p_create -> 'data' -> 'id'
-     or p_settle -> 'data' -> 'version' is distinct from p_create -> 'data' -> 'version'
-     or v_ca ->> 'kind' is distinct from 'promise.create'
-     or v_sa ->> 'kind' is distinct from 'promise.settle'
-     or jsonb_typeof(v_ca -> 'data' -> 'id') is distinct from 'string'
-     or v_sa -> 'data' -> 'id' is distinct from v_ca -> 'data' -> 'id'
-     or v_child = v_task
-     or jsonb_typeof(v_ca -> 'data' -> 'timeoutAt') is distinct from 'number'
-     or abs((v_ca -> 'data' ->> 'timeoutAt')::numeric) >= 9e15
-     or jsonb_typeof(v_ca -> 'data' -> 'tags') is distinct from 'object'
-     or jsonb_typeof(v_ca -> 'data' -> 'param') is distinct from 'object'
-     or jsonb_typeof(v_sa -> 'data' -> 'state') is distinct from 'string'
-     or v_state not in ('resolved', 'rejected', 'rejected_canceled')
-     or jsonb_typeof(v_sa -> 'data' -> 'value') is distinct from 'object'
-     -- Each request would take its own debug time; the pair shares one clock reading.
-     or resonate._debug_enabled() then
-    return null;
-  end if;
-  v_tags := jsonb_strip_nulls(v_ca -> 'data' -> 'tags');
-  if nullif(v_tags ->> 'resonate:target', '') is not null then
-    return null;
-  end if;
-  v_param := jsonb_strip_nulls(v_ca -> 'data' -> 'param');
-  v_value := jsonb_strip_nulls(v_sa -> 'data' -> 'value');
-  v_timeout := floor((v_ca -> 'data' ->> 'timeoutAt')::numeric)::bigint;
-  v_now := resonate._clock_ms();
-
-  -- The fence, with the locks _task_fence_fast takes in the global order: the task's promise row
-  -- (a new step has no row yet), then the task row.
-  select state, timeout_at into v_root_state, v_root_timeout
-    from resonate.promises where id = v_task for no key update;
-  if v_root_state is distinct from 'pending' or v_now >= v_root_timeout or v_now >= v_timeout then
-    return null;
-  end if;
-  select t.state = 'acquired' and t.version = floor((p_create -> 'data' ->> 'version')::numeric) into v_fenced
-    from resonate.tasks t where t.id = v_task for no key update;
-  if v_fenced is not true then
-    return null;
-  end if;
-  -- A new promise has no task, callbacks or listeners, so settling it has no cascade.
-  insert into resonate.promises (id, state, param, value, tags, timeout_at, created_at, settled_at)
-  values (v_child, v_state, v_param, v_value, v_tags, v_timeout, v_now, v_now)
-  on conflict (id) do nothing;
-  if not found then
-    return null;
-  end if;
-  -- As resonate_rpc answers each fence: no JSON nulls, so a missing corrId or version is left out.
-  -- Built as json text, not jsonb, which would copy the step's payload at every level of nesting.
-  v_pending := json_build_object('id', v_child, 'state', 'pending', 'param', v_param, 'value', '{}'::json,
-    'tags', v_tags, 'timeoutAt', v_timeout, 'createdAt', v_now);
-  return json_build_array(
-    json_build_object(
-      'kind', 'task.fence',
-      'head', resonate._answer_head(p_create -> 'head'),
-      'data', json_build_object(
-        'action', json_build_object(
-          'kind', 'promise.create',
-          'head', resonate._answer_head(v_ca -> 'head'),
-          'data', json_build_object('promise', v_pending)),
-        'preload', '[]'::json)),
-    json_build_object(
-      'kind', 'task.fence',
-      'head', resonate._answer_head(p_settle -> 'head'),
-      'data', json_build_object(
-        'action', json_build_object(
-          'kind', 'promise.settle',
-          'head', resonate._answer_head(v_sa -> 'head'),
-          'data', json_build_object('promise', json_build_object(
-            'id', v_child, 'state', v_state, 'param', v_param, 'value', v_value, 'tags', v_tags,
-            'timeoutAt', v_timeout, 'createdAt', v_now, 'settledAt', v_now))),
-        'preload', '[]'::json)));
-end
-$$;
-
 -- Local steps' pairs in the adapter's compact form (functions/shared/store/step-pairs.ts), for a run of
 -- pairs under one task: {"kind": "steps.fused", "id": task, "version": n, "steps": [[step id, timeoutAt,
--- param, tags, state, value], ...]}. Each step is written as _step_fused writes a pair, and the answer
--- is only the time each was written (created and settled then), from which the caller builds the
--- answers _step_fused would give: parsing and building every request's and answer's envelope cost
--- most of a fan-in's call. It stops at the first step the fast path would not take, leaving that one
--- and the rest unwritten for the caller to send again in full, where the general path answers them.
+-- param, tags, state, value], ...]}. Each step's promise is written once, already settled, instead of
+-- inserted and then updated, and the answer is only the time each was written (created and settled
+-- then), from which the caller builds the two answers per step: parsing and building every request's
+-- and answer's envelope cost most of a fan-in's call. It stops at the first step the fast path would
+-- not take (a deadline passed, a target, an existing promise, a failed fence, debug time), leaving that
+-- one and the rest unwritten for the caller to send again in full, where the general path answers them.
 create or replace function resonate._steps_fused(p_req jsonb) returns json
 language plpgsql as $$
 declare
@@ -192,12 +89,14 @@ begin
   if jsonb_typeof(p_req -> 'id') is distinct from 'string'
      or jsonb_typeof(p_req -> 'version') is distinct from 'number'
      or jsonb_typeof(v_steps) is distinct from 'array'
+     -- Each request would take its own debug time; a step here takes one clock reading.
      or resonate._debug_enabled() then
     return '[]'::json;
   end if;
   for k in 0 .. jsonb_array_length(v_steps) - 1 loop
     v_step := v_steps -> k;
-    -- The checks _step_fused makes of a pair, on the compact form.
+    -- Only what the SDK sends for a local step; a timeoutAt out of bigint's range would fail its cast,
+    -- which is the general path's to report.
     exit when jsonb_typeof(v_step) is distinct from 'array'
       or jsonb_array_length(v_step) <> 6
       or jsonb_typeof(v_step -> 0) is distinct from 'string'
@@ -215,8 +114,10 @@ begin
       or nullif(v_tags ->> 'resonate:target', '') is not null;
     v_timeout := floor((v_step ->> 1)::numeric)::bigint;
     v_now := resonate._clock_ms();
-    -- The fence, once: its row locks (the task's promise, then the task, as _step_fused takes them)
-    -- hold until commit, so what they show cannot change under the later steps.
+    -- The fence, once, with the locks _task_fence_fast takes in the global order: the task's promise
+    -- row (a new step has no row yet), then the task row. They hold until commit, so what they show
+    -- cannot change under the later steps. A new promise has no task, callbacks or listeners, so
+    -- settling it has no cascade.
     if k = 0 then
       select state, timeout_at into v_root_state, v_root_timeout
         from resonate.promises where id = v_task for no key update;
@@ -233,6 +134,77 @@ begin
     v_written := v_written || v_now::text;
   end loop;
   return ('[' || array_to_string(v_written, ',') || ']')::json;
+end
+$$;
+
+-- The two requests of a local step sent together as the SDK wrote them (a fenced create of the step's
+-- promise, then a fenced settle of it), as the adapter sends them again after _steps_fused declined
+-- them and as any caller of resonate_batch may. The step is checked and written by _steps_fused, so
+-- there is one fast path; both answers are exactly those the two requests get one after the other at
+-- the same instant. Anything out of the ordinary for the fast path answers null, and the pair runs
+-- request by request in the same transaction: the locks taken here are the general path's first ones
+-- too, in the same order.
+create or replace function resonate._step_fused(p_create jsonb, p_settle jsonb) returns json
+language plpgsql as $$
+declare
+  v_ca jsonb := p_create -> 'data' -> 'action';
+  v_sa jsonb := p_settle -> 'data' -> 'action';
+  v_child jsonb := v_ca -> 'data' -> 'id';
+  v_written json;
+  v_now bigint;
+  v_param jsonb;
+  v_value jsonb;
+  v_tags jsonb;
+  v_timeout bigint;
+begin
+  -- Only the envelope the SDK sends for a local step: both requests fence the same task at the same
+  -- version, the first creates the promise the second settles.
+  if p_settle -> 'data' -> 'id' is distinct from p_create -> 'data' -> 'id'
+     or p_settle -> 'data' -> 'version' is distinct from p_create -> 'data' -> 'version'
+     or v_ca ->> 'kind' is distinct from 'promise.create'
+     or v_sa ->> 'kind' is distinct from 'promise.settle'
+     or v_sa -> 'data' -> 'id' is distinct from v_child then
+    return null;
+  end if;
+  -- A missing field becomes a JSON null here, which _steps_fused declines.
+  v_written := resonate._steps_fused(jsonb_build_object(
+    'id', p_create -> 'data' -> 'id',
+    'version', p_create -> 'data' -> 'version',
+    'steps', jsonb_build_array(jsonb_build_array(v_child, v_ca -> 'data' -> 'timeoutAt', v_ca -> 'data' -> 'param',
+      v_ca -> 'data' -> 'tags', v_sa -> 'data' -> 'state', v_sa -> 'data' -> 'value'))));
+  if json_array_length(v_written) = 0 then
+    return null;
+  end if;
+  -- The step as _steps_fused stored it.
+  v_now := (v_written ->> 0)::bigint;
+  v_param := jsonb_strip_nulls(v_ca -> 'data' -> 'param');
+  v_value := jsonb_strip_nulls(v_sa -> 'data' -> 'value');
+  v_tags := jsonb_strip_nulls(v_ca -> 'data' -> 'tags');
+  v_timeout := floor((v_ca -> 'data' ->> 'timeoutAt')::numeric)::bigint;
+  -- As resonate_rpc answers each fence: no JSON nulls, so a missing corrId or version is left out.
+  -- Built as json text, not jsonb, which would copy the step's payload at every level of nesting.
+  return json_build_array(
+    json_build_object(
+      'kind', 'task.fence',
+      'head', resonate._answer_head(p_create -> 'head'),
+      'data', json_build_object(
+        'action', json_build_object(
+          'kind', 'promise.create',
+          'head', resonate._answer_head(v_ca -> 'head'),
+          'data', json_build_object('promise', json_build_object('id', v_child #>> '{}', 'state', 'pending',
+            'param', v_param, 'value', '{}'::json, 'tags', v_tags, 'timeoutAt', v_timeout, 'createdAt', v_now))),
+        'preload', '[]'::json)),
+    json_build_object(
+      'kind', 'task.fence',
+      'head', resonate._answer_head(p_settle -> 'head'),
+      'data', json_build_object(
+        'action', json_build_object(
+          'kind', 'promise.settle',
+          'head', resonate._answer_head(v_sa -> 'head'),
+          'data', json_build_object('promise', json_build_object(
+            'id', v_child #>> '{}', 'state', v_sa -> 'data' ->> 'state', 'param', v_param, 'value', v_value,
+            'tags', v_tags, 'timeoutAt', v_timeout, 'createdAt', v_now, 'settledAt', v_now))),
+        'preload', '[]'::json)));
 end
 $$;
 
