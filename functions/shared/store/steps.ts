@@ -35,7 +35,7 @@ import type { Unit } from "./batches.ts";
 import { isDroppedTimer } from "./executions.ts";
 import { isObject } from "./step-pairs.ts";
 
-/** The states a step's result settles to, as resonate._step_fused takes them. */
+/** The states a step's result settles to, as resonate._steps_fused takes them. */
 const RESULT_STATES = new Set(["resolved", "rejected", "rejected_canceled"]);
 
 interface Deferred {
