@@ -1,6 +1,6 @@
 // The app's Network for the `resonate` schema: the SDK's public Network interface (init, stop, send,
 // recv, match, unicast, anycast) over the schema's SQL entry points, and everything a worker needs
-// around it, so nothing reaches into the SDK: its own pool (which survives a database restart), a
+// around it, so nothing reaches into the SDK: its own database sessions (which survive a database restart), a
 // start that retries until the database answers, a concurrency cap (it takes no more execute
 // messages than the worker may run), a graceful stop (take nothing new, let running tasks finish,
 // release the rest) and a sweep of tasks held under its id that it no longer runs.
@@ -10,10 +10,10 @@
 // killed worker's tasks within a tick instead of after its lease.
 import { randomUUID } from "node:crypto";
 import type { Message, Network, Request, Response } from "@resonatehq/sdk";
-import pg from "pg";
 import { Batches, type BatchStats } from "./batches.ts";
 import { Executions, type HeldTask } from "./executions.ts";
 import { Mailbox, type TickRow } from "./mailbox.ts";
+import { Sessions } from "./sessions.ts";
 import { type StepStats, Steps } from "./steps.ts";
 
 export interface StoreLog {
@@ -52,7 +52,7 @@ export class StoreNetwork implements Network {
   readonly unicast: string;
   readonly anycast: string;
   readonly pid: string;
-  private readonly pool: pg.Pool;
+  private readonly sessions: Sessions;
   private readonly batches: Batches;
   private readonly steps: Steps;
   private readonly executions: Executions;
@@ -74,13 +74,12 @@ export class StoreNetwork implements Network {
     this.concurrency = opts.concurrency ?? 100;
     this.log = opts.log ?? consoleLog;
     const connections = opts.connections ?? 4;
-    this.pool = new pg.Pool({ connectionString: opts.connectionString, max: connections });
-    // Without a listener, an idle connection broken by a database restart is an unhandled 'error'
-    // event that kills the process; with one, the pool replaces it on the next query.
-    this.pool.on("error", (err) =>
-      this.log.warn("durable store pool connection lost", { error: err.message }),
-    );
-    this.batches = new Batches(this.pool, connections);
+    this.sessions = new Sessions({
+      connectionString: opts.connectionString,
+      size: connections,
+      onLost: (err) => this.log.warn("durable store session lost", { error: err.message }),
+    });
+    this.batches = new Batches(this.sessions, connections);
     this.executions = new Executions(() => this.mailbox.wake());
     this.steps = new Steps({
       send: (unit) => this.batches.send(unit),
@@ -125,7 +124,7 @@ export class StoreNetwork implements Network {
     this.stopped = true;
     if (this.sweeper) clearInterval(this.sweeper);
     await this.mailbox.close();
-    await this.pool.end().catch(() => {});
+    await this.sessions.end();
   }
 
   // An arrow property: the SDK calls `send` detached from the network object.
@@ -203,10 +202,8 @@ export class StoreNetwork implements Network {
   }
 
   private async heldInStore(): Promise<HeldTask[]> {
-    const { rows } = await this.pool.query<HeldTask>("select id, version from resonate.held_tasks($1)", [
-      this.pid,
-    ]);
-    return rows;
+    const { rows } = await this.sessions.query("select id, version from resonate.held_tasks($1)", [this.pid]);
+    return rows as HeldTask[];
   }
 
   /** Releases each task at its version; returns the ids the store released (a task settled or taken
