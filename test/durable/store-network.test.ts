@@ -3,12 +3,12 @@
 // deferred step start reaches the store, fencing of a deferred step, and the start-up check.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { Context, Resonate } from "@resonatehq/sdk";
+import { type Context, Resonate } from "@resonatehq/sdk";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient } from "../../functions/shared/resonate-client.ts";
 import { assertAttached } from "../../functions/shared/sdk-contract.ts";
-import type { StoreNetwork } from "../../functions/shared/store/network.ts";
+import { StoreNetwork } from "../../functions/shared/store/network.ts";
 import { ROOT } from "../../scripts/stack/layout.ts";
 import { dropDatabase, freshDatabase } from "../support/db.ts";
 import { eventually } from "../support/http-server.ts";
@@ -154,6 +154,57 @@ describe("fencing", () => {
     // The gated step's result never landed (canceled, or never recorded at all); no later step started.
     expect(steps.rows.every((r) => r.state !== "resolved")).toBe(true);
     expect(steps.rows.map((r) => r.id)).not.toContain(`${id}:1`);
+  });
+});
+
+describe("the held-task sweep", () => {
+  it("releases a task the store shows held under this worker's id that it does not run", async () => {
+    const group = `sweep-${uid()}`;
+    const warnings: { event: string; fields?: Record<string, unknown> }[] = [];
+    const net = new StoreNetwork({
+      connectionString: url,
+      group,
+      sweepMs: 100,
+      log: { info: () => {}, warn: (event, fields) => warnings.push({ event, fields }) },
+    });
+    const worker = new Resonate({ network: net, group, pid: net.pid, ttl: 60_000 });
+    try {
+      await eventually("the sweeping worker's session", async () => (net.ready ? true : undefined));
+      // Acquired under this worker's id, and never run here: as if the acquire's answer was lost.
+      const id = `orphan-${uid()}`;
+      const head = { corrId: id, version: "2026-04-01" };
+      await pool.query("select resonate.resonate_rpc($1::jsonb)", [
+        JSON.stringify({
+          kind: "task.create",
+          head,
+          data: {
+            pid: net.pid,
+            ttl: 3_600_000,
+            action: {
+              kind: "promise.create",
+              head,
+              data: {
+                id,
+                timeoutAt: Date.now() + 3_600_000,
+                param: {},
+                tags: { "resonate:target": `poll://any@${group}-nobody`, "resonate:scope": "global" },
+              },
+            },
+          },
+        }),
+      ]);
+      const state = async () =>
+        (await pool.query<{ state: string }>("select state from resonate.tasks where id = $1", [id])).rows[0]
+          ?.state;
+      expect(await state()).toBe("acquired");
+      await eventually("the task released", async () => ((await state()) === "pending" ? true : undefined));
+      expect(warnings).toContainEqual({
+        event: "released tasks held under this worker id that it is not running",
+        fields: { tasks: [id] },
+      });
+    } finally {
+      await worker.stop();
+    }
   });
 });
 

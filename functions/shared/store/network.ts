@@ -31,6 +31,8 @@ export interface StoreNetworkOptions {
   concurrency?: number;
   /** Connections for requests, so as many batches can be in flight. */
   connections?: number;
+  /** How often the held-task sweep looks, ms. */
+  sweepMs?: number;
   /** A local step running longer than this is recorded as started while it runs, ms. */
   startedAfterMs?: number;
   /** Whether a local step's create may travel with its result (steps.ts). Off only where each
@@ -43,8 +45,11 @@ export interface StoreNetworkOptions {
 
 export interface StoreStats extends BatchStats, StepStats {}
 
-/** How often the held-task sweep looks (a task must look orphaned twice in a row to be released). */
+/** How often the held-task sweep looks by default (a task must look orphaned twice in a row to be released). */
 const SWEEP_MS = 5_000;
+/** How long a step result answered before it was committed is tried again when its write fails: a
+ *  database restart's worth; beyond it the result goes with the workflow's next request. */
+const WRITE_RETRY_MS = 10_000;
 /** How soon an execute message taken by a worker that dies before acquiring its task is offered again. */
 const CLAIM_MS = 2_000;
 
@@ -58,6 +63,7 @@ export class StoreNetwork implements Network {
   private readonly executions: Executions;
   private readonly mailbox: Mailbox;
   private readonly concurrency: number;
+  private readonly sweepMs: number;
   private readonly log: StoreLog;
   private readonly receivers: ((msg: Message) => void)[] = [];
   private initialized = false;
@@ -72,6 +78,7 @@ export class StoreNetwork implements Network {
     this.unicast = `poll://uni@${opts.group}/${this.pid}`;
     this.anycast = `poll://any@${opts.group}`;
     this.concurrency = opts.concurrency ?? 100;
+    this.sweepMs = opts.sweepMs ?? SWEEP_MS;
     this.log = opts.log ?? consoleLog;
     const connections = opts.connections ?? 4;
     this.sessions = new Sessions({
@@ -86,6 +93,7 @@ export class StoreNetwork implements Network {
       defer: opts.deferSteps ?? true,
       leaseHolds: (id, version) => this.executions.leaseHolds(id, version),
       startedAfterMs: opts.startedAfterMs ?? 100,
+      writeRetryMs: WRITE_RETRY_MS,
       warn: (event, fields) => this.log.warn(event, fields),
     });
     this.mailbox = new Mailbox({
@@ -115,7 +123,7 @@ export class StoreNetwork implements Network {
    *  database is down takes work as soon as it answers. The SDK does not await this. */
   async init(): Promise<void> {
     this.initialized = true;
-    this.sweeper ??= setInterval(() => void this.sweep(), SWEEP_MS);
+    this.sweeper ??= setInterval(() => void this.sweep(), this.sweepMs);
     this.sweeper.unref?.();
     await this.mailbox.start();
   }

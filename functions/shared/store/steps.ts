@@ -59,6 +59,10 @@ interface TaskSteps {
   deferred: Deferred[];
   /** The last call concerning this task; the next one waits for it, so the store sees them in order. */
   tail: Promise<unknown>;
+  /** Settles when the results answered here and being written in the background are (see write()). */
+  writing: Promise<void> | undefined;
+  /** No background start before this (performance.now() ms): the last one failed. */
+  quietUntil: number;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -69,6 +73,8 @@ export interface StepsOptions {
   /** Whether the store's lease on this execution surely still holds. */
   leaseHolds(id: string, version: number): boolean;
   startedAfterMs: number;
+  /** How long a step result answered here is tried again when its write fails, ms. */
+  writeRetryMs: number;
   warn(event: string, fields: Record<string, unknown>): void;
 }
 
@@ -98,10 +104,14 @@ export class Steps {
   }
 
   async send(req: Request): Promise<Response> {
+    // Nothing concerning a task overtakes the results being written for it: a step starts only once
+    // the results answered before it are committed (or, if that write failed, travel with its start).
+    const writing = this.writingFor(req);
+    if (writing) await writing;
     const task = this.deferrable(req);
     if (task) return this.defer(task, req as Fence);
     const waiting = this.deferrableResult(req);
-    if (waiting) return this.deferResult(waiting, req as Fence);
+    if (waiting) return this.deferResult(...waiting, req as Fence);
     const concerned = this.concerned(req);
     if (!concerned) return (await this.opts.send([req]))[0]!;
     return this.after(concerned, async () => {
@@ -154,6 +164,8 @@ export class Steps {
       known: new Set(preload.map((p) => p.id)),
       deferred: [],
       tail: Promise.resolve(),
+      writing: undefined,
+      quietUntil: 0,
       timer: undefined,
     });
   }
@@ -200,24 +212,69 @@ export class Steps {
     return startedAnswer(req, createdAt);
   }
 
-  /** The deferred step whose result may wait for its siblings' (a fan-in), if this is one. */
-  private deferrableResult(req: Request): Deferred | undefined {
+  /** The deferred step whose result may be answered here, and its task, if this is one. */
+  private deferrableResult(req: Request): [TaskSteps, Deferred] | undefined {
     if (req.kind !== "task.fence" || req.data.action.kind !== "promise.settle") return undefined;
     const t = this.current(req.data.id, req.data.version);
     const a = req.data.action.data;
     if (!t || !RESULT_STATES.has(a.state) || !isObject(a.value)) return undefined;
     const step = t.deferred.find((w) => w.id === a.id);
     if (!step || step.settle) return undefined;
-    // The last unsettled branch carries the results: waiting for nothing would only delay them.
-    if (!t.deferred.some((w) => w !== step && !w.settle)) return undefined;
     if (!this.opts.leaseHolds(t.id, t.version)) return undefined;
-    return step;
+    return [t, step];
   }
 
-  private deferResult(step: Deferred, req: Fence): Response {
+  /** Answers a step's result at once. While branches started with it are unsettled, it waits for the
+   *  last of them (a fan-in); the last one writes them all, in the background. */
+  private deferResult(t: TaskSteps, step: Deferred, req: Fence): Response {
     step.settle = req;
     this.stats.deferredResults++;
+    if (!t.deferred.some((w) => !w.settle)) this.write(t, step.id);
     return settledAnswer(step.req, req, step.createdAt, Date.now());
+  }
+
+  /**
+   * Writes the results answered here, with the creates issued before them, while the workflow goes on
+   * to its next request, which waits for this write (see send()) unless it concerns another task. So
+   * the SDK's work between a step's result and the next step's start overlaps the write, and no step
+   * starts before the results ahead of it are committed. A failed write is tried again for a while (a
+   * database restart), then left waiting here for the task's next request to carry. A write the store
+   * refuses (the task was taken over or canceled) ends what this process knows of the task, so nothing
+   * more is answered for it here and the store refuses the workflow's next request itself.
+   */
+  private write(t: TaskSteps, lastResult: string): void {
+    const written = this.after(t, () => this.writeResults(t, lastResult));
+    t.writing = written;
+    void written.finally(() => {
+      if (t.writing === written) t.writing = undefined;
+    });
+  }
+
+  private async writeResults(t: TaskSteps, lastResult: string): Promise<void> {
+    const giveUpAt = performance.now() + this.opts.writeRetryMs;
+    for (let pause = 50; ; pause = Math.min(2 * pause, 1_000)) {
+      if (this.tasks.get(t.id) !== t) return;
+      const creates = this.take(t, 0, lastResult);
+      if (creates.length === 0) return;
+      try {
+        await this.sendWithCreates(t, creates, []);
+        return;
+      } catch (err) {
+        if (performance.now() + pause > giveUpAt) {
+          this.opts.warn("could not write step results; they go with the task's next request", {
+            task_id: t.id,
+            error: (err as Error).message,
+          });
+          return;
+        }
+        await new Promise((r) => setTimeout(r, pause));
+      }
+    }
+  }
+
+  /** The background write a request concerning a task must wait for, if one is in flight. */
+  private writingFor(req: Request): Promise<void> | undefined {
+    return this.concerned(req)?.writing;
   }
 
   /** The task whose deferred creates must reach the store before this request, if any. */
@@ -278,9 +335,11 @@ export class Steps {
       throw err;
     }
     let i = 0;
+    let refused = false;
     for (const d of creates) {
       const created = answered(answers[i++]!, "promise.create");
       if (created.promise?.state !== "pending") {
+        refused = true;
         // A refused fence (the task was canceled or taken over) also refuses the step's result, which
         // the SDK then sees; a step that existed already would mean the store's list was not complete.
         this.opts.warn("the store refused a step started without waiting for it", {
@@ -292,6 +351,7 @@ export class Steps {
       if (!d.settle) continue;
       const settled = answered(answers[i++]!, "promise.settle");
       if (settled.promise?.state === (d.settle.data.action as SettleAction).data.state) continue;
+      refused = true;
       // The workflow went on with this result; a refused fence refuses whatever it sends next too.
       this.opts.warn("the store refused a step result answered before it was committed", {
         step_id: d.id,
@@ -299,13 +359,17 @@ export class Steps {
         state: settled.promise?.state,
       });
     }
+    // Nothing more is answered here for a task whose fence the store refused: its next request goes
+    // to the store, which refuses it too.
+    if (refused) this.end(t);
     return answers;
   }
 
   /** Schedules the background start of the oldest deferred step, if none is scheduled. */
   private arm(t: TaskSteps): void {
     if (t.timer || t.deferred.length === 0) return;
-    const wait = Math.max(0, t.deferred[0]!.at + this.opts.startedAfterMs - performance.now());
+    const now = performance.now();
+    const wait = Math.max(0, t.deferred[0]!.at + this.opts.startedAfterMs - now, t.quietUntil - now);
     t.timer = setTimeout(() => {
       t.timer = undefined;
       void this.after(t, async () => {
@@ -315,9 +379,11 @@ export class Steps {
         this.stats.backgroundCalls++;
         await this.sendWithCreates(t, creates, []);
       })
-        .catch((err) =>
-          this.opts.warn("could not record running steps as started", { error: (err as Error).message }),
-        )
+        .catch((err) => {
+          // Not again at once: the database is away, and the creates go with the task's next request anyway.
+          t.quietUntil = performance.now() + 1_000;
+          this.opts.warn("could not record running steps as started", { error: (err as Error).message });
+        })
         .finally(() => this.arm(t));
     }, wait);
     (t.timer as { unref?: () => void }).unref?.();

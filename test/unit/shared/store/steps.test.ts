@@ -73,19 +73,30 @@ const fulfill: Request = {
 
 /** What reached the store: each call as the list of its requests, shortened to "kind id". */
 function harness(
-  opts: { lease?: boolean | (() => boolean); startedAfterMs?: number; failNext?: () => boolean } = {},
+  opts: {
+    lease?: boolean | (() => boolean);
+    startedAfterMs?: number;
+    writeRetryMs?: number;
+    failNext?: () => boolean;
+    /** Each call is answered once this resolves. */
+    slow?: () => Promise<void>;
+    /** The store refuses every fence (the task was taken over). */
+    refuse?: boolean;
+  } = {},
 ) {
   const calls: string[][] = [];
   const send = async (unit: Unit): Promise<Response[]> => {
     if (opts.failNext?.()) throw new Error("connection lost");
     calls.push(unit.map(label));
-    return unit.map(answer);
+    await opts.slow?.();
+    return unit.map(opts.refuse ? refused : answer);
   };
   const steps = new Steps({
     send,
     defer: true,
     leaseHolds: () => (typeof opts.lease === "function" ? opts.lease() : (opts.lease ?? true)),
     startedAfterMs: opts.startedAfterMs ?? 60_000,
+    writeRetryMs: opts.writeRetryMs ?? 10_000,
     warn: () => {},
   });
   const sdk = async (req: Request) => {
@@ -121,6 +132,11 @@ function answer(req: Request): Response {
     head: { ...req.head, status: 200 },
     data: { action: { kind: a.kind, head: { ...a.head, status: 200 }, data: { promise } }, preload: [] },
   } as Response;
+}
+
+/** The store's answer to a fence of a task taken over: 409, the action not run. */
+function refused(req: Request): Response {
+  return { kind: req.kind, head: { ...req.head, status: 409 }, data: "fence refused" } as Response;
 }
 
 describe("Steps: a local step's create travels with its result", () => {
@@ -199,7 +215,7 @@ describe("Steps: a local step's create travels with its result", () => {
         `settle ${TASK}:2`,
       ],
     ]);
-    expect(steps.stats.deferredResults).toBe(2);
+    expect(steps.stats.deferredResults).toBe(3);
   });
 
   it("starts no new step while a result waits: the results are committed first, in the same call", async () => {
@@ -257,13 +273,58 @@ describe("Steps: a local step's create travels with its result", () => {
     expect(calls).toEqual([[`create ${TASK}:0`], [`settle ${TASK}:0`]]);
   });
 
-  it("keeps the creates of a call that failed, and sends them with the next one", async () => {
-    let failures = 1;
+  it("answers a step's result at once and writes it meanwhile; the next step starts once it is committed", async () => {
+    let commit = () => {};
+    const committed = new Promise<void>((r) => {
+      commit = r;
+    });
+    const { calls, sdk } = harness({ slow: () => committed });
+    await sdk(create(`${TASK}:0`));
+    expect(await sdk(settle(`${TASK}:0`))).toMatchObject({
+      data: { action: { head: { status: 200 }, data: { promise: { id: `${TASK}:0`, state: "resolved" } } } },
+    });
+    expect(calls).toEqual([[`create ${TASK}:0`, `settle ${TASK}:0`]]);
+    let started = false;
+    const next = sdk(create(`${TASK}:1`)).then(() => {
+      started = true;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(started).toBe(false);
+    commit();
+    await next;
+    expect(calls).toHaveLength(1);
+  });
+
+  it("writes a result again when its write fails, and the next step waits for it", async () => {
+    let failures = 2;
     const { calls, sdk } = harness({ failNext: () => failures-- > 0 });
     await sdk(create(`${TASK}:0`));
-    await expect(sdk(settle(`${TASK}:0`))).rejects.toThrow("connection lost");
     await sdk(settle(`${TASK}:0`));
+    const next = await sdk(create(`${TASK}:1`));
+    expect(failures).toBeLessThan(0);
     expect(calls).toEqual([[`create ${TASK}:0`, `settle ${TASK}:0`]]);
+    // The write succeeded before the next step's create was answered, here, as a new step's is.
+    expect(next).toMatchObject({
+      data: { action: { data: { promise: { id: `${TASK}:1`, state: "pending" } } } },
+    });
+  });
+
+  it("leaves a result it could not write for the task's next request, which carries it", async () => {
+    let failures = 1;
+    const { calls, sdk } = harness({ writeRetryMs: 0, failNext: () => failures-- > 0 });
+    await sdk(create(`${TASK}:0`));
+    await sdk(settle(`${TASK}:0`));
+    await sdk(create(`${TASK}:1`));
+    expect(calls).toEqual([[`create ${TASK}:0`, `settle ${TASK}:0`, `create ${TASK}:1`]]);
+  });
+
+  it("answers nothing more for a task whose write the store refused: its next request goes to the store", async () => {
+    const { calls, sdk } = harness({ refuse: true });
+    await sdk(create(`${TASK}:0`));
+    await sdk(settle(`${TASK}:0`));
+    const next = await sdk(create(`${TASK}:1`));
+    expect(calls).toEqual([[`create ${TASK}:0`, `settle ${TASK}:0`], [`create ${TASK}:1`]]);
+    expect(next.head.status).toBe(409);
   });
 
   it("forgets a task's steps when its execution ends, so a stale execution's requests go as sent", async () => {
