@@ -44,6 +44,7 @@ function register(resonate: Resonate): void {
 
 const STEP_COL = `ms per sequential step (median of ${REPEATS})`;
 const RATIO_COL = "x one committed insert";
+const PREPARED_RATIO_COL = "x one prepared committed insert";
 const FAN_COL = `${FAN}-way fan-out steps/s (median of ${REPEATS})`;
 const MANY_COL = `${CONCURRENT} workflows at once, steps/s (median of 5)`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -117,6 +118,7 @@ async function seedHistory(url: string, total: number): Promise<void> {
 class FloorProbe {
   readonly roundTrip: number[] = [];
   readonly insert: number[] = [];
+  readonly insertPrepared: number[] = [];
   readonly leanWrite: number[] = [];
   readonly batchCall: number[] = [];
   readonly insertBetweenWork: number[] = [];
@@ -178,8 +180,20 @@ class FloorProbe {
     await time(this.insert, () =>
       this.c.query("insert into bench_floor (value) values ($1)", ['{"headers": {}, "data": "MQ=="}']),
     );
+    // Prepared once, as the adapter's statements are (store/sessions.ts): parse and plan skipped.
+    await time(this.insertPrepared, () =>
+      this.c.query({
+        name: "floor_insert",
+        text: "insert into bench_floor (value) values ($1)",
+        values: ['{"headers": {}, "data": "MQ=="}'],
+      }),
+    );
     await time(this.leanWrite, () =>
-      this.c.query("select public.bench_step_write($1, $2)", [FLOOR_TASK, `${FLOOR_TASK}:w${this.n++}`]),
+      this.c.query({
+        name: "floor_lean_write",
+        text: "select public.bench_step_write($1, $2)",
+        values: [FLOOR_TASK, `${FLOOR_TASK}:w${this.n++}`],
+      }),
     );
     await time(this.batchCall, () => {
       const step = `${FLOOR_TASK}:b${this.n++}`;
@@ -209,9 +223,11 @@ class FloorProbe {
           data: { id: step, state: "resolved", value: { headers: {}, data: "MQ==" } },
         }),
       ] as Request[];
-      return this.c.query("select resonate.resonate_batch($1::jsonb)", [
-        JSON.stringify([compact(pair).wire]),
-      ]);
+      return this.c.query({
+        name: "floor_batch",
+        text: "select resonate.resonate_batch($1::jsonb)",
+        values: [JSON.stringify([compact(pair).wire])],
+      });
     });
     // The same insert with as much work between commits as the SDK does between a sequential
     // workflow's steps: the database's side idles meanwhile, and the next round trip wakes it.
@@ -231,13 +247,15 @@ class FloorProbe {
 const HEAD = { corrId: "floor", version: "2026-04-01" };
 const FLOOR_TASK = "floor-task";
 
-function storeRow(s: Store, history: string, insertMs: number): Row {
+function storeRow(s: Store, history: string, insertMs: number, preparedMs: number): Row {
   const ms = median(s.perStep);
+  const ratio = (floor: number) => (s.perStep.length ? Number((ms / floor).toFixed(2)) : "-");
   return {
     store: s.label,
     "settled promises before": history,
     [STEP_COL]: Number(ms.toFixed(3)),
-    [RATIO_COL]: s.perStep.length ? Number((ms / insertMs).toFixed(2)) : "-",
+    [RATIO_COL]: ratio(insertMs),
+    [PREPARED_RATIO_COL]: ratio(preparedMs),
     [FAN_COL]: s.fanRate.length ? Math.round(median(s.fanRate)) : "-",
     [MANY_COL]: s.manyRate.length ? Math.round(median(s.manyRate)) : "-",
   };
@@ -249,6 +267,7 @@ function floorRow(label: string, history: string, ms: number): Row {
     "settled promises before": history,
     [STEP_COL]: Number(ms.toFixed(3)),
     [RATIO_COL]: "-",
+    [PREPARED_RATIO_COL]: "-",
     [FAN_COL]: "-",
     [MANY_COL]: "-",
   };
@@ -268,7 +287,7 @@ async function main(): Promise<void> {
   for (let r = 0; r < REPEATS; r++) await sequential(local);
   for (let r = 0; r < REPEATS; r++) await fanOut(local);
   await local.resonate.stop();
-  rows.push({ ...storeRow(local, "-", Number.NaN), [RATIO_COL]: "-" });
+  rows.push({ ...storeRow(local, "-", Number.NaN, Number.NaN), [RATIO_COL]: "-", [PREPARED_RATIO_COL]: "-" });
 
   const url = await freshDatabase(DB);
   try {
@@ -312,9 +331,11 @@ async function main(): Promise<void> {
       await probe.close();
       const label = history.toLocaleString("en-US");
       const insertMs = median(probe.insert);
+      const preparedMs = median(probe.insertPrepared);
       rows.push(
-        ...stores.map((s) => storeRow(s, label, insertMs)),
+        ...stores.map((s) => storeRow(s, label, insertMs, preparedMs)),
         floorRow("one committed single-row insert (the floor)", label, insertMs),
+        floorRow("the same insert as a prepared statement", label, preparedMs),
         floorRow(
           "a step's write alone: fence lock + insert, one plain function call",
           label,
@@ -343,8 +364,9 @@ async function main(): Promise<void> {
     [
       `A sequential step is one \`ctx.run\` in a ${SEQ_STEPS}-step workflow run in-process. Through our adapter`,
       "(functions/shared/store/) the step's create is answered at once and reaches the store with its result, one",
-      "round trip and one WAL flush per step (resonate._steps_fused writes the step's promise once, settled). Through",
-      "the SDK's PostgresNetwork it is two task.fence round trips, the second flushed.",
+      "round trip and one WAL flush per step (resonate._steps_fused writes the step's promise once, settled); the result",
+      "is answered at once too and written while the SDK goes on to the next step, whose start waits for that write.",
+      "Through the SDK's PostgresNetwork it is two task.fence round trips, the second flushed.",
       `Fan-out: one workflow that issues ${FAN} \`ctx.beginRun\` branches, then awaits them. The SDK settles each branch as`,
       "it is awaited, one after another; the SDK's PostgresNetwork sends each settle as a flushed round trip, while our",
       "adapter answers a branch's result while other branches are unsettled and sends the whole fan-in (every branch's",
@@ -353,7 +375,8 @@ async function main(): Promise<void> {
       "adapter their requests share calls of resonate.resonate_batch (one round trip and one flush for all).",
       "The other rows are probed right after each sequential repetition with the same client library, so they see the",
       "same machine: a committed single-row insert is one round trip plus one WAL flush, what any durable step costs at",
-      "least; a step's write alone is the same commit with the row this schema keeps per step (its promise, settled, in",
+      "least, once as a plain parameterized query (the floor the issue set) and once as a prepared statement, as the",
+      "adapter sends its calls (store/sessions.ts; the two ratio columns divide by each); a step's write alone is the same commit with the row this schema keeps per step (its promise, settled, in",
       "resonate.promises with its indexes) behind the fence's row lock, through the leanest plain function; the",
       "resonate_batch call is what our adapter sends per step (the step in compact form), without the SDK. So the",
       "sequential step splits into that call plus the SDK's and the adapter's own work, and that call into the schema's",

@@ -20,15 +20,21 @@
 // creates of steps whose results were never recorded, which a replay runs again anyway: the steps
 // that were in flight.
 //
+// A step's result is answered here at once too, and written (with its create) while the SDK resumes
+// the workflow and builds its next request; that request, and anything else concerning the task, waits
+// until the write is committed (write()). So the SDK's work between two steps overlaps the round trip,
+// and no step starts before the results ahead of it are durable: in between, the workflow only runs its
+// own deterministic code, which a replay runs again anyway.
+//
 // A fan-in is one commit too. The SDK settles a fan-out's branches one at a time, as the workflow
 // awaits them, so each result would be a round trip of its own although every branch has finished.
-// While other branches started with it are still unsettled here, a branch's result is answered at
-// once and waits with its create; the last branch's result carries them all, in the SDK's order. In
-// between, the workflow only resumes its own code and awaits the next branch: anything else it does
-// concerning the task (starting a new step, an rpc, a sleep, finishing, suspending) sends the waiting
-// results first, and no new step is started before they are committed. So a crash during a fan-in
-// runs that fan-out's unrecorded branches again, as it would any branch in flight, and never a step
-// that came after them. A result waits at most until its step's create is `startedAfterMs` old.
+// While other branches started with it are still unsettled here, a branch's answered result waits with
+// its create; the last branch's result carries them all, in the SDK's order. In between, the workflow
+// only resumes its own code and awaits the next branch: anything else it does concerning the task
+// (starting a new step, an rpc, a sleep, finishing, suspending) sends the waiting results first, and no
+// new step is started before they are committed. So a crash during a fan-in runs that fan-out's
+// unrecorded branches again, as it would any branch in flight, and never a step that came after them.
+// A result waits at most until its step's create is `startedAfterMs` old.
 import { isRedirect, isSuccess, type Request, type Response } from "@resonatehq/sdk";
 import { type CreateAction, type Fence, type SettleAction, settledAnswer, startedAnswer } from "./answers.ts";
 import type { Unit } from "./batches.ts";
@@ -81,9 +87,9 @@ export interface StepsOptions {
 export interface StepStats {
   /** Step creates answered here. */
   deferred: number;
-  /** Step results answered here, sent with a later branch's result (a fan-in). */
+  /** Step results answered here before they were committed. */
   deferredResults: number;
-  /** Of those, sent in the background because the step ran longer than startedAfterMs. */
+  /** Step creates sent in the background because the step ran longer than startedAfterMs. */
   startedInBackground: number;
   /** Calls made for those background starts. */
   backgroundCalls: number;
