@@ -235,7 +235,7 @@ export class Steps {
   private deferResult(t: TaskSteps, step: Deferred, req: Fence): Response {
     step.settle = req;
     this.stats.deferredResults++;
-    if (!t.deferred.some((w) => !w.settle)) this.write(t, step.id);
+    if (!t.deferred.some((w) => !w.settle)) this.write(t);
     return settledAnswer(step.req, req, step.createdAt, Date.now());
   }
 
@@ -248,19 +248,20 @@ export class Steps {
    * refuses (the task was taken over or canceled) ends what this process knows of the task, so nothing
    * more is answered for it here and the store refuses the workflow's next request itself.
    */
-  private write(t: TaskSteps, lastResult: string): void {
-    const written = this.after(t, () => this.writeResults(t, lastResult));
+  private write(t: TaskSteps): void {
+    const written = this.after(t, () => this.writeResults(t));
     t.writing = written;
     void written.finally(() => {
       if (t.writing === written) t.writing = undefined;
     });
   }
 
-  private async writeResults(t: TaskSteps, lastResult: string): Promise<void> {
+  private async writeResults(t: TaskSteps): Promise<void> {
     const giveUpAt = performance.now() + this.opts.writeRetryMs;
     for (let pause = 50; ; pause = Math.min(2 * pause, 1_000)) {
       if (this.tasks.get(t.id) !== t) return;
-      const creates = this.take(t, 0, lastResult);
+      // Every step deferred now has its result (see deferResult), and new ones wait for this write.
+      const creates = this.take(t, 0);
       if (creates.length === 0) return;
       try {
         await this.sendWithCreates(t, creates, []);

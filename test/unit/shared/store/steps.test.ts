@@ -218,6 +218,17 @@ describe("Steps: a local step's create travels with its result", () => {
     expect(steps.stats.deferredResults).toBe(3);
   });
 
+  it("in a fan-in settled out of order, the last result to arrive carries every branch, in the SDK's order", async () => {
+    const { calls, sdk } = harness();
+    for (let i = 0; i < 3; i++) await sdk(create(`${TASK}:${i}`));
+    for (const i of [2, 0, 1]) await sdk(settle(`${TASK}:${i}`));
+    await sdk(fulfill);
+    expect(calls).toEqual([
+      [0, 1, 2].flatMap((i) => [`create ${TASK}:${i}`, `settle ${TASK}:${i}`]),
+      ["task.fulfill"],
+    ]);
+  });
+
   it("starts no new step while a result waits: the results are committed first, in the same call", async () => {
     const { calls, sdk } = harness();
     await sdk(create(`${TASK}:0`));
