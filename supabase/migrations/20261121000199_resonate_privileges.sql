@@ -36,6 +36,7 @@ begin
       resonate.dequeue_unblock(text, integer),
       resonate.gc(interval),
       resonate.resonate_batch(jsonb),
+      resonate.resonate_step(text, integer, text, bigint, jsonb, jsonb, text, jsonb),
       resonate.worker_register(text, text, text, text[]),
       resonate.worker_tick(text, text, text, integer, integer),
       resonate.held_tasks(text)

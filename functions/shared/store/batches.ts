@@ -4,7 +4,7 @@
 // answered as if sent alone. A request issued when a connection is free goes at once, so a lone
 // sequential workflow never waits for company.
 import type { Request, Response } from "@resonatehq/sdk";
-import { compact, type Expanded, expand } from "./step-pairs.ts";
+import { compact, type Expanded, expand, loneStep } from "./step-pairs.ts";
 
 export interface Queryable {
   query(sql: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
@@ -144,6 +144,16 @@ export class Batches {
     const units = batch.map((p) =>
       p.full ? { wire: p.unit, segments: p.unit.map((request) => ({ request })) } : compact(p.unit),
     );
+    // A sequential step alone: its own entry point, with typed arguments. Null means declined.
+    const step = units.length === 1 ? loneStep(units[0]!) : undefined;
+    if (step) {
+      const { rows } = await this.db.query(
+        "select resonate.resonate_step($1, $2, $3, $4, $5, $6, $7, $8) as at",
+        step,
+      );
+      const at = (rows[0] as { at: string | null }).at;
+      return [expand(units[0]!.segments, [at === null ? [] : [Number(at)]])];
+    }
     const { rows } = await this.db.query("select resonate.resonate_batch($1::jsonb) as res", [
       JSON.stringify(units.map((u) => u.wire)),
     ]);

@@ -60,6 +60,31 @@ export function compact(unit: Request[]): Compacted {
   return { wire, segments };
 }
 
+/**
+ * The arguments of resonate.resonate_step for a unit that is one step's pair alone (a sequential step):
+ * task, version, step id, deadline, param, tags, state, value. Typed arguments instead of the compact
+ * element's JSON: the store's call then costs about a plain insert. Undefined for anything else, and for
+ * a version or deadline that is not a whole number the columns take, which the general path reports.
+ */
+export function loneStep({ wire }: Compacted): unknown[] | undefined {
+  if (wire.length !== 1) return undefined;
+  const run = wire[0] as { kind?: string; id?: unknown; version?: unknown; steps?: unknown[][] };
+  if (run.kind !== "steps.fused" || run.steps?.length !== 1) return undefined;
+  const [id, timeoutAt, param, tags, state, value] = run.steps[0]!;
+  if (!Number.isInteger(run.version) || Math.abs(run.version as number) >= 2 ** 31) return undefined;
+  if (!Number.isSafeInteger(timeoutAt)) return undefined;
+  return [
+    run.id,
+    run.version,
+    id,
+    timeoutAt,
+    JSON.stringify(param),
+    JSON.stringify(tags),
+    state,
+    JSON.stringify(value),
+  ];
+}
+
 /** The unit's answers from the store's answers to its wire elements (null for a unit stopped before it). */
 export function expand(segments: Segment[], answers: unknown[] | null): Expanded {
   const out: (Response | null)[] = [];

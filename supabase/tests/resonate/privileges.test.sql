@@ -18,7 +18,8 @@ select set_eq($$
 $$, array[
   'resonate.resonate_rpc(jsonb)', 'resonate.outbox_channel(text)', 'resonate.process_timeouts()',
   'resonate.process_timeouts(bigint)', 'resonate.dequeue_execute(text,integer)', 'resonate.dequeue_unblock(text,integer)',
-  'resonate.gc(interval)', 'resonate.resonate_batch(jsonb)', 'resonate.worker_register(text,text,text,text[])',
+  'resonate.gc(interval)', 'resonate.resonate_batch(jsonb)',
+  'resonate.resonate_step(text,integer,text,bigint,jsonb,jsonb,text,jsonb)', 'resonate.worker_register(text,text,text,text[])',
   'resonate.worker_tick(text,text,text,integer,integer)', 'resonate.held_tasks(text)',
   'app.workflow_attempts(text)', 'app.like_literal(text)'],
   'service_role executes exactly the entry points, and the two helpers workflow_runs calls');

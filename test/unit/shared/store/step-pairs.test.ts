@@ -5,7 +5,7 @@
 import type { Request } from "@resonatehq/sdk";
 import { describe, expect, it } from "vitest";
 import { withoutNulls } from "../../../../functions/shared/store/answers.ts";
-import { compact, expand } from "../../../../functions/shared/store/step-pairs.ts";
+import { compact, expand, loneStep } from "../../../../functions/shared/store/step-pairs.ts";
 
 let n = 0;
 const head = () => ({ corrId: `c${++n}`, version: "v" });
@@ -133,5 +133,30 @@ describe("withoutNulls", () => {
     expect(copy).toStrictEqual(asJsonText);
     expect(copy).toStrictEqual({ b: { d: [1, null, { f: "x" }] }, g: [], h: "", i: 0, j: false });
     expect(copy.b).not.toBe(value.b);
+  });
+});
+
+describe("loneStep", () => {
+  it("gives resonate_step's typed arguments for one step's pair alone, and nothing for anything else", () => {
+    expect(loneStep(compact([create("t", "t:0"), settle("t", "t:0")]))).toEqual([
+      "t",
+      1,
+      "t:0",
+      9e12,
+      '{"data":"p","gone":null}',
+      '{"resonate:scope":"local"}',
+      "resolved",
+      '{"data":"v"}',
+    ]);
+    const cases: [string, Request[]][] = [
+      ["a run of two", [create("t", "t:0"), settle("t", "t:0"), create("t", "t:1"), settle("t", "t:1")]],
+      ["a pair with another request", [get("x"), create("t", "t:0"), settle("t", "t:0")]],
+      ["a lone request", [get("x")]],
+      ["a version the column cannot take", [create("t", "t:0", 2 ** 31), settle("t", "t:0", 2 ** 31)]],
+    ];
+    for (const [why, unit] of cases) expect(loneStep(compact(unit)), why).toBeUndefined();
+    const fractional = [create("t", "t:0"), settle("t", "t:0")];
+    (fractional[0] as Json).data.action.data.timeoutAt = 9e12 + 0.5;
+    expect(loneStep(compact(fractional)), "a fractional deadline").toBeUndefined();
   });
 });
