@@ -47,18 +47,28 @@ export function toStagingRow(
 
 export const STAGING_BATCH = 200;
 
+/**
+ * Upserts the rows, all of one run, and says how many were written: none once the run has left its
+ * crawl (indexing, succeeded, failed). A crawl step of a worker that was stalled while its run was
+ * taken over and finished elsewhere can still reach this when it wakes; its rows would outlive the
+ * index pass that empties staging, so they are not written. The run's row is read under a share lock,
+ * so a run cannot move on to indexing between that check and the rows' commit.
+ */
 export async function writeStaging(
   db: pg.Pool | pg.PoolClient,
   rows: StagingRow[],
   batch = STAGING_BATCH,
-): Promise<void> {
+): Promise<number> {
+  let written = 0;
   for (let i = 0; i < rows.length; i += batch) {
     const b = rows.slice(i, i + batch);
-    await db.query(
-      `insert into public.ingest_staging
+    const { rowCount } = await db.query(
+      `with run as (select status from public.ingest_runs where id = $11 for share)
+       insert into public.ingest_staging
          (staging_id, run_id, source_id, source_type, source_path, url, title, content, content_hash, metadata)
        select * from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
                             $8::text[], $9::text[], $10::jsonb[])
+        where coalesce((select status from run), 'crawling') in ('queued', 'crawling')
        on conflict (staging_id) do update set
          url = excluded.url, title = excluded.title, content = excluded.content,
          content_hash = excluded.content_hash, metadata = excluded.metadata, staged_at = now()`,
@@ -73,7 +83,10 @@ export async function writeStaging(
         b.map((r) => r.content),
         b.map((r) => r.contentHash),
         b.map((r) => JSON.stringify(r.metadata)),
+        b[0]!.runId,
       ],
     );
+    written += rowCount ?? 0;
   }
+  return written;
 }

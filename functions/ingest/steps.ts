@@ -83,13 +83,17 @@ export async function crawlFlat(
   runId: string,
   sourceId: number,
 ): Promise<{ listed: number; staged: number }> {
-  const { pool } = deps(ctx);
+  const { pool, log } = deps(ctx);
   const { kind, config } = await loadSource(pool, sourceId);
   const docs = await (kind as FlatKind<unknown>).crawl(config);
-  await writeStaging(
+  const staged = await writeStaging(
     pool,
     docs.map((d) => toStagingRow(runId, sourceId, kind.kind, d)),
   );
+  if (staged < docs.length) {
+    log.warn("run left its crawl; nothing staged", { run_id: runId, source_id: sourceId });
+    return { listed: docs.length, staged };
+  }
   await db.recordListing(
     pool,
     runId,
@@ -136,7 +140,10 @@ export async function fetchItem(
     return { ok: false };
   }
   const row = toStagingRow(runId, sourceId, kind.kind, { ...doc, path: key });
-  await writeStaging(pool, [row]);
+  if ((await writeStaging(pool, [row])) === 0) {
+    log.warn("run left its crawl; nothing staged", { run_id: runId, source_id: sourceId, item: key });
+    return { ok: false };
+  }
   await db.markItemFetched(pool, runId, sourceId, key);
   return { ok: true, stagingId: row.stagingId };
 }
