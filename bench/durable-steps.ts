@@ -8,7 +8,7 @@ import { type Context, type Request, Resonate } from "@resonatehq/sdk";
 import { PostgresNetwork } from "@resonatehq/sdk/postgres";
 import pg from "pg";
 import { createResonate } from "../functions/shared/resonate-client.ts";
-import { compact } from "../functions/shared/store/step-pairs.ts";
+import { compact, loneStep } from "../functions/shared/store/step-pairs.ts";
 import { dropDatabase, freshDatabase, withAdmin, withClient } from "../test/support/db.ts";
 import { type Row, report } from "./lib/report.ts";
 
@@ -111,8 +111,8 @@ async function seedHistory(url: string, total: number): Promise<void> {
  *   durable step can cost anywhere;
  * - the step's own write on this schema in the leanest form: one call of a plain function that locks
  *   the task row (the fence) and inserts the step's promise, settled, into resonate.promises;
- * - the same through our entry point: one resonate_batch call carrying a step, in the compact form
- *   the adapter sends it in, without the SDK around it;
+ * - the same through our entry point: one resonate_step call, as the adapter sends a sequential step,
+ *   without the SDK around it;
  * - the committed insert again, each after as much busy work as the SDK's per step in memory.
  */
 class FloorProbe {
@@ -120,7 +120,7 @@ class FloorProbe {
   readonly insert: number[] = [];
   readonly insertPrepared: number[] = [];
   readonly leanWrite: number[] = [];
-  readonly batchCall: number[] = [];
+  readonly stepCall: number[] = [];
   readonly insertBetweenWork: number[] = [];
   /** The SDK's own time per step, ms (the LocalNetwork row's), spent between the probe's inserts. */
   busyMs = 0;
@@ -195,7 +195,7 @@ class FloorProbe {
         values: [FLOOR_TASK, `${FLOOR_TASK}:w${this.n++}`],
       }),
     );
-    await time(this.batchCall, () => {
+    await time(this.stepCall, () => {
       const step = `${FLOOR_TASK}:b${this.n++}`;
       const fence = (action: object) => ({
         kind: "task.fence",
@@ -224,9 +224,9 @@ class FloorProbe {
         }),
       ] as Request[];
       return this.c.query({
-        name: "floor_batch",
-        text: "select resonate.resonate_batch($1::jsonb)",
-        values: [JSON.stringify([compact(pair).wire])],
+        name: "floor_step",
+        text: "select resonate.resonate_step($1, $2, $3, $4, $5, $6, $7, $8)",
+        values: loneStep(compact(pair)),
       });
     });
     // The same insert with as much work between commits as the SDK does between a sequential
@@ -342,9 +342,9 @@ async function main(): Promise<void> {
           median(probe.leanWrite),
         ),
         floorRow(
-          "one resonate_batch call of a step, in compact form as the adapter sends it, no SDK",
+          "one resonate_step call, as the adapter sends a sequential step, no SDK",
           label,
-          median(probe.batchCall),
+          median(probe.stepCall),
         ),
         floorRow(
           "one committed single-row insert after the SDK's time per step of work (LocalNetwork row)",
@@ -376,9 +376,10 @@ async function main(): Promise<void> {
       "The other rows are probed right after each sequential repetition with the same client library, so they see the",
       "same machine: a committed single-row insert is one round trip plus one WAL flush, what any durable step costs at",
       "least, once as a plain parameterized query (the floor the issue set) and once as a prepared statement, as the",
-      "adapter sends its calls (store/sessions.ts; the two ratio columns divide by each); a step's write alone is the same commit with the row this schema keeps per step (its promise, settled, in",
+      "adapter sends its calls (store/sessions.ts; the two ratio columns divide by each); a step's write alone is",
+      "the same commit with the row this schema keeps per step (its promise, settled, in",
       "resonate.promises with its indexes) behind the fence's row lock, through the leanest plain function; the",
-      "resonate_batch call is what our adapter sends per step (the step in compact form), without the SDK. So the",
+      "resonate_step call is what our adapter sends per sequential step (typed arguments), without the SDK. So the",
       "sequential step splits into that call plus the SDK's and the adapter's own work, and that call into the schema's",
       "write plus the entry point's work. The row of an insert after the SDK's work is the first insert again, each",
       "after as much busy work in the process as the SDK does per step in memory: a round trip costs more when the",
