@@ -4,11 +4,10 @@
 // and the SDK's in-memory LocalNetwork, all measured side by side in one run; whether that grows
 // with history (10k and 1M settled promises already in the tables); and what many workflows at once
 // cost when their requests share round trips.
-import { type Context, type Request, Resonate } from "@resonatehq/sdk";
+import { type Context, Resonate } from "@resonatehq/sdk";
 import { PostgresNetwork } from "@resonatehq/sdk/postgres";
 import pg from "pg";
 import { createResonate } from "../functions/shared/resonate-client.ts";
-import { compact, loneStep } from "../functions/shared/store/step-pairs.ts";
 import { dropDatabase, freshDatabase, withAdmin, withClient } from "../test/support/db.ts";
 import { type Row, report } from "./lib/report.ts";
 
@@ -195,40 +194,27 @@ class FloorProbe {
         values: [FLOOR_TASK, `${FLOOR_TASK}:w${this.n++}`],
       }),
     );
-    await time(this.stepCall, () => {
-      const step = `${FLOOR_TASK}:b${this.n++}`;
-      const fence = (action: object) => ({
-        kind: "task.fence",
-        head: HEAD,
-        data: { id: FLOOR_TASK, version: 1, action },
-      });
-      const pair = [
-        fence({
-          kind: "promise.create",
-          head: HEAD,
-          data: {
-            id: step,
-            timeoutAt: Date.now() + 3_000_000,
-            param: { headers: {}, data: "MQ==" },
-            tags: {
-              "resonate:scope": "local",
-              "resonate:branch": FLOOR_TASK,
-              "resonate:parent": FLOOR_TASK,
-            },
-          },
-        }),
-        fence({
-          kind: "promise.settle",
-          head: HEAD,
-          data: { id: step, state: "resolved", value: { headers: {}, data: "MQ==" } },
-        }),
-      ] as Request[];
-      return this.c.query({
+    // The arguments the adapter passes for a step (store/step-pairs.ts, loneStep).
+    await time(this.stepCall, () =>
+      this.c.query({
         name: "floor_step",
         text: "select resonate.resonate_step($1, $2, $3, $4, $5, $6, $7, $8)",
-        values: loneStep(compact(pair)),
-      });
-    });
+        values: [
+          FLOOR_TASK,
+          1,
+          `${FLOOR_TASK}:b${this.n++}`,
+          Date.now() + 3_000_000,
+          '{"headers":{},"data":"MQ=="}',
+          JSON.stringify({
+            "resonate:scope": "local",
+            "resonate:branch": FLOOR_TASK,
+            "resonate:parent": FLOOR_TASK,
+          }),
+          "resolved",
+          '{"headers":{},"data":"MQ=="}',
+        ],
+      }),
+    );
     // The same insert with as much work between commits as the SDK does between a sequential
     // workflow's steps: the database's side idles meanwhile, and the next round trip wakes it.
     const busy = this.busyMs;

@@ -1,9 +1,9 @@
 // The app's Network for the `resonate` schema: the SDK's public Network interface (init, stop, send,
 // recv, match, unicast, anycast) over the schema's SQL entry points, and everything a worker needs
-// around it, so nothing reaches into the SDK: its own database sessions (which survive a database restart), a
-// start that retries until the database answers, a concurrency cap (it takes no more execute
-// messages than the worker may run), a graceful stop (take nothing new, let running tasks finish,
-// release the rest) and a sweep of tasks held under its id that it no longer runs.
+// around it, so nothing reaches into the SDK: its own database sessions (which survive a database
+// restart), a start that retries until the database answers, a concurrency cap (it takes no more
+// execute messages than the worker may run), a graceful stop (take nothing new, let running tasks
+// finish, release the rest) and a sweep of tasks held under its id that it no longer runs.
 //
 // Requests travel in batches (batches.ts), a local step's create travels with its result
 // (steps.ts), and a worker's liveness is its registered session (mailbox.ts), so peers resume a

@@ -1,7 +1,7 @@
 // The network's database sessions for requests: at most `size`, each running one call at a time and
 // reused most recently freed first, so a lone sequential workflow keeps one warm session. Each
 // statement is prepared once per session (a named statement): the hot calls are a single function
-// call, whose parse and plan otherwise cost about a sixth of a local step. A session the database
+// call, whose parse and plan otherwise come back with every call. A session the database
 // ended or the network broke is dropped, and the next call opens a new one, so requests work again as
 // soon as a restarted database answers. These are direct sessions, as the mailbox's is: named
 // statements do not survive a transaction pooler.
