@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toWorkers } from "../../functions/shared/resonate-client.ts";
 import { type FixtureDatabase, fixtureDatabase } from "../support/durable/database.ts";
 import { startFixtureWorker } from "../support/durable/processes.ts";
+import { freePort } from "../support/free-port.ts";
 import { eventually } from "../support/http-server.ts";
 import { startWorker } from "../support/worker.ts";
 
@@ -62,7 +63,9 @@ describe("WORKER_CONCURRENCY", () => {
 
 describe("health check", () => {
   it("answers 200 with what the worker is doing, and 503 while it stops", async () => {
-    const port = 40_000 + Math.floor(Math.random() * 10_000);
+    // A port the kernel just handed out and nobody holds (a fixed random range can meet a connection's
+    // own ephemeral port, and a run here hit one).
+    const port = await freePort();
     const group = `health-${uid()}`;
     const w = startFixtureWorker(url, group, `health-${uid()}`, {
       WORKER_HEALTH_PORT: String(port),
