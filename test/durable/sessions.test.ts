@@ -1,5 +1,5 @@
 // The network's own database sessions (functions/shared/store/sessions.ts) against the real database:
-// one warm session for calls one after another, each statement prepared there once, no more sessions
+// one warm session for calls one after another, a call handed to it at once, each statement prepared there once, no more sessions
 // than asked for, a statement's error keeping its session, and a session the database ended replaced
 // by the next call.
 import pg from "pg";
@@ -45,6 +45,25 @@ describe("Sessions", () => {
         "select statement from pg_prepared_statements order by statement",
       ]);
     } finally {
+      await s.end();
+    }
+  });
+
+  it("hands a call to a warm session within query(), before its caller can resume", async () => {
+    const { s } = sessions(1);
+    const sent: string[] = [];
+    const original = pg.Client.prototype.query;
+    try {
+      await pidOf(s);
+      pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+        sent.push((args[0] as { text: string }).text);
+        return (original as (...a: unknown[]) => unknown).apply(this, args);
+      } as typeof original;
+      const call = s.query("select 2 as n");
+      expect(sent).toEqual(["select 2 as n"]);
+      expect((await call).rows).toEqual([{ n: 2 }]);
+    } finally {
+      pg.Client.prototype.query = original;
       await s.end();
     }
   });

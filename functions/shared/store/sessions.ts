@@ -29,7 +29,9 @@ export class Sessions implements Queryable {
   }
 
   async query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> {
-    const client = await this.acquire();
+    // A warm session takes the call at once, so the statement is on the wire before the caller's
+    // caller resumes: awaiting even a settled promise lets every queued continuation run first.
+    const client = (!this.ended && this.idle.pop()) || (await this.acquire());
     try {
       const res = await client.query({ name: this.name(text), text, values });
       this.release(client);

@@ -65,6 +65,8 @@ interface TaskSteps {
   deferred: Deferred[];
   /** The last call concerning this task; the next one waits for it, so the store sees them in order. */
   tail: Promise<unknown>;
+  /** Calls concerning this task not yet finished. */
+  calls: number;
   /** Settles when the results answered here and being written in the background are (see write()). */
   writing: Promise<void> | undefined;
   /** No background start before this (performance.now() ms): the last one failed. */
@@ -170,6 +172,7 @@ export class Steps {
       known: new Set(preload.map((p) => p.id)),
       deferred: [],
       tail: Promise.resolve(),
+      calls: 0,
       writing: undefined,
       quietUntil: 0,
       timer: undefined,
@@ -305,10 +308,16 @@ export class Steps {
     return undefined;
   }
 
-  /** Runs `call` after every earlier call concerning the task has finished. */
+  /** Runs `call` after every earlier call concerning the task has finished; at once when none is
+   *  in flight, so a step's write is on the wire before the SDK resumes the workflow (a hop through
+   *  the microtask queue would let the SDK's whole continuation run first). */
   private after<T>(t: TaskSteps, call: () => Promise<T>): Promise<T> {
-    const result = t.tail.then(call, call);
-    t.tail = result.catch(() => {});
+    const result = t.calls === 0 ? call() : t.tail.then(call, call);
+    t.calls++;
+    const done = () => {
+      t.calls--;
+    };
+    t.tail = result.then(done, done);
     return result;
   }
 

@@ -306,6 +306,23 @@ describe("Steps: a local step's create travels with its result", () => {
     expect(calls).toHaveLength(1);
   });
 
+  it("hands a step's write to the store before the SDK hears the result, not after its continuation", async () => {
+    const { steps, calls, sdk } = harness();
+    await sdk(create(`${TASK}:0`));
+    // Nothing awaited between the result's send and the check: the write went out within the call.
+    const answered = steps.send(settle(`${TASK}:0`));
+    expect(calls).toEqual([[`create ${TASK}:0`, `settle ${TASK}:0`]]);
+    await answered;
+    // A call already in flight for the task still goes first: the next one waits its turn.
+    const slowHarness = harness({ slow: () => new Promise((r) => setTimeout(r, 20)) });
+    await slowHarness.sdk(create(`${TASK}:0`));
+    await slowHarness.sdk(settle(`${TASK}:0`));
+    const during = slowHarness.sdk(fulfill);
+    expect(slowHarness.calls).toEqual([[`create ${TASK}:0`, `settle ${TASK}:0`]]);
+    await during;
+    expect(slowHarness.calls).toEqual([[`create ${TASK}:0`, `settle ${TASK}:0`], ["task.fulfill"]]);
+  });
+
   it("writes a result again when its write fails, and the next step waits for it", async () => {
     let failures = 2;
     const { calls, sdk } = harness({ failNext: () => failures-- > 0 });
