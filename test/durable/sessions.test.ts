@@ -1,7 +1,7 @@
 // The network's own database sessions (functions/shared/store/sessions.ts) against the real database:
-// one warm session for calls one after another, a call handed to it at once, each statement prepared there once, no more sessions
-// than asked for, a statement's error keeping its session, and a session the database ended replaced
-// by the next call.
+// one warm session for calls one after another, a call handed to it at once, each statement prepared
+// there once, no more sessions than asked for, a statement's error keeping its session, and a session
+// the database ended replaced by the next call.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sessions } from "../../functions/shared/store/sessions.ts";
