@@ -18,6 +18,8 @@ interface Running {
   ttl: number;
   /** performance.now() before which the store's lease surely still holds. */
   leaseUntil: number;
+  /** The mailbox's session was lost while this ran. */
+  sessionLost: boolean;
 }
 
 /** A delivered execute message whose acquire the SDK has not sent within this long is given up. */
@@ -67,6 +69,18 @@ export class Executions {
     return r !== undefined && r.version === version && performance.now() < r.leaseUntil;
   }
 
+  /** Whether a new step of this execution may start without the store's fence: its lease holds and no
+   *  peer can have released its task since it was acquired (see sessionLost). */
+  mayStartSteps(id: string, version: number): boolean {
+    return this.leaseHolds(id, version) && this.running.get(id)?.sessionLost === false;
+  }
+
+  /** The mailbox's session was lost: meanwhile peers may take this process for dead and release its
+   *  tasks, so the executions running now start no step without the store's fence any more. */
+  sessionLost(): void {
+    for (const r of this.running.values()) r.sessionLost = true;
+  }
+
   /** An execute message is about to be handed to the SDK. */
   deliver(taskId: string): void {
     const times = this.delivered.get(taskId) ?? [];
@@ -107,9 +121,13 @@ export class Executions {
       case "task.heartbeat":
         return (res) => {
           if (res?.head.status !== 200) return;
+          // The store answers 200 whether or not it renewed anything (a task released meanwhile renews
+          // nothing), so an answer counts only for a lease that still held by this process's clock when
+          // it came: the store's lease ends no sooner, so the heartbeat found the task still held.
+          const now = performance.now();
           for (const t of req.data.tasks) {
             const r = this.running.get(t.id);
-            if (r && r.version === t.version) r.leaseUntil = sentAt + r.ttl;
+            if (r && r.version === t.version && now < r.leaseUntil) r.leaseUntil = sentAt + r.ttl;
           }
         };
       default:
@@ -119,7 +137,7 @@ export class Executions {
 
   private start(id: string, version: number, slotted: boolean, ttl: number, sentAt: number): void {
     const previous = this.running.get(id);
-    this.running.set(id, { version, slotted, ttl, leaseUntil: sentAt + ttl });
+    this.running.set(id, { version, slotted, ttl, leaseUntil: sentAt + ttl, sessionLost: false });
     // A new acquisition of a task this process was running means that execution lost the task (a
     // lease lapsed, a release) and is being fenced off; its slot goes with its record.
     if (previous?.slotted) this.onSlotFree();

@@ -26,6 +26,8 @@ export interface MailboxOptions {
   keep(): string[];
   deliver(rows: TickRow[]): void;
   onConnected(attempts: number, released: string[]): void;
+  /** The session is gone: until it is back, peers may take this process for dead and release its tasks. */
+  onLost(): void;
   warn(event: string, fields: Record<string, unknown>): void;
 }
 
@@ -118,6 +120,7 @@ export class Mailbox {
     this.client = undefined;
     this.connected = false;
     client.end().catch(() => {});
+    this.opts.onLost();
     this.opts.warn("durable store connection lost; reconnecting", { error: err.message });
     void this.start();
   }

@@ -92,6 +92,7 @@ export class StoreNetwork implements Network {
       send: (unit) => this.batches.send(unit),
       defer: opts.deferSteps ?? true,
       leaseHolds: (id, version) => this.executions.leaseHolds(id, version),
+      mayStartSteps: (id, version) => this.executions.mayStartSteps(id, version),
       startedAfterMs: opts.startedAfterMs ?? 100,
       writeRetryMs: WRITE_RETRY_MS,
       warn: (event, fields) => this.log.warn(event, fields),
@@ -111,6 +112,7 @@ export class StoreNetwork implements Network {
         if (released.length > 0) this.reportOrphans(released);
         opts.onReady?.();
       },
+      onLost: () => this.executions.sessionLost(),
       warn: (event, fields) => this.log.warn(event, fields),
     });
   }

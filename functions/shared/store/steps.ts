@@ -67,6 +67,8 @@ interface TaskSteps {
   tail: Promise<unknown>;
   /** Calls concerning this task not yet finished. */
   calls: number;
+  /** Calls in flight that carry step results answered here. */
+  carrying: number;
   /** Settles when the results answered here and being written in the background are (see write()). */
   writing: Promise<void> | undefined;
   /** No background start before this (performance.now() ms): the last one failed. */
@@ -80,6 +82,10 @@ export interface StepsOptions {
   defer: boolean;
   /** Whether the store's lease on this execution surely still holds. */
   leaseHolds(id: string, version: number): boolean;
+  /** Whether a new step may start here without the store's fence: the lease holds and no peer can
+   *  have released the task. A result may be answered on the lease alone: nothing starts after it
+   *  before its write is committed, and the store refuses that write if the task was taken over. */
+  mayStartSteps(id: string, version: number): boolean;
   startedAfterMs: number;
   /** How long a step result answered here is tried again when its write fails, ms. */
   writeRetryMs: number;
@@ -173,6 +179,7 @@ export class Steps {
       deferred: [],
       tail: Promise.resolve(),
       calls: 0,
+      carrying: 0,
       writing: undefined,
       quietUntil: 0,
       timer: undefined,
@@ -204,9 +211,10 @@ export class Steps {
     if (d.tags["resonate:branch"] !== t.branch || t.known.has(d.id) || this.owners.has(d.id))
       return undefined;
     if (Math.min(d.timeoutAt, t.timeoutAt) <= Date.now() + DEADLINE_MARGIN_MS) return undefined;
-    if (!this.opts.leaseHolds(t.id, t.version)) return undefined;
-    // Results waiting here must be committed before a new step can start (see the top of this file).
-    if (t.deferred.some((w) => w.settle)) return undefined;
+    if (!this.opts.mayStartSteps(t.id, t.version)) return undefined;
+    // Results waiting here or travelling must be committed before a new step can start (see the top
+    // of this file).
+    if (t.carrying > 0 || t.deferred.some((w) => w.settle)) return undefined;
     return t;
   }
 
@@ -340,21 +348,35 @@ export class Steps {
 
   private async sendWithCreates(t: TaskSteps, creates: Deferred[], rest: Request[]): Promise<Response[]> {
     const waiting = creates.flatMap((d) => (d.settle ? [d.req, d.settle] : [d.req]));
+    // While results travel, no new step is answered here (see deferrable()): it waits for this call.
+    const carries = creates.some((d) => d.settle);
+    if (carries) t.carrying++;
     let answers: Response[];
     try {
       answers = await this.opts.send([...waiting, ...rest]);
     } catch (err) {
-      // Unknown whether they arrived; a create of an existing promise and a settle of a settled one
-      // change nothing (the first writer wins), so they go again with the next call.
-      t.deferred.unshift(...creates);
-      for (const d of creates) this.owners.set(d.id, t);
+      this.putBack(t, creates);
       throw err;
+    } finally {
+      if (carries) t.carrying--;
     }
     let i = 0;
     let refused = false;
-    for (const d of creates) {
+    let unwritten: number | undefined;
+    for (const [k, d] of creates.entries()) {
       const created = answered(answers[i++]!, "promise.create");
-      if (created.promise?.state !== "pending") {
+      const settled = d.settle ? answered(answers[i++]!, "promise.settle") : undefined;
+      // Not applied: a lock conflict that outlasted its retries, a failure inside the store. Neither
+      // refuses the fence, so the step and those after it go again, as after a failed call.
+      if (created.status >= 500 || (settled?.status ?? 0) >= 500) {
+        unwritten ??= k;
+        continue;
+      }
+      const state = d.settle ? (d.settle.data.action as SettleAction).data.state : undefined;
+      // Already settled as asked: an earlier call wrote it and its answer was lost.
+      const started =
+        created.promise?.state === "pending" || (state !== undefined && created.promise?.state === state);
+      if (!started) {
         refused = true;
         // A refused fence (the task was canceled or taken over) also refuses the step's result, which
         // the SDK then sees; a step that existed already would mean the store's list was not complete.
@@ -364,9 +386,7 @@ export class Steps {
           state: created.promise?.state,
         });
       }
-      if (!d.settle) continue;
-      const settled = answered(answers[i++]!, "promise.settle");
-      if (settled.promise?.state === (d.settle.data.action as SettleAction).data.state) continue;
+      if (!settled || settled.promise?.state === state) continue;
       refused = true;
       // The workflow went on with this result; a refused fence refuses whatever it sends next too.
       this.opts.warn("the store refused a step result answered before it was committed", {
@@ -378,7 +398,19 @@ export class Steps {
     // Nothing more is answered here for a task whose fence the store refused: its next request goes
     // to the store, which refuses it too.
     if (refused) this.end(t);
+    else if (unwritten !== undefined) {
+      const again = creates.slice(unwritten);
+      this.putBack(t, again);
+      throw new Error(`the store did not write step ${again[0]!.id}; it goes again`);
+    }
     return answers;
+  }
+
+  /** Unknown whether they arrived, or known they did not: a create of an existing promise and a settle
+   *  of a settled one change nothing (the first writer wins), so they go again with the next call. */
+  private putBack(t: TaskSteps, creates: Deferred[]): void {
+    t.deferred.unshift(...creates);
+    for (const d of creates) this.owners.set(d.id, t);
   }
 
   /** Schedules the background start of the oldest deferred step, if none is scheduled. */

@@ -82,6 +82,10 @@ function harness(
     slow?: () => Promise<void>;
     /** The store refuses every fence (the task was taken over). */
     refuse?: boolean;
+    /** The mailbox's session was lost since the task was acquired. */
+    sessionLost?: () => boolean;
+    /** The store's answer to a request, where it differs from a plain success. */
+    store?: (req: Request) => Response | undefined;
   } = {},
 ) {
   const calls: string[][] = [];
@@ -89,12 +93,14 @@ function harness(
     if (opts.failNext?.()) throw new Error("connection lost");
     calls.push(unit.map(label));
     await opts.slow?.();
-    return unit.map(opts.refuse ? refused : answer);
+    return unit.map((req) => opts.store?.(req) ?? (opts.refuse ? refused : answer)(req));
   };
   const steps = new Steps({
     send,
     defer: true,
     leaseHolds: () => (typeof opts.lease === "function" ? opts.lease() : (opts.lease ?? true)),
+    mayStartSteps: () =>
+      (typeof opts.lease === "function" ? opts.lease() : (opts.lease ?? true)) && !opts.sessionLost?.(),
     startedAfterMs: opts.startedAfterMs ?? 60_000,
     writeRetryMs: opts.writeRetryMs ?? 10_000,
     warn: () => {},
@@ -132,6 +138,22 @@ function answer(req: Request): Response {
     head: { ...req.head, status: 200 },
     data: { action: { kind: a.kind, head: { ...a.head, status: 200 }, data: { promise } }, preload: [] },
   } as Response;
+}
+
+/** What the adapter answers when a lock conflict outlasted its retries: 500, nothing applied. */
+function conflict(req: Request): Response {
+  return {
+    kind: req.kind,
+    head: { ...req.head, status: 500 },
+    data: "lock conflict persisted after retries",
+  } as Response;
+}
+
+/** The store's answer to a create or settle of a step already written, resolved: the promise as it is. */
+function settledAnswer(req: Request): Response {
+  const res = answer(req) as Response & { data: { action: { data: { promise: { state: string } } } } };
+  res.data.action.data.promise.state = "resolved";
+  return res;
 }
 
 /** The store's answer to a fence of a task taken over: 409, the action not run. */
@@ -344,6 +366,81 @@ describe("Steps: a local step's create travels with its result", () => {
     await sdk(settle(`${TASK}:0`));
     await sdk(create(`${TASK}:1`));
     expect(calls).toEqual([[`create ${TASK}:0`, `settle ${TASK}:0`, `create ${TASK}:1`]]);
+  });
+
+  it("writes a result again when the store did not apply it (a conflict that outlasted its retries)", async () => {
+    let conflicts = 1;
+    const { calls, sdk } = harness({
+      store: (req) => (conflicts > 0 && req.kind === "task.fence" ? conflict(req) : undefined),
+    });
+    await sdk(create(`${TASK}:0`));
+    await sdk(settle(`${TASK}:0`));
+    // The first write met the conflict; the next step waits until the result is written.
+    const next = sdk(create(`${TASK}:1`));
+    await new Promise((r) => setTimeout(r, 10));
+    conflicts = 0;
+    expect(await next).toMatchObject({ data: { action: { data: { promise: { state: "pending" } } } } });
+    expect(calls[0]).toEqual([`create ${TASK}:0`, `settle ${TASK}:0`]);
+    expect(calls.at(-1)).toEqual([`create ${TASK}:0`, `settle ${TASK}:0`]);
+    // Still answered here: the task was not given up.
+    expect(calls.flat()).not.toContain(`create ${TASK}:1`);
+  });
+
+  it("takes a result found already written (its earlier write's answer was lost) as written", async () => {
+    const written = new Set<string>();
+    let lose = 1;
+    const { calls, sdk } = harness({
+      failNext: () => {
+        // The call is applied, then its answer is lost.
+        if (lose-- > 0) {
+          written.add(`${TASK}:0`);
+          return true;
+        }
+        return false;
+      },
+      store: (req) =>
+        req.kind === "task.fence" && written.has(req.data.action.data.id) ? settledAnswer(req) : undefined,
+    });
+    await sdk(create(`${TASK}:0`));
+    await sdk(settle(`${TASK}:0`));
+    await sdk(create(`${TASK}:1`));
+    expect(calls).toEqual([[`create ${TASK}:0`, `settle ${TASK}:0`]]);
+    await sdk(settle(`${TASK}:1`));
+    expect(calls.at(-1)).toEqual([`create ${TASK}:1`, `settle ${TASK}:1`]);
+  });
+
+  it("starts no new step while results travel in a call of their own, only once they are committed", async () => {
+    let commit = () => {};
+    const committed = new Promise<void>((r) => {
+      commit = r;
+    });
+    const { calls, sdk } = harness({ startedAfterMs: 20, slow: () => committed });
+    await sdk(create(`${TASK}:0`));
+    await sdk(create(`${TASK}:1`));
+    await sdk(settle(`${TASK}:0`));
+    // The background start takes the waiting result along with both creates, and waits for the store.
+    await new Promise((r) => setTimeout(r, 60));
+    expect(calls.flat().slice(0, 2)).toEqual([`create ${TASK}:0`, `settle ${TASK}:0`]);
+    let answered = false;
+    const third = sdk(create(`${TASK}:2`)).then(() => {
+      answered = true;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(answered).toBe(false);
+    commit();
+    await third;
+    expect(calls.at(-1)).toEqual([`create ${TASK}:2`]);
+  });
+
+  it("once peers may have released the task, starts no step here but still answers a result here", async () => {
+    let lost = false;
+    const { calls, sdk } = harness({ sessionLost: () => lost });
+    await sdk(create(`${TASK}:0`));
+    lost = true;
+    // The result goes in the background, as before: nothing starts until the store has taken it.
+    await sdk(settle(`${TASK}:0`));
+    await sdk(create(`${TASK}:1`));
+    expect(calls).toEqual([[`create ${TASK}:0`, `settle ${TASK}:0`], [`create ${TASK}:1`]]);
   });
 
   it("answers nothing more for a task whose write the store refused: its next request goes to the store", async () => {

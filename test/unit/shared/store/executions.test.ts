@@ -1,0 +1,71 @@
+// When the network takes a task's lease as surely held (functions/shared/store/executions.ts), which
+// is what lets it answer a step's create without asking the store: from the acquire, renewed only by a
+// heartbeat answered while the lease still held; and no step started without the store's fence once
+// the mailbox's session was lost.
+import type { Request, Response } from "@resonatehq/sdk";
+import { describe, expect, it } from "vitest";
+import { Executions } from "../../../../functions/shared/store/executions.ts";
+
+const head = { corrId: "c", version: "2026-04-01" };
+const TASK = "wf";
+
+function acquired(ex: Executions, ttl: number): void {
+  const req: Request = { kind: "task.acquire", head, data: { id: TASK, version: 0, pid: "p", ttl } };
+  ex.track(req)({
+    kind: "task.acquire",
+    head: { ...head, status: 200 },
+    data: {
+      task: { id: TASK, state: "acquired", version: 1, resumes: [] },
+      promise: { id: TASK, state: "pending", param: {}, value: {}, tags: {}, timeoutAt: 0, createdAt: 0 },
+      preload: [],
+    },
+  } as Response);
+}
+
+function heartbeat(ex: Executions): void {
+  const req: Request = {
+    kind: "task.heartbeat",
+    head,
+    data: { pid: "p", tasks: [{ id: TASK, version: 1 }] },
+  };
+  ex.track(req)({ kind: "task.heartbeat", head: { ...head, status: 200 }, data: {} } as Response);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("Executions: whether a task's lease surely holds", () => {
+  it("holds from the acquire for its ttl, and a heartbeat answered meanwhile renews it", async () => {
+    const ex = new Executions(() => {});
+    acquired(ex, 80);
+    expect(ex.leaseHolds(TASK, 1)).toBe(true);
+    expect(ex.leaseHolds(TASK, 2)).toBe(false);
+    await sleep(50);
+    heartbeat(ex);
+    await sleep(50);
+    expect(ex.leaseHolds(TASK, 1)).toBe(true);
+  });
+
+  it("takes no renewal from a heartbeat answered after the lease lapsed: the store may have released it", async () => {
+    const ex = new Executions(() => {});
+    acquired(ex, 20);
+    await sleep(40);
+    expect(ex.leaseHolds(TASK, 1)).toBe(false);
+    // The store answers 200 although it renewed nothing.
+    heartbeat(ex);
+    expect(ex.leaseHolds(TASK, 1)).toBe(false);
+  });
+
+  it("starts no step without the store once the mailbox's session was lost; the lease itself still counts", () => {
+    const ex = new Executions(() => {});
+    acquired(ex, 60_000);
+    expect(ex.mayStartSteps(TASK, 1)).toBe(true);
+    ex.sessionLost();
+    expect(ex.mayStartSteps(TASK, 1)).toBe(false);
+    heartbeat(ex);
+    expect(ex.mayStartSteps(TASK, 1)).toBe(false);
+    expect(ex.leaseHolds(TASK, 1)).toBe(true);
+    // An execution acquired after the session came back starts steps here again.
+    acquired(ex, 60_000);
+    expect(ex.mayStartSteps(TASK, 1)).toBe(true);
+  });
+});
