@@ -139,7 +139,9 @@ export class Steps {
    *  when the request failed outright. */
   observe(req: Request, res: Response | undefined): void {
     if (res === undefined) {
-      if (req.kind === "task.suspend" || req.kind === "task.fulfill" || req.kind === "task.release") {
+      // After a failed suspend or fulfill the SDK releases the task: that release carries the results
+      // the failed request carried (they are waiting here again), so only a failed release ends it.
+      if (req.kind === "task.release") {
         const t = this.current(req.data.id, req.data.version);
         if (t) this.end(t);
       }

@@ -105,8 +105,15 @@ function harness(
     writeRetryMs: opts.writeRetryMs ?? 10_000,
     warn: () => {},
   });
+  // As StoreNetwork.send: every outcome is observed, a failure too.
   const sdk = async (req: Request) => {
-    const res = await steps.send(req);
+    let res: Response;
+    try {
+      res = await steps.send(req);
+    } catch (err) {
+      steps.observe(req, undefined);
+      throw err;
+    }
     steps.observe(req, res);
     return res;
   };
@@ -450,6 +457,16 @@ describe("Steps: a local step's create travels with its result", () => {
     const next = await sdk(create(`${TASK}:1`));
     expect(calls).toEqual([[`create ${TASK}:0`, `settle ${TASK}:0`], [`create ${TASK}:1`]]);
     expect(next.head.status).toBe(409);
+  });
+
+  it("keeps the results a failed fulfill carried for the release that follows it", async () => {
+    let failures = 2;
+    const { calls, sdk } = harness({ writeRetryMs: 0, failNext: () => failures-- > 0 });
+    await sdk(create(`${TASK}:0`));
+    await sdk(settle(`${TASK}:0`));
+    await expect(sdk(fulfill)).rejects.toThrow("connection lost");
+    await sdk({ kind: "task.release", head, data: { id: TASK, version: 1 } });
+    expect(calls).toEqual([[`create ${TASK}:0`, `settle ${TASK}:0`, "task.release"]]);
   });
 
   it("forgets a task's steps when its execution ends, so a stale execution's requests go as sent", async () => {
