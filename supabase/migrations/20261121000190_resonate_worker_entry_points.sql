@@ -166,7 +166,7 @@ $$;
 
 -- One local step's create and result, as the adapter sends a lone sequential step: the fence, then the
 -- step's promise written once, settled, by _step_put, with typed arguments instead of a JSON envelope
--- (a prepared call of this costs about what a plain insert does; resonate_batch's is dearer). The time
+-- (cheaper than a resonate_batch call of the same step, which parses and builds JSON). The time
 -- written, or null where the fast path declines (see _step_put and _step_fence): nothing is written,
 -- and the caller sends the step's two requests as the SDK wrote them. A lock conflict raises, before
 -- anything commits, for the caller to send it again.

@@ -63,8 +63,9 @@ export function compact(unit: Request[]): Compacted {
 /**
  * The arguments of resonate.resonate_step for a unit that is one step's pair alone (a sequential step):
  * task, version, step id, deadline, param, tags, state, value. Typed arguments instead of the compact
- * element's JSON: the store's call then costs about a plain insert. Undefined for anything else, and for
- * a version or deadline that is not a whole number the columns take, which the general path reports.
+ * element's JSON, which the store would parse and the answer's envelope with it. Undefined for anything
+ * else, and for a version or deadline that is not a whole number the columns take, which the general
+ * path reports.
  */
 export function loneStep({ wire }: Compacted): unknown[] | undefined {
   if (wire.length !== 1) return undefined;
