@@ -371,8 +371,10 @@ language sql immutable as $$ select 1919251311 $$;
 -- Releases acquired tasks as a lease expiry does (pending, version kept, retry timer armed, execute
 -- sent to the target) and returns their ids. A task whose row someone else has locked is left for a
 -- later call: that someone is changing it right now. Promise rows are not locked, as in the timer
--- loop's lease expiry, and SKIP LOCKED never waits, so this cannot deadlock.
-create or replace function resonate._release_tasks(p_ids text[], p_now bigint) returns text[]
+-- loop's lease expiry, and SKIP LOCKED never waits, so this cannot deadlock. Only while still held by
+-- p_pid: p_ids were read before the rows are locked, and meanwhile a task may have gone back to the
+-- group and been acquired by a live worker, which a lock taken on the newest row would not notice.
+create or replace function resonate._release_tasks(p_pid text, p_ids text[], p_now bigint) returns text[]
 language plpgsql as $$
 declare
   r record;
@@ -381,7 +383,7 @@ begin
   for r in
     select t.id, t.version, resonate._target(p.tags) as target
       from resonate.tasks t join resonate.promises p on p.id = t.id
-     where t.id = any (p_ids) and t.state = 'acquired' and resonate._logically_pending(p, p_now)
+     where t.id = any (p_ids) and t.state = 'acquired' and t.pid = p_pid and resonate._logically_pending(p, p_now)
      order by t.id
      for no key update of t skip locked
   loop
@@ -420,7 +422,7 @@ begin
   -- Takes effect when this transaction commits, like any LISTEN.
   execute format('listen %I', resonate.outbox_channel(anycast));
   execute format('listen %I', resonate.outbox_channel(unicast));
-  return resonate._release_tasks(array(
+  return resonate._release_tasks($1, array(
     select t.id from resonate.tasks t
      where t.pid = $1 and t.state = 'acquired' and not (t.id = any (coalesce(keep, '{}')))), v_now);
 end
@@ -443,7 +445,7 @@ begin
     -- A re-registration may have replaced the key since the read above; under the row lock it cannot.
     select w.lock_key into v_key from resonate.workers w where w.pid = r.pid for no key update skip locked;
     continue when not found or v_key <> r.lock_key;
-    v_released := v_released + cardinality(resonate._release_tasks(array(
+    v_released := v_released + cardinality(resonate._release_tasks(r.pid, array(
       select t.id from resonate.tasks t where t.pid = r.pid and t.state = 'acquired'), p_now));
     delete from resonate.workers w
      where w.pid = r.pid

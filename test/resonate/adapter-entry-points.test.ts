@@ -492,6 +492,54 @@ describe("worker liveness", () => {
     }
   });
 
+  it("a peer releasing a dead worker's tasks leaves one a live worker acquired meanwhile", async () => {
+    const group = uid("sweep-race");
+    const [dead, peer, live] = [uid("dead"), uid("peer"), uid("live")];
+    const ds = await session();
+    const ps = await session();
+    const locker = await session();
+    try {
+      await register(ds, dead, group);
+      await register(ps, peer, group);
+      // Eleven tasks: the sweep reads which tasks the dead worker holds, then locks them as its loop
+      // fetches them, ten at a time, so the last is locked only after the first has been released.
+      const base = uid("swept");
+      const ids = Array.from({ length: 11 }, (_, k) => `${base}/${String(k).padStart(2, "0")}`);
+      for (const id of ids) await rootTask(id, { pid: dead, group });
+      await ds.end();
+      // Widens the window scheduling opens anyway: the first release's execute waits on this row.
+      await locker.query("begin");
+      await locker.query(
+        "insert into resonate.outbox (kind, address, task_id, version) values ('execute', 'poll://any@elsewhere', $1, 1)",
+        [ids[0]],
+      );
+      const peerPid = (await ps.query("select pg_backend_pid() as pid")).rows[0].pid;
+      const ticking = tick(ps, peer, group);
+      const waiting = "select wait_event_type = 'Lock' as w from pg_stat_activity where pid = $1";
+      for (let waited = 0; !(await pool.query(waiting, [peerPid])).rows[0]?.w; waited += 10) {
+        if (waited > 5_000) throw new Error("the sweep never waited");
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      // Meanwhile the last task goes back to the group (its lease, another peer) and a live worker
+      // acquires it.
+      const last = ids[10]!;
+      const acquire = { id: last, version: 1, pid: live, ttl: HOUR };
+      expect((await rpc("task.release", { id: last, version: 1 })).head.status).toBe(200);
+      expect((await rpc("task.acquire", acquire)).head.status).toBe(200);
+      await locker.query("rollback");
+      await ticking;
+      expect(await task(ids[0]!)).toMatchObject({ state: "pending", version: 1 });
+      expect(await task(last), "the live worker keeps its task").toMatchObject({
+        state: "acquired",
+        pid: live,
+        version: 2,
+      });
+    } finally {
+      await locker.query("rollback").catch(() => {});
+      await Promise.all([ds, ps, locker].map((c) => c.end().catch(() => {})));
+    }
+  });
+
   it("a worker registering under an id releases what that id holds except what it keeps", async () => {
     const group = uid("same-id");
     const w = uid("w");
