@@ -44,6 +44,8 @@ export class Mailbox {
   private redrain = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private connecting: Promise<void> | undefined;
+  /** The tick under way, or the last one; it never rejects. */
+  private ticking: Promise<void> = Promise.resolve();
 
   constructor(opts: MailboxOptions) {
     this.opts = opts;
@@ -67,9 +69,11 @@ export class Mailbox {
     void this.drain();
   }
 
-  /** Takes no more execute messages; unblocks still arrive and the registration stays alive. */
-  stopExecutes(): void {
+  /** Takes no more execute messages; unblocks still arrive and the registration stays alive. Resolves
+   *  once a tick already under way, which may be taking some, has handed them over. */
+  stopExecutes(): Promise<void> {
     this.takingExecutes = false;
+    return this.ticking;
   }
 
   async close(): Promise<void> {
@@ -82,26 +86,36 @@ export class Mailbox {
   private async connect(): Promise<void> {
     for (let attempt = 1; !this.stopped; attempt++) {
       const client = new pg.Client({ connectionString: this.opts.connectionString });
+      // Listened to from the start: a connection broken while it registers is otherwise an unhandled
+      // 'error' event, which ends the process.
+      let broken: Error | undefined;
+      const onBroken = (err: Error) => {
+        broken ??= err;
+        this.lost(client, err);
+      };
+      client.on("error", onBroken);
+      client.on("end", () => onBroken(new Error("connection ended")));
       try {
         await client.connect();
         const { rows } = await client.query<{ released: string[] }>(
           "select resonate.worker_register($1, $2, $3, $4) as released",
           [this.opts.pid, this.opts.anycast, this.opts.unicast, this.opts.keep()],
         );
+        // Broken after it answered: lost() ignored it, since it was not this.client yet.
+        if (broken) throw broken;
         if (this.stopped) {
           await client.end();
           return;
         }
         client.on("notification", () => this.wake());
-        client.on("error", (err) => this.lost(client, err));
-        client.on("end", () => this.lost(client, new Error("connection ended")));
         this.client = client;
         this.connected = true;
         this.opts.onConnected(attempt, rows[0]!.released);
-        await this.drain();
+        // Not awaited: until start()'s promise settles, a loss this tick meets could not start a new
+        // connection (lost() would get this one back from start()).
+        void this.drain();
         return;
       } catch (err) {
-        client.on("error", () => {});
         await client.end().catch(() => {});
         if (this.stopped) return;
         const retryInMs = Math.min(500 * attempt, 5_000);
@@ -133,6 +147,17 @@ export class Mailbox {
       return;
     }
     this.draining = true;
+    this.ticking = this.tick(client);
+    await this.ticking;
+    this.draining = false;
+    if (this.redrain) {
+      this.redrain = false;
+      void this.drain();
+    }
+    this.schedule();
+  }
+
+  private async tick(client: pg.Client): Promise<void> {
     try {
       const { rows } = await client.query<TickRow>(
         "select kind, task_id, version, promise from resonate.worker_tick($1, $2, $3, $4, $5)",
@@ -149,13 +174,6 @@ export class Mailbox {
     } catch (err) {
       if (!this.stopped && this.client === client)
         this.opts.warn("durable store tick failed", { error: (err as Error).message });
-    } finally {
-      this.draining = false;
-      if (this.redrain) {
-        this.redrain = false;
-        void this.drain();
-      }
-      this.schedule();
     }
   }
 

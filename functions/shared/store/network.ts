@@ -108,6 +108,7 @@ export class StoreNetwork implements Network {
       keep: () => this.executions.keep(),
       deliver: (rows) => this.deliver(rows),
       onConnected: (attempts, released) => {
+        this.executions.sessionBack();
         if (attempts > 1) this.log.info("durable store reachable; taking work", { attempts });
         if (released.length > 0) this.reportOrphans(released);
         opts.onReady?.();
@@ -183,8 +184,9 @@ export class StoreNetwork implements Network {
    * follows.
    */
   async drain(graceMs: number): Promise<string[]> {
-    this.mailbox.stopExecutes();
     const deadline = Date.now() + graceMs;
+    // A tick under way may still hand over execute messages: they are in-flight tasks too.
+    await settledWithin(this.mailbox.stopExecutes(), graceMs);
     if (this.executions.active() > 0)
       this.log.info("finishing in-flight tasks", {
         tasks: this.executions.keep(),
@@ -263,3 +265,10 @@ const consoleLog: StoreLog = {
   info: (event, fields) => console.log(JSON.stringify({ level: "info", event, ...fields })),
   warn: (event, fields) => console.warn(JSON.stringify({ level: "warn", event, ...fields })),
 };
+
+/** Waits for `p`, but no longer than `ms`. */
+async function settledWithin(p: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
