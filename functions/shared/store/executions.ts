@@ -18,7 +18,7 @@ interface Running {
   ttl: number;
   /** performance.now() before which the store's lease surely still holds. */
   leaseUntil: number;
-  /** The mailbox's session was lost while this ran. */
+  /** The mailbox's session was away at some moment since this execution's acquisition was sent. */
   sessionLost: boolean;
 }
 
@@ -26,12 +26,19 @@ interface Running {
 const UNACQUIRED_MS = 10_000;
 
 export class Executions {
-  /** Execute messages delivered and not yet answered, by task id, with when each was delivered. */
+  /** Execute messages delivered whose acquire the SDK has not sent yet, by task id, with when each was
+   *  delivered. */
   private readonly delivered = new Map<string, number[]>();
+  /** Delivered messages whose acquire is in flight, by task id: each keeps its slot until answered,
+   *  however long the store takes. */
+  private readonly acquiring = new Map<string, number>();
   /** task.create requests in flight: the store may already show their task held by this process. */
   private readonly creating = new Map<string, number>();
   private readonly running = new Map<string, Running>();
   private readonly onSlotFree: () => void;
+  /** Losses of the mailbox's session so far, and whether it is registered again since the last. */
+  private losses = 0;
+  private sessionUp = true;
 
   constructor(onSlotFree: () => void) {
     this.onSlotFree = onSlotFree;
@@ -42,6 +49,7 @@ export class Executions {
     this.forgetUnacquired();
     let n = 0;
     for (const times of this.delivered.values()) n += times.length;
+    for (const k of this.acquiring.values()) n += k;
     for (const r of this.running.values()) if (r.slotted) n++;
     return n;
   }
@@ -55,7 +63,14 @@ export class Executions {
 
   /** Task ids this process runs or may hold any moment now; never to be released by a sweep. */
   keep(): string[] {
-    return [...new Set([...this.delivered.keys(), ...this.creating.keys(), ...this.running.keys()])];
+    return [
+      ...new Set([
+        ...this.delivered.keys(),
+        ...this.acquiring.keys(),
+        ...this.creating.keys(),
+        ...this.running.keys(),
+      ]),
+    ];
   }
 
   /** The tasks this process is running, at the versions it acquired them. */
@@ -76,9 +91,17 @@ export class Executions {
   }
 
   /** The mailbox's session was lost: meanwhile peers may take this process for dead and release its
-   *  tasks, so the executions running now start no step without the store's fence any more. */
+   *  tasks, so the executions running now, and those acquired before it is back, start no step without
+   *  the store's fence any more. */
   sessionLost(): void {
+    this.losses++;
+    this.sessionUp = false;
     for (const r of this.running.values()) r.sessionLost = true;
+  }
+
+  /** The mailbox's session is registered again: peers take this process for alive from now on. */
+  sessionBack(): void {
+    this.sessionUp = true;
   }
 
   /** An execute message is about to be handed to the SDK. */
@@ -91,23 +114,28 @@ export class Executions {
   /** Called with every request before it is sent; the returned function observes its outcome. */
   track(req: Request): (res: Response | undefined) => void {
     const sentAt = performance.now();
+    // An acquisition may have been committed at any moment in between, so it is safe from peers only
+    // if the session was up when it was sent and has not been lost since (-1 never matches).
+    const lossesAtSend = this.sessionUp ? this.losses : -1;
     switch (req.kind) {
-      case "task.acquire":
+      case "task.acquire": {
+        const id = req.data.id;
+        const slotted = this.undeliver(id);
+        if (slotted) count(this.acquiring, id, 1);
         return (res) => {
-          const slotted = this.undeliver(req.data.id);
+          if (slotted) count(this.acquiring, id, -1);
           if (res?.kind === "task.acquire" && isSuccess(res) && !isDroppedTimer(res)) {
-            this.start(req.data.id, res.data.task.version, slotted, req.data.ttl, sentAt);
+            this.start(id, res.data.task.version, slotted, req.data.ttl, sentAt, lossesAtSend);
           } else if (slotted) this.onSlotFree();
         };
+      }
       case "task.create":
-        this.creating.set(req.data.action.data.id, (this.creating.get(req.data.action.data.id) ?? 0) + 1);
+        count(this.creating, req.data.action.data.id, 1);
         return (res) => {
           const id = req.data.action.data.id;
-          const left = (this.creating.get(id) ?? 1) - 1;
-          if (left > 0) this.creating.set(id, left);
-          else this.creating.delete(id);
+          count(this.creating, id, -1);
           if (res?.kind === "task.create" && isSuccess(res) && res.data.task?.state === "acquired") {
-            this.start(id, res.data.task.version, false, req.data.ttl, sentAt);
+            this.start(id, res.data.task.version, false, req.data.ttl, sentAt, lossesAtSend);
           }
         };
       case "task.fulfill":
@@ -135,9 +163,17 @@ export class Executions {
     }
   }
 
-  private start(id: string, version: number, slotted: boolean, ttl: number, sentAt: number): void {
+  private start(
+    id: string,
+    version: number,
+    slotted: boolean,
+    ttl: number,
+    sentAt: number,
+    lossesAtSend: number,
+  ): void {
     const previous = this.running.get(id);
-    this.running.set(id, { version, slotted, ttl, leaseUntil: sentAt + ttl, sessionLost: false });
+    const sessionLost = lossesAtSend !== this.losses;
+    this.running.set(id, { version, slotted, ttl, leaseUntil: sentAt + ttl, sessionLost });
     // A new acquisition of a task this process was running means that execution lost the task (a
     // lease lapsed, a release) and is being fenced off; its slot goes with its record.
     if (previous?.slotted) this.onSlotFree();
@@ -170,6 +206,13 @@ export class Executions {
       queueMicrotask(this.onSlotFree);
     }
   }
+}
+
+/** Adds `by` to a task's count, forgetting the task at zero. */
+function count(counts: Map<string, number>, id: string, by: number): void {
+  const n = (counts.get(id) ?? 0) + by;
+  if (n > 0) counts.set(id, n);
+  else counts.delete(id);
 }
 
 /** A sleep's timer task acquired before its deadline: the SDK drops it without another request. */

@@ -1,25 +1,34 @@
 // When the network takes a task's lease as surely held (functions/shared/store/executions.ts), which
 // is what lets it answer a step's create without asking the store: from the acquire, renewed only by a
 // heartbeat answered while the lease still held; and no step started without the store's fence once
-// the mailbox's session was lost.
+// the mailbox's session was lost (or while it was away); and how long a delivered execute message
+// holds its concurrency slot.
 import type { Request, Response } from "@resonatehq/sdk";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { Executions } from "../../../../functions/shared/store/executions.ts";
 
 const head = { corrId: "c", version: "2026-04-01" };
 const TASK = "wf";
 
-function acquired(ex: Executions, ttl: number): void {
-  const req: Request = { kind: "task.acquire", head, data: { id: TASK, version: 0, pid: "p", ttl } };
-  ex.track(req)({
+const acquire = (ttl: number): Request => ({
+  kind: "task.acquire",
+  head,
+  data: { id: TASK, version: 0, pid: "p", ttl },
+});
+
+const acquiredAt = (version: number) =>
+  ({
     kind: "task.acquire",
     head: { ...head, status: 200 },
     data: {
-      task: { id: TASK, state: "acquired", version: 1, resumes: [] },
+      task: { id: TASK, state: "acquired", version, resumes: [] },
       promise: { id: TASK, state: "pending", param: {}, value: {}, tags: {}, timeoutAt: 0, createdAt: 0 },
       preload: [],
     },
-  } as Response);
+  }) as Response;
+
+function acquired(ex: Executions, ttl: number): void {
+  ex.track(acquire(ttl))(acquiredAt(1));
 }
 
 function heartbeat(ex: Executions): void {
@@ -65,7 +74,57 @@ describe("Executions: whether a task's lease surely holds", () => {
     expect(ex.mayStartSteps(TASK, 1)).toBe(false);
     expect(ex.leaseHolds(TASK, 1)).toBe(true);
     // An execution acquired after the session came back starts steps here again.
+    ex.sessionBack();
     acquired(ex, 60_000);
     expect(ex.mayStartSteps(TASK, 1)).toBe(true);
+  });
+
+  it("starts no step without the store in an execution acquired while the session was away: peers may release it too", () => {
+    const ex = new Executions(() => {});
+    ex.sessionLost();
+    acquired(ex, 60_000);
+    expect(ex.mayStartSteps(TASK, 1)).toBe(false);
+    // Nor in one whose acquire was sent before a loss and answered after the session came back: it may
+    // have been committed while the session was away.
+    ex.sessionBack();
+    const outcome = ex.track(acquire(60_000));
+    ex.sessionLost();
+    ex.sessionBack();
+    outcome(acquiredAt(2));
+    expect(ex.mayStartSteps(TASK, 2)).toBe(false);
+  });
+});
+
+describe("Executions: the concurrency slots", () => {
+  it("keeps the slot of a delivered message while its acquire is in flight, however long the store takes", () => {
+    let now = 1_000;
+    const clock = vi.spyOn(performance, "now").mockImplementation(() => now);
+    try {
+      const ex = new Executions(() => {});
+      ex.deliver(TASK);
+      const outcome = ex.track(acquire(60_000));
+      // The acquire waits on the store (a lock, a stalled flush) longer than an unacted message is kept.
+      now += 60_000;
+      expect(ex.slotsUsed()).toBe(1);
+      expect(ex.keep()).toEqual([TASK]);
+      outcome(acquiredAt(1));
+      expect(ex.slotsUsed()).toBe(1);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  it("gives up the slot of a delivered message whose acquire never came", () => {
+    let now = 1_000;
+    const clock = vi.spyOn(performance, "now").mockImplementation(() => now);
+    try {
+      const ex = new Executions(() => {});
+      ex.deliver(TASK);
+      expect(ex.slotsUsed()).toBe(1);
+      now += 60_000;
+      expect(ex.slotsUsed()).toBe(0);
+    } finally {
+      clock.mockRestore();
+    }
   });
 });
