@@ -153,6 +153,44 @@ describe("resonate_batch", () => {
     }
   });
 
+  it("a step whose fast path fails the adapter's shared call fails alone: the other units go again", async () => {
+    const [kept, doomed] = [uid("kept-step"), uid("doomed-step")];
+    for (const t of [kept, doomed]) await rootTask(t);
+    // A step's fast path has no subtransaction of its own, so its error fails the whole statement.
+    await pool.query(`
+      create or replace function public.refuse_doomed() returns trigger language plpgsql as $$
+      begin
+        if new.id like 'doomed-%' then raise exception 'refused by test trigger'; end if;
+        return new;
+      end $$;
+      create trigger refuse_doomed before insert on resonate.promises for each row execute function public.refuse_doomed()`);
+    try {
+      const calls: string[] = [];
+      const query = (sql: string, params: unknown[]) => {
+        calls.push(sql);
+        return pool.query(sql, params);
+      };
+      const batches = new Batches({ query }, 1);
+      // Occupies the one call in flight, so the two steps leave together in the next.
+      const first = batches.send([req("promise.get", { id: kept }) as Request]);
+      const pair = (t: string) => [stepCreate(t, `${t}:0`), stepSettle(t, `${t}:0`)] as Request[];
+      const [keptAnswers, doomedAnswers] = [batches.send(pair(kept)), batches.send(pair(doomed))];
+      await first;
+      await expect(doomedAnswers).rejects.toThrow("refused by test trigger");
+      expect((await keptAnswers).map((r) => r.head.status)).toEqual([200, 200]);
+      expect(await row(`${kept}:0`)).toMatchObject({ state: "resolved" });
+      expect(await row(`${doomed}:0`)).toBeUndefined();
+      expect(calls.map((sql) => /resonate\.(\w+)/.exec(sql)![1])).toEqual([
+        "resonate_rpc",
+        "resonate_batch",
+        "resonate_step",
+        "resonate_step",
+      ]);
+    } finally {
+      await pool.query("drop trigger refuse_doomed on resonate.promises");
+    }
+  });
+
   it("stops a unit at a lock conflict, uncommitted, and commits the other units", async () => {
     const held = uid("held");
     const after = uid("after");

@@ -20,6 +20,8 @@ interface Pending {
   conflicts: number;
   /** Sent as the SDK wrote it, not in compact form: the store declined a step in compact form. */
   full: boolean;
+  /** Goes in a call of its own: a call it shared failed on one unit's error. */
+  alone: boolean;
   resolve(res: Response[]): void;
   reject(err: unknown): void;
 }
@@ -55,7 +57,7 @@ export class Batches {
    *  database is unreachable), as a single query would. */
   send(unit: Unit): Promise<Response[]> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ unit, answered: [], conflicts: 0, full: false, resolve, reject });
+      this.queue.push({ unit, answered: [], conflicts: 0, full: false, alone: false, resolve, reject });
       this.pump();
     });
   }
@@ -65,10 +67,11 @@ export class Batches {
       const batch: Pending[] = [this.queue.shift()!];
       let size = batch[0]!.unit.length;
       // A unit that met a conflict goes alone, so it cannot meet one again through its company.
+      const company = (p: Pending) => p.conflicts === 0 && !p.alone;
       while (
-        batch[0]!.conflicts === 0 &&
+        company(batch[0]!) &&
         this.queue.length > 0 &&
-        this.queue[0]!.conflicts === 0 &&
+        company(this.queue[0]!) &&
         size + this.queue[0]!.unit.length <= MAX_REQUESTS
       ) {
         const next = this.queue.shift()!;
@@ -88,9 +91,17 @@ export class Batches {
     try {
       answers = await this.query(batch);
     } catch (err) {
+      const code = (err as { code?: unknown }).code;
       // A local step's fused pair met a lock conflict: the whole call failed before committing anything.
-      if (LOCK_CONFLICTS.has((err as { code?: string }).code ?? "")) for (const p of batch) this.retry(p);
-      else for (const p of batch) p.reject(err);
+      if (typeof code === "string" && LOCK_CONFLICTS.has(code)) for (const p of batch) this.retry(p);
+      // The database refused the statement, so nothing of it is committed, but one unit's request can
+      // cause that (a string jsonb does not take, an error in a step's fast path, which has no
+      // subtransaction of its own): each unit goes again alone, so only its own cause fails it. A call
+      // whose connection broke may have committed, and is not sent again here.
+      else if (typeof code === "string" && batch.length > 1) {
+        for (const p of batch) p.alone = true;
+        this.queue.unshift(...batch);
+      } else for (const p of batch) p.reject(err);
       return;
     }
     this.stats.roundTrips++;

@@ -98,9 +98,26 @@ describe("Batches", () => {
     expect(b.stats.roundTrips).toBe(2);
   });
 
-  it("rejects every request of a call the database did not answer", async () => {
+  it("rejects every request of a call the database did not answer, sending none again", async () => {
     const s = store(() => new Error("connection terminated"));
     const b = new Batches(s.db, 1);
-    await expect(b.send([get("a")])).rejects.toThrow("connection terminated");
+    const sent = [b.send([get("a")]), b.send([get("b")]), b.send([get("c")])];
+    for (const res of sent) await expect(res).rejects.toThrow("connection terminated");
+    expect(s.calls).toEqual([[["a"]], [["b"], ["c"]]]);
+  });
+
+  it("sends each unit of a call the database refused again alone, so only the unit that caused it fails", async () => {
+    const refused = Object.assign(new Error("unsupported Unicode escape sequence"), { code: "22P05" });
+    const s = store((units) =>
+      units.some((u) => u.some((r) => r.head.corrId === "bad")) ? refused : units.map((u) => u.map(ok)),
+    );
+    const b = new Batches(s.db, 1);
+    const first = b.send([get("a")]);
+    const [good, bad, pair] = [b.send([get("b")]), b.send([get("bad")]), b.send([get("c"), get("d")])];
+    await expect(bad).rejects.toThrow("unsupported Unicode escape sequence");
+    expect((await good).map((r) => r.head.status)).toEqual([200]);
+    expect((await pair).map((r) => r.head.status)).toEqual([200, 200]);
+    await first;
+    expect(s.calls).toEqual([[["a"]], [["b"], ["bad"], ["c", "d"]], [["b"]], [["bad"]], [["c", "d"]]]);
   });
 });
