@@ -183,6 +183,13 @@ begin
   end if;
   base := regexp_replace(target, '/retry-\d+$', '');
   perform pg_advisory_xact_lock(hashtextextended(base, 0));
+  -- The rows it settles, locked first in the store's global order (promise rows by bytewise id, an
+  -- ancestor before its descendants), as every fence takes them: settling deepest-first while a
+  -- worker's fence holds the workflow's row and waits for a step's would deadlock.
+  perform 1 from resonate.promises
+   where (id = target or id like app.like_literal(target) || ':%') and state = 'pending'
+   order by id collate "C"
+     for no key update;
   for pid in
     select id from resonate.promises
      where (id = target or id like app.like_literal(target) || ':%') and state = 'pending'

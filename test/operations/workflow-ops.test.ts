@@ -132,6 +132,67 @@ describe("cancel_workflow", () => {
     );
   });
 
+  it("takes the workflow's rows in the order a worker's fence does, so it never deadlocks with one", async () => {
+    const wf = `images/${crypto.randomUUID()}`;
+    const step = `${wf}:0`;
+    const head = { corrId: "c", version: "2026-04-01" };
+    const rpc = (kind: string, data: unknown) =>
+      pool.query("select resonate.resonate_rpc($1::jsonb) as res", [JSON.stringify({ kind, head, data })]);
+    await rpc("task.create", {
+      pid: "ops-fence",
+      ttl: 60_000,
+      action: {
+        kind: "promise.create",
+        head,
+        data: {
+          id: wf,
+          timeoutAt: Date.now() + 60_000,
+          param: {},
+          tags: { "resonate:target": "poll://any@nobody", "resonate:scope": "global", "resonate:branch": wf },
+        },
+      },
+    });
+    await rpc("task.fence", {
+      id: wf,
+      version: 1,
+      action: {
+        kind: "promise.create",
+        head,
+        data: {
+          id: step,
+          timeoutAt: Date.now() + 60_000,
+          param: {},
+          tags: { "resonate:scope": "local", "resonate:branch": wf, "resonate:parent": wf },
+        },
+      },
+    });
+    // A worker's fence on the step: the workflow's promise row first, then the step's (bytewise id order).
+    const fence = await pool.connect();
+    try {
+      await fence.query("begin");
+      await fence.query("select 1 from resonate.promises where id = $1 for no key update", [wf]);
+      const backendPid = (await fence.query("select pg_backend_pid() as pid")).rows[0].pid;
+      const canceling = pool.query<{ n: number }>("select public.cancel_workflow($1) as n", [wf]);
+      await eventually("the cancel waiting for a row lock", async () => {
+        const { rows } = await pool.query(
+          "select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%cancel_workflow%' and $1::int = any (pg_blocking_pids(pid))",
+          [backendPid],
+        );
+        return rows.length > 0 ? true : undefined;
+      });
+      const t0 = performance.now();
+      await fence.query("select 1 from resonate.promises where id = $1 for no key update", [step]);
+      expect(performance.now() - t0, "the fence took the step's row without waiting").toBeLessThan(500);
+      await fence.query("commit");
+      expect((await canceling).rows[0]!.n).toBe(2);
+      expect(await durableState(wf)).toBe("rejected_canceled");
+      expect(await durableState(step)).toBe("rejected_canceled");
+    } finally {
+      await fence.query("rollback").catch(() => {});
+      fence.release();
+    }
+  });
+
   it("refuses an unknown workflow", async () => {
     await expect(pool.query("select public.cancel_workflow('images/nope')")).rejects.toThrow(
       /no workflow images\/nope/,
