@@ -3,15 +3,14 @@
 // (functions/shared/store/network.ts). The cuts go through a TCP proxy in front of Postgres, which
 // drops the sockets without a word from the server, as a network fault or a crashed host does; the
 // awkward moments are held open with a table lock the call under test waits on.
-import { connect, createServer, type Server, type Socket } from "node:net";
 import type { Message } from "@resonatehq/sdk";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Mailbox } from "../../functions/shared/store/mailbox.ts";
 import { StoreNetwork } from "../../functions/shared/store/network.ts";
 import { dropDatabase, freshDatabase } from "../support/db.ts";
-import { freePort } from "../support/free-port.ts";
 import { eventually } from "../support/http-server.ts";
+import { tcpProxy } from "../support/tcp-proxy.ts";
 
 const DB = "durable_mailbox";
 let url: string;
@@ -28,36 +27,6 @@ afterAll(async () => {
   await pool?.end();
   await dropDatabase(DB);
 });
-
-/** A TCP proxy in front of the test database whose open connections can be cut. */
-async function proxy(): Promise<{ url: string; cut(): void; close(): Promise<void> }> {
-  const target = new URL(url);
-  const port = await freePort();
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(Number(target.port), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on("error", () => {
-        client.destroy();
-        upstream.destroy();
-      });
-      s.on("close", () => sockets.delete(s));
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
-  return {
-    url: Object.assign(new URL(url), { port: String(port) }).toString(),
-    cut() {
-      for (const s of sockets) s.destroy();
-    },
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
 
 /** Holds an exclusive lock on a resonate table until released, so calls touching it wait. */
 async function lockTable(table: string): Promise<{ client: pg.PoolClient; release(): Promise<void> }> {
@@ -105,7 +74,8 @@ function mailbox(connectionString: string) {
 
 describe("the mailbox's session", () => {
   it("survives its connection being cut while it registers, and registers again", async () => {
-    const p = await proxy();
+    const p = await tcpProxy(url);
+    await p.open();
     const { m } = mailbox(p.url);
     const uncaught: unknown[] = [];
     const record = (err: unknown) => uncaught.push(err);
@@ -127,7 +97,8 @@ describe("the mailbox's session", () => {
   });
 
   it("connects again when its connection is cut during the first tick after registering", async () => {
-    const p = await proxy();
+    const p = await tcpProxy(url);
+    await p.open();
     const { m, events } = mailbox(p.url);
     try {
       const lock = await lockTable("outbox");

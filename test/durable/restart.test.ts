@@ -1,14 +1,15 @@
 // Worker restarts as a supervisor (npm start, systemd) does them: a worker that starts while its
 // database is down must wait for it rather than sit idle, and a worker restarted under the same id
 // after a crash must resume its tasks at once rather than after their leases.
-import { connect, createServer, type Server, type Socket } from "node:net";
 import type { Resonate } from "@resonatehq/sdk";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toWorkers } from "../../functions/shared/resonate-client.ts";
 import { type FixtureDatabase, fixtureDatabase } from "../support/durable/database.ts";
 import { startFixtureWorker } from "../support/durable/processes.ts";
+import { freePort } from "../support/free-port.ts";
 import { eventually } from "../support/http-server.ts";
+import { tcpProxy } from "../support/tcp-proxy.ts";
 
 const DB = "durable_restart";
 let url: string;
@@ -26,43 +27,6 @@ afterAll(async () => {
   await db?.close();
 });
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-/** A TCP port in front of Postgres that refuses connections until opened: the database "down". */
-async function databaseGate(target: URL) {
-  const port = await freePort();
-  let server: Server | undefined;
-  const sockets = new Set<Socket>();
-  return {
-    url: Object.assign(new URL(target.toString()), { port: String(port) }).toString(),
-    async open() {
-      server = createServer((client) => {
-        const upstream = connect(Number(target.port), target.hostname);
-        for (const s of [client, upstream]) {
-          sockets.add(s);
-          s.on("error", () => {
-            client.destroy();
-            upstream.destroy();
-          });
-          s.on("close", () => sockets.delete(s));
-        }
-        client.pipe(upstream).pipe(client);
-      });
-      await new Promise<void>((r) => server!.listen(port, "127.0.0.1", r));
-    },
-    async close() {
-      for (const s of sockets) s.destroy();
-      if (server) await new Promise((r) => server!.close(r));
-    },
-  };
-}
-
 async function health(port: number): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`http://127.0.0.1:${port}/health`);
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -75,7 +39,7 @@ async function state(id: string): Promise<string | undefined> {
 
 describe("a worker started while its database is down", () => {
   it("reports itself not ready, then takes work once the database answers", async () => {
-    const gate = await databaseGate(new URL(url));
+    const gate = await tcpProxy(url);
     try {
       const port = await freePort();
       const group = `down-${uid()}`;
@@ -159,7 +123,7 @@ describe("a worker restarted under the same id after SIGKILL", () => {
 
 describe("a worker whose database goes away mid-workflow", () => {
   it("resumes the workflow soon after the database is back, not after the lease", async () => {
-    const gate = await databaseGate(new URL(url));
+    const gate = await tcpProxy(url);
     await gate.open();
     try {
       const group = `outage-${uid()}`;

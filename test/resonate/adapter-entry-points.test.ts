@@ -87,6 +87,17 @@ async function row(id: string): Promise<Json> {
   return rows[0];
 }
 
+/** Makes every insert of a promise whose id starts with "doomed-" fail, until the trigger is dropped. */
+async function refuseDoomed(): Promise<void> {
+  await pool.query(`
+    create or replace function public.refuse_doomed() returns trigger language plpgsql as $$
+    begin
+      if new.id like 'doomed-%' then raise exception 'refused by test trigger'; end if;
+      return new;
+    end $$;
+    create trigger refuse_doomed before insert on resonate.promises for each row execute function public.refuse_doomed()`);
+}
+
 beforeAll(async () => {
   url = await freshDatabase(DB);
   pool = new pg.Pool({ connectionString: url, max: 8 });
@@ -127,13 +138,7 @@ describe("resonate_batch", () => {
   it("a request that fails does not undo the others", async () => {
     const ok = uid("kept");
     const doomed = uid("doomed");
-    await pool.query(`
-      create or replace function public.refuse_doomed() returns trigger language plpgsql as $$
-      begin
-        if new.id like 'doomed-%' then raise exception 'refused by test trigger'; end if;
-        return new;
-      end $$;
-      create trigger refuse_doomed before insert on resonate.promises for each row execute function public.refuse_doomed()`);
+    await refuseDoomed();
     try {
       const [[first], [second], [third]] = await batch([
         [req("promise.create", { id: ok, timeoutAt: Date.now() + HOUR, param: {}, tags: {} })],
@@ -157,13 +162,7 @@ describe("resonate_batch", () => {
     const [kept, doomed] = [uid("kept-step"), uid("doomed-step")];
     for (const t of [kept, doomed]) await rootTask(t);
     // A step's fast path has no subtransaction of its own, so its error fails the whole statement.
-    await pool.query(`
-      create or replace function public.refuse_doomed() returns trigger language plpgsql as $$
-      begin
-        if new.id like 'doomed-%' then raise exception 'refused by test trigger'; end if;
-        return new;
-      end $$;
-      create trigger refuse_doomed before insert on resonate.promises for each row execute function public.refuse_doomed()`);
+    await refuseDoomed();
     try {
       const calls: string[] = [];
       const query = (sql: string, params: unknown[]) => {
