@@ -184,11 +184,16 @@ begin
   base := regexp_replace(target, '/retry-\d+$', '');
   perform pg_advisory_xact_lock(hashtextextended(base, 0));
   -- The rows it settles, locked first in the store's global order (promise rows by bytewise id, an
-  -- ancestor before its descendants), as every fence takes them: settling deepest-first while a
-  -- worker's fence holds the workflow's row and waits for a step's would deadlock.
+  -- ancestor before its descendants, then their task rows by id), as fences and heartbeats take them:
+  -- settling deepest-first while a worker's fence holds the workflow's row and waits for a step's, or
+  -- a heartbeat holds the workflow's task and waits for a child workflow's, would deadlock.
   perform 1 from resonate.promises
    where (id = target or id like app.like_literal(target) || ':%') and state = 'pending'
    order by id collate "C"
+     for no key update;
+  perform 1 from resonate.tasks t
+   where t.id = target or t.id like app.like_literal(target) || ':%'
+   order by t.id collate "C"
      for no key update;
   for pid in
     select id from resonate.promises

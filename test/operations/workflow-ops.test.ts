@@ -132,9 +132,9 @@ describe("cancel_workflow", () => {
     );
   });
 
-  it("takes the workflow's rows in the order a worker's fence does, so it never deadlocks with one", async () => {
+  /** A workflow's root task, acquired, and under it a local step or a child workflow with its own task. */
+  async function workflowWithChild(child: "step" | "workflow"): Promise<[string, string]> {
     const wf = `images/${crypto.randomUUID()}`;
-    const step = `${wf}:0`;
     const head = { corrId: "c", version: "2026-04-01" };
     const rpc = (kind: string, data: unknown) =>
       pool.query("select resonate.resonate_rpc($1::jsonb) as res", [JSON.stringify({ kind, head, data })]);
@@ -159,19 +159,27 @@ describe("cancel_workflow", () => {
         kind: "promise.create",
         head,
         data: {
-          id: step,
+          id: `${wf}:0`,
           timeoutAt: Date.now() + 60_000,
           param: {},
-          tags: { "resonate:scope": "local", "resonate:branch": wf, "resonate:parent": wf },
+          tags:
+            child === "step"
+              ? { "resonate:scope": "local", "resonate:branch": wf, "resonate:parent": wf }
+              : { "resonate:scope": "global", "resonate:target": "poll://any@nobody", "resonate:parent": wf },
         },
       },
     });
-    // A worker's fence on the step: the workflow's promise row first, then the step's (bytewise id order).
-    const fence = await pool.connect();
+    return [wf, `${wf}:0`];
+  }
+
+  /** Holds the first row as a worker's session would, starts a cancel, and once the cancel waits for
+   *  that session, takes the second row: at once, unless the cancel already holds it (a deadlock). */
+  async function lockBesideCancel(wf: string, first: string, second: string): Promise<number> {
+    const worker = await pool.connect();
     try {
-      await fence.query("begin");
-      await fence.query("select 1 from resonate.promises where id = $1 for no key update", [wf]);
-      const backendPid = (await fence.query("select pg_backend_pid() as pid")).rows[0].pid;
+      await worker.query("begin");
+      await worker.query(first);
+      const backendPid = (await worker.query("select pg_backend_pid() as pid")).rows[0].pid;
       const canceling = pool.query<{ n: number }>("select public.cancel_workflow($1) as n", [wf]);
       await eventually("the cancel waiting for a row lock", async () => {
         const { rows } = await pool.query(
@@ -181,16 +189,34 @@ describe("cancel_workflow", () => {
         return rows.length > 0 ? true : undefined;
       });
       const t0 = performance.now();
-      await fence.query("select 1 from resonate.promises where id = $1 for no key update", [step]);
-      expect(performance.now() - t0, "the fence took the step's row without waiting").toBeLessThan(500);
-      await fence.query("commit");
-      expect((await canceling).rows[0]!.n).toBe(2);
-      expect(await durableState(wf)).toBe("rejected_canceled");
-      expect(await durableState(step)).toBe("rejected_canceled");
+      await worker.query(second);
+      expect(performance.now() - t0, "the worker's session took its second row without waiting").toBeLessThan(
+        500,
+      );
+      await worker.query("commit");
+      return (await canceling).rows[0]!.n;
     } finally {
-      await fence.query("rollback").catch(() => {});
-      fence.release();
+      await worker.query("rollback").catch(() => {});
+      worker.release();
     }
+  }
+
+  it("takes the workflow's rows in the order a worker's fence does, so it never deadlocks with one", async () => {
+    const [wf, step] = await workflowWithChild("step");
+    // A fence on the step: the workflow's promise row first, then the step's (bytewise id order).
+    const lock = (id: string) => `select 1 from resonate.promises where id = '${id}' for no key update`;
+    expect(await lockBesideCancel(wf, lock(wf), lock(step))).toBe(2);
+    expect(await durableState(wf)).toBe("rejected_canceled");
+    expect(await durableState(step)).toBe("rejected_canceled");
+  });
+
+  it("takes the tasks in the order a worker's heartbeat does, so it never deadlocks with one", async () => {
+    const [wf, child] = await workflowWithChild("workflow");
+    // A heartbeat covering both tasks locks them by id.
+    const lock = (id: string) => `select 1 from resonate.tasks where id = '${id}' for no key update`;
+    expect(await lockBesideCancel(wf, lock(wf), lock(child))).toBe(2);
+    expect(await durableState(wf)).toBe("rejected_canceled");
+    expect(await durableState(child)).toBe("rejected_canceled");
   });
 
   it("refuses an unknown workflow", async () => {
