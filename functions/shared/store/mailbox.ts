@@ -18,6 +18,9 @@ export interface MailboxOptions {
   anycast: string;
   unicast: string;
   tickMs: number;
+  /** How long opening a connection may take before it counts as a failed attempt: a
+   *  database behind a dead route or a hung proxy never answers, and no retry would ever be logged. */
+  connectTimeoutMs?: number;
   /** How soon an execute taken by a worker that dies before acquiring its task is offered again. */
   claimMs: number;
   /** How many execute messages the process may take now. */
@@ -31,6 +34,7 @@ export interface MailboxOptions {
   warn(event: string, fields: Record<string, unknown>): void;
 }
 
+const CONNECT_TIMEOUT_MS = 15_000;
 /** Unblocks taken per tick; a full batch means more may be waiting. */
 const UNBLOCKS_PER_TICK = 1000;
 
@@ -46,6 +50,9 @@ export class Mailbox {
   private connecting: Promise<void> | undefined;
   /** The tick under way, or the last one; it never rejects. */
   private ticking: Promise<void> = Promise.resolve();
+  /** The wait before the next attempt to connect: close() ends it, so a mailbox that never reached its
+   *  database does not keep the process alive. */
+  private retryWait: { timer: ReturnType<typeof setTimeout>; done: () => void } | undefined;
 
   constructor(opts: MailboxOptions) {
     this.opts = opts;
@@ -80,12 +87,19 @@ export class Mailbox {
     this.stopped = true;
     this.connected = false;
     if (this.timer) clearTimeout(this.timer);
+    if (this.retryWait) {
+      clearTimeout(this.retryWait.timer);
+      this.retryWait.done();
+    }
     await this.client?.end().catch(() => {});
   }
 
   private async connect(): Promise<void> {
     for (let attempt = 1; !this.stopped; attempt++) {
-      const client = new pg.Client({ connectionString: this.opts.connectionString });
+      const client = new pg.Client({
+        connectionString: this.opts.connectionString,
+        connectionTimeoutMillis: this.opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+      });
       // Listened to from the start: a connection broken while it registers is otherwise an unhandled
       // 'error' event, which ends the process.
       let broken: Error | undefined;
@@ -124,7 +138,10 @@ export class Mailbox {
           attempt,
           retry_in_ms: retryInMs,
         });
-        await new Promise((r) => setTimeout(r, retryInMs));
+        await new Promise<void>((done) => {
+          this.retryWait = { timer: setTimeout(done, retryInMs), done };
+        });
+        this.retryWait = undefined;
       }
     }
   }
