@@ -11,9 +11,14 @@ import type { Queryable } from "./batches.ts";
 export interface SessionsOptions {
   connectionString: string;
   size: number;
+  /** How long opening a session may take before the call fails: a database behind a dead route or a
+   *  hung proxy never answers, and the call (a step's write) would wait for ever. */
+  connectTimeoutMs?: number;
   /** A session broke while idle or in a call; it is dropped either way. */
   onLost(err: Error): void;
 }
+
+const CONNECT_TIMEOUT_MS = 15_000;
 
 export class Sessions implements Queryable {
   private readonly opts: SessionsOptions;
@@ -71,7 +76,10 @@ export class Sessions implements Queryable {
 
   private async connect(): Promise<pg.Client> {
     this.open++;
-    const client = new pg.Client({ connectionString: this.opts.connectionString });
+    const client = new pg.Client({
+      connectionString: this.opts.connectionString,
+      connectionTimeoutMillis: this.opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+    });
     // Without a listener, a session broken while idle is an unhandled 'error' event that ends the process.
     client.on("error", (err) => {
       this.opts.onLost(err);
