@@ -212,6 +212,9 @@ export class Steps {
     // The preload lists the task's branch only; a step outside it (an explicit id) may exist.
     if (d.tags["resonate:branch"] !== t.branch || t.known.has(d.id) || this.owners.has(d.id))
       return undefined;
+    // So may a step nested in an explicit-id step: its id extends that id, not the task's, and any
+    // other workflow running a step of that id created it under its own branch, unlisted here.
+    if (!d.id.startsWith(childPrefix(t.id))) return undefined;
     if (Math.min(d.timeoutAt, t.timeoutAt) <= Date.now() + DEADLINE_MARGIN_MS) return undefined;
     if (!this.opts.mayStartSteps(t.id, t.version)) return undefined;
     // Results waiting here or travelling must be committed before a new step can start (see the top
@@ -438,6 +441,11 @@ export class Steps {
     }, wait);
     (t.timer as { unref?: () => void }).unref?.();
   }
+}
+
+/** How the ids the SDK mints under a promise begin (its joinId: the root's first segment after ':'). */
+function childPrefix(id: string): string {
+  return `${id}${id.includes(":") ? "." : ":"}`;
 }
 
 /** The step a fenced settle records, if that is what the request is. */

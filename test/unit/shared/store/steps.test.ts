@@ -209,6 +209,20 @@ describe("Steps: a local step's create travels with its result", () => {
     }
   });
 
+  it("sends as written a step under an explicit id's step, which another workflow may have created", async () => {
+    // ctx.run(gen, { ...ctx.options(), id: "charge" }) in two workflows: the step's nested ctx.run is
+    // "charge:0" in both, tagged with each workflow's branch, so this branch's preload cannot list
+    // the other's, which the store would answer (settled: the SDK would not run it again).
+    const { calls, sdk } = harness();
+    await sdk(create("charge", { "resonate:branch": "charge", "resonate:parent": "charge" }));
+    await sdk(create("charge:0", { "resonate:parent": "charge" }));
+    expect(calls).toEqual([["create charge"], ["create charge:0"]]);
+    // The task's own lineage is still answered here, nested steps included.
+    await sdk(create(`${TASK}:1`));
+    await sdk(create(`${TASK}:1.0`, { "resonate:parent": `${TASK}:1` }));
+    expect(calls).toHaveLength(2);
+  });
+
   it("sends every deferred create before any other request concerning the task, in the SDK's order", async () => {
     const { calls, sdk } = harness();
     await sdk(create(`${TASK}:0`));
