@@ -38,19 +38,40 @@ $$;
 
 revoke all on function app.post_to_function(text, jsonb, integer) from public;
 
+-- A body over DEFAULT_MAX_BODY_BYTES (functions/shared/http.ts) is answered 413 before the Edge Function
+-- reads which row it names, so nothing would mark the row and it would stay 'queued' for good, re-posted
+-- by the backstop every minute. Such a row is refused here instead, as the function refuses a bad row:
+-- 'failed', with its largest field named. Every table this trigger serves has status, error and finished_at.
 create or replace function app.post_webhook()
 returns trigger
 language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+  max_body_bytes constant integer := 1048576;
+  body jsonb := pg_catalog.jsonb_build_object(
+    'type', tg_op,
+    'table', tg_table_name,
+    'schema', tg_table_schema,
+    'record', pg_catalog.to_jsonb(new),
+    'old_record', null);
+  body_bytes integer := pg_catalog.octet_length(body::text);
+  largest record;
 begin
-  if app.post_to_function(tg_argv[0], jsonb_build_object(
-       'type', tg_op,
-       'table', tg_table_name,
-       'schema', tg_table_schema,
-       'record', to_jsonb(new),
-       'old_record', null)) is null then
+  if body_bytes > max_body_bytes then
+    select f.key, pg_catalog.octet_length(f.value::text) as bytes into largest
+      from pg_catalog.jsonb_each(body -> 'record') f order by 2 desc limit 1;
+    execute pg_catalog.format(
+      'update %I.%I set status = ''failed'', error = $1, finished_at = now() where id = $2 and status = ''queued''',
+      tg_table_schema, tg_table_name)
+    using pg_catalog.format(
+      'the row is %s bytes as JSON, more than the %s bytes its Edge Function %s reads, so it cannot start; '
+        '%s alone is %s bytes: shorten it and insert a new row',
+      body_bytes, max_body_bytes, tg_argv[0], largest.key, largest.bytes), new.id;
+    return null;
+  end if;
+  if app.post_to_function(tg_argv[0], body) is null then
     -- The row is kept (nothing is lost); once Vault is configured, retry its workflow or re-post it.
     raise warning 'app.post_webhook: Vault secrets functions_url / webhook_secret are not set; % row not delivered',
       tg_table_name;
