@@ -5,6 +5,10 @@ import type pg from "pg";
 
 type Queryable = Pick<pg.Pool, "query">;
 
+// An error may quote what a server sent (an error page, a malformed feed), and Postgres text cannot hold
+// U+0000: written as it is, the record of the failure would fail too.
+const storable = (message: string) => message.replaceAll("\u0000", "\\u0000");
+
 export interface SourceRow {
   id: number;
   kind: string;
@@ -159,7 +163,7 @@ export async function recordItemError(
   await db.query(
     `insert into public.ingest_item_errors (run_id, source_id, item_key, error) values ($1, $2, $3, $4)
      on conflict (run_id, source_id, item_key) do update set error = excluded.error, at = now()`,
-    [runId, sourceId, key, message],
+    [runId, sourceId, key, storable(message)],
   );
 }
 
@@ -173,6 +177,8 @@ export async function finishRunSource(db: Queryable, runId: string, o: RunSource
   await db.query("update public.ingest_sources set last_crawled_at = now() where id = $1", [o.sourceId]);
 }
 
+// A source deleted mid-crawl took its rows with it (they cascade) and has none to record: an insert
+// would violate the foreign key on every retry and fail the whole run.
 export async function failRunSource(
   db: Queryable,
   runId: string,
@@ -181,10 +187,10 @@ export async function failRunSource(
 ): Promise<void> {
   await db.query(
     `insert into public.ingest_run_sources (run_id, source_id, status, error, finished_at)
-     values ($1, $2, 'failed', $3, now())
+     select $1, $2, 'failed', $3, now() where exists (select from public.ingest_sources where id = $2)
      on conflict (run_id, source_id) do update set status = 'failed', listing_complete = false,
        error = excluded.error, finished_at = now()`,
-    [runId, sourceId, message],
+    [runId, sourceId, storable(message)],
   );
 }
 
@@ -225,7 +231,7 @@ export async function finishRun(
             finished_at = now()
       where id = $1
       returning status, error`,
-    [runId, error],
+    [runId, error === null ? null : storable(error)],
   );
   return { status: rows[0]?.status ?? (error ? "failed" : "succeeded"), error: rows[0]?.error ?? error };
 }

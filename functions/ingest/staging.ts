@@ -25,12 +25,18 @@ export function contentHash(content: string): string {
   return createHash("sha256").update(content.replace(/\r\n?/g, "\n").trim()).digest("hex");
 }
 
+/** Postgres text cannot hold U+0000, so a document with one would fail its whole staging write. */
 export function toStagingRow(
   runId: string,
   sourceId: number,
   sourceType: string,
   doc: CrawledDoc,
 ): StagingRow {
+  if (doc.content.includes("\u0000") || doc.title.includes("\u0000")) {
+    throw new Error(
+      `${doc.url ?? doc.path} holds NUL characters: it is binary (an image, a PDF) or corrupt, not text, and is not indexed`,
+    );
+  }
   return {
     stagingId: stagingId(runId, sourceId, doc.path),
     runId,

@@ -1,5 +1,6 @@
 // The crawl's durable steps. Each reads its dependencies from its context (functions/shared/dependency.ts),
 // does its I/O through db.ts, staging.ts and the source kinds, and returns ids and counts only.
+import { createHash } from "node:crypto";
 import type { Context } from "@resonatehq/sdk";
 import type pg from "pg";
 import { dependency } from "../shared/dependency.ts";
@@ -10,8 +11,8 @@ import { type ProcessResult, processAfterCrawl } from "./process.ts";
 import { ingestRoute } from "./route.ts";
 import { SourceConfigError } from "./sources/config.ts";
 import { sourceKind } from "./sources/index.ts";
-import type { FlatKind, ListedKind } from "./sources/types.ts";
-import { stagingId, toStagingRow, writeStaging } from "./staging.ts";
+import type { FlatKind, ListedItem, ListedKind } from "./sources/types.ts";
+import { type StagingRow, stagingId, toStagingRow, writeStaging } from "./staging.ts";
 
 export interface IngestDeps {
   pool: pg.Pool;
@@ -104,14 +105,35 @@ export async function crawlFlat(
   return { listed: docs.length, staged: docs.length };
 }
 
+/** An item's key is part of btree keys (ingest_items, staging, documents), which hold at most 2704 bytes;
+ *  the sitemap protocol allows URLs of under 2048 characters. */
+export const MAX_ITEM_KEY_BYTES = 2000;
+
 export async function listItems(ctx: Context, runId: string, sourceId: number): Promise<ListResult> {
   const { pool } = deps(ctx);
   const { kind, config } = await loadSource(pool, sourceId);
   const listed = kind as ListedKind<unknown>;
-  const items = await listed.list(config);
+  const all = await listed.list(config);
+  // One over-long URL would fail the listing's insert, and with it the whole source, every run.
+  const items: ListedItem[] = [];
+  for (const i of all) {
+    const bytes = Buffer.byteLength(i.key);
+    if (bytes <= MAX_ITEM_KEY_BYTES) {
+      items.push(i);
+      continue;
+    }
+    const digest = createHash("sha256").update(i.key).digest("hex").slice(0, 16);
+    await db.recordItemError(
+      pool,
+      runId,
+      sourceId,
+      `${i.key.slice(0, 200)}… (sha256 ${digest})`,
+      `the listed URL is ${bytes} bytes long; an item's URL may have at most ${MAX_ITEM_KEY_BYTES}, so it is not indexed`,
+    );
+  }
   await db.recordListing(pool, runId, sourceId, items);
   const keys = await db.itemsToFetch(pool, runId, sourceId, listed.limits(config).maxItemsPerRun);
-  return { keys, listed: items.length, rolledOver: items.length - keys.length };
+  return { keys, listed: all.length, rolledOver: items.length - keys.length };
 }
 
 export async function fetchItem(
@@ -130,16 +152,16 @@ export async function fetchItem(
   }
   const { kind, config } = await loadSource(pool, sourceId);
   const url = await db.itemUrl(pool, sourceId, key);
-  let doc: Awaited<ReturnType<ListedKind<unknown>["fetchItem"]>>;
+  let row: StagingRow;
   try {
     if (!url) throw new Error(`item ${key} has no URL`);
-    doc = await (kind as ListedKind<unknown>).fetchItem(config, { key, url });
+    const doc = await (kind as ListedKind<unknown>).fetchItem(config, { key, url });
+    row = toStagingRow(runId, sourceId, kind.kind, { ...doc, path: key });
   } catch (err) {
     await db.recordItemError(pool, runId, sourceId, key, errorMessage(err));
     log.warn("item failed", { run_id: runId, source_id: sourceId, item: key, error: errorMessage(err) });
     return { ok: false };
   }
-  const row = toStagingRow(runId, sourceId, kind.kind, { ...doc, path: key });
   if ((await writeStaging(pool, [row])) === 0) {
     log.warn("run left its crawl; nothing staged", { run_id: runId, source_id: sourceId, item: key });
     return { ok: false };
