@@ -53,6 +53,15 @@ export function parseJobSpec(record: Record<string, unknown>): SpecResult {
     } catch {
       return fail(`source_url ${JSON.stringify(source)} is not a valid URL`);
     }
+  } else {
+    // The path is percent-decoded when opened; a stray % would fail there as a retried, unexplained error.
+    try {
+      decodeURIComponent(source.trim().slice("file://".length));
+    } catch {
+      return fail(
+        `source_url ${JSON.stringify(source)} has a % that starts no escape (like %20); in a file:// path write % as %25`,
+      );
+    }
   }
 
   let format: Format | undefined;

@@ -246,10 +246,12 @@ export class JsonLinesParser implements RecordParser {
       try {
         value = JSON.parse(line.text);
       } catch (err) {
+        // The parser's message quotes the line, which may hold a NUL that the message's row cannot.
+        const why = (err as Error).message.replaceAll("\u0000", "\\u0000");
         out.push({
           kind: "error",
           lineNo: line.no,
-          message: `line ${line.no} is not valid JSON (${(err as Error).message}); each line must be one JSON object`,
+          message: `line ${line.no} is not valid JSON (${why}); each line must be one JSON object`,
         });
         continue;
       }

@@ -126,6 +126,12 @@ describe("bad input", () => {
         /outside the import folder/,
       ],
       [
+        "a % that starts no escape",
+        { source_url: "file://100%.csv" },
+        "failed",
+        /^source_url "file:\/\/100%\.csv" has a % that starts no escape.*write % as %25/,
+      ],
+      [
         "missing file",
         { source_url: "file://nope.csv" },
         "failed",

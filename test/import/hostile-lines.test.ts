@@ -51,6 +51,22 @@ describe("hostile lines", () => {
     ]);
   });
 
+  it("a JSON Lines line of binary junk fails alone, though the parser's message quotes its NUL", async () => {
+    const tag = uid();
+    const good = (i: number) => JSON.stringify({ email: `b${i}@${tag}.test`, name: `B ${i}` });
+    const junk = "\u0000\u0001PK\u0003\u0004";
+    const lines = [good(0), junk, good(1)];
+    const id = await h.startJob({ source_url: h.writeFile(`${tag}.jsonl`, `${lines.join("\n")}\n`) });
+    const job = await h.waitFinished(id);
+    expect(job).toMatchObject({ status: "partially_succeeded", imported_rows: 2, failed_rows: 1 });
+    const [err, ...rest] = await errors(id);
+    expect(rest).toEqual([]);
+    expect(err!.line_no).toBe(2);
+    expect(err!.message).toMatch(
+      /^line 2 is not valid JSON \(Unexpected token '\\u0000'.*; each line must be one JSON object$/,
+    );
+  });
+
   it("a CSV line of a million columns fails alone", async () => {
     const tag = uid();
     const csv = contactsCsv(10, tag).split("\n");

@@ -42,6 +42,7 @@ describe("parseJobSpec", () => {
     [{ batch_size: 2.5 }, /out of range/],
     [{ source_url: "ftp://h/x.csv" }, /must start with http:\/\/, https:\/\/ or file:\/\//],
     [{ source_url: "" }, /source_url is required/],
+    [{ source_url: "file://100%.csv" }, /"file:\/\/100%\.csv" has a % that starts no escape.*write % as %25/],
     [{ source_url: "https://h/data" }, /cannot be inferred.*set format to 'csv' or 'jsonl'/],
     [{ format: "xlsx" }, /format "xlsx" is not supported/],
     [{ id: "7" }, /id must be a uuid/],
