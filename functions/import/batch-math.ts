@@ -1,13 +1,4 @@
-// Batch arithmetic and the job's final verdict: pure, so the rules are unit-tested without a database.
-
-/** Batch of the record with 0-based index `record`. */
-export function batchOf(record: number, batchSize: number): number {
-  return Math.floor(record / batchSize);
-}
-
-export function batchCount(records: number, batchSize: number): number {
-  return Math.ceil(records / batchSize);
-}
+// A failed batch's message and the job's final verdict: pure, so the rules are unit-tested without a database.
 
 export interface JobCounts {
   total: number;

@@ -5,7 +5,6 @@
 // crash starts over: nothing it wrote is used before it commits the job as `importing`.
 import { inTransaction, withTransaction } from "../shared/transaction.ts";
 import type { ErrorRows } from "./batch-input.ts";
-import { batchCount } from "./batch-math.ts";
 import { loadJob, markJobFailed, TERMINAL } from "./db.ts";
 import { gunzipIfCompressed, isGzip } from "./decompress.ts";
 import type { ImportDeps } from "./deps.ts";
@@ -205,7 +204,7 @@ async function stageSource(deps: ImportDeps, spec: JobSpec): Promise<Staged> {
           : "the file has no records; add one JSON object per line",
       );
     }
-    const batches = batchCount(records, spec.batchSize);
+    const batches = planner.batches;
     await inTransaction(client, async () => {
       await savePin(client, spec.id, {
         gzip: isGzip(head),

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_LINE_BYTES } from "../../functions/import/lines.ts";
 import { MAX_JSON_DEPTH } from "../../functions/import/parse.ts";
+import { MAX_BATCH_BYTES } from "../../functions/import/planner.ts";
 import { contactsCsv, type Harness, importHarness, uid } from "../support/import/harness.ts";
 
 let h: Harness;
@@ -76,5 +77,27 @@ describe("hostile lines", () => {
     const job = await h.waitFinished(id);
     expect(job).toMatchObject({ status: "partially_succeeded", imported_rows: 10, failed_rows: 1 });
     expect(await errors(id)).toEqual([{ line_no: 6, message: tooLong(6, wide.length) }]);
+  });
+
+  it("records near the line limit at a large batch_size go in batches of at most 16 MiB, all imported", async () => {
+    const tag = uid();
+    // 40 records of ~900 KB (a field the target ignores): one batch of 36 MB at batch_size 1000, held
+    // twice over by the batch step.
+    const wide = (i: number) =>
+      JSON.stringify({ email: `w${i}@${tag}.test`, name: `W ${i}`, notes: "w".repeat(900_000) });
+    const lines = Array.from({ length: 40 }, (_, i) => wide(i));
+    const id = await h.startJob({
+      source_url: h.writeFile(`${tag}.jsonl`, `${lines.join("\n")}\n`),
+      batch_size: 1000,
+    });
+    const job = await h.waitFinished(id, 120_000);
+    expect(job).toMatchObject({ status: "succeeded", imported_rows: 40, failed_rows: 0 });
+    const { rows } = await h.pool.query<{ bytes: string; rows: number }>(
+      "select byte_end - byte_start as bytes, rows from import_batches where job_id = $1 order by batch_index",
+      [id],
+    );
+    expect(rows.length).toBeGreaterThanOrEqual(3);
+    for (const b of rows) expect(Number(b.bytes)).toBeLessThanOrEqual(MAX_BATCH_BYTES + MAX_LINE_BYTES);
+    expect(rows.reduce((n, b) => n + b.rows, 0)).toBe(40);
   });
 });

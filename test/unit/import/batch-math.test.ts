@@ -1,14 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { batchCount, batchFailureMessage, batchOf, verdict } from "../../../functions/import/batch-math.ts";
+import { batchFailureMessage, verdict } from "../../../functions/import/batch-math.ts";
 
 describe("batches", () => {
-  it("splits records into batches", () => {
-    expect(batchCount(0, 100)).toBe(0);
-    expect(batchCount(1000, 100)).toBe(10);
-    expect(batchCount(1001, 100)).toBe(11);
-    expect([batchOf(0, 100), batchOf(99, 100), batchOf(100, 100)]).toEqual([0, 0, 1]);
-  });
-
   it("says which batches stay imported when one runs out of retries", () => {
     expect(batchFailureMessage(3, 6, "attempt 6: boom", 3000)).toMatch(
       /^batch 3 failed after 6 attempts \(attempt 6: boom\)\. Batches 0-2 stay imported \(3000 rows\)\. Fix the cause/,

@@ -28,10 +28,16 @@ interface Staged {
 }
 
 /** What staging does, without a database. */
-async function stage(bytes: Uint8Array, format: "csv" | "jsonl", batchSize: number, chunk: number) {
+async function stage(
+  bytes: Uint8Array,
+  format: "csv" | "jsonl",
+  batchSize: number,
+  chunk: number,
+  maxBatchBytes?: number,
+) {
   const parser = format === "csv" ? new CsvParser(contacts.requiredFields) : new JsonLinesParser();
   const tap = new LineTap();
-  const planner = new BatchPlanner(batchSize, tap);
+  const planner = new BatchPlanner(batchSize, tap, maxBatchBytes);
   const out: Staged = { plans: [], records: [], header: null };
   const take = (items: ParsedItem[]) => {
     for (const it of items) {
@@ -147,6 +153,37 @@ describe("batch byte ranges", () => {
       let text = "email,name,company\n";
       for (let i = 0; i < 40; i++) text += kinds[rand(kinds.length)]!(i);
       await expectBatchesReadBack(enc.encode(text), "csv", 1 + rand(6));
+    }
+  });
+
+  it("end a batch at its byte budget before batch_size records, so wide records never make a large batch", async () => {
+    const record = (i: number) => `w${i}@x.test,"${"w".repeat(60 + (i % 7) * 20)}",Co\n`;
+    let text = "email,name,company\n";
+    for (let i = 0; i < 40; i++) text += record(i);
+    const bytes = enc.encode(text);
+    const budget = 500;
+    for (const chunk of [1, 64, 1 << 16]) {
+      const s = await stage(bytes, "csv", 100, chunk, budget);
+      const all = s.records.flat();
+      expect(s.plans.map((p) => p.index)).toEqual(s.plans.map((_, i) => i));
+      expect(s.plans.reduce((n, p) => n + p.rows, 0)).toBe(all.length);
+      let first = 0;
+      for (const [i, plan] of s.plans.entries()) {
+        const size = plan.end - plan.start;
+        // The last record begins within the budget, and is at most 200 bytes.
+        expect(size, `batch ${i}`).toBeLessThan(budget + 200);
+        if (i < s.plans.length - 1)
+          expect(size, `batch ${i} is cut at its budget`).toBeGreaterThanOrEqual(budget);
+        const got = await batchRecords(
+          contacts,
+          { format: "csv", header: s.header },
+          plan,
+          Buffer.from(bytes.subarray(plan.start, plan.end)),
+        );
+        expect(got, `batch ${i}, chunk ${chunk}`).toEqual(all.slice(first, first + plan.rows));
+        first += plan.rows;
+      }
+      expect(s.plans.length).toBeGreaterThan(1);
     }
   });
 
