@@ -8,10 +8,17 @@ import type { LineItem } from "./lines.ts";
 const NUL_MESSAGE = (line: number) =>
   `line ${line} contains a NUL character (U+0000), which cannot be stored; remove it`;
 
-function hasNul(v: unknown): boolean {
-  if (typeof v === "string") return v.includes("\u0000");
+// A \ud800-\udfff escape without its pair parses to a string that is not text: encoded for the
+// database it would silently become U+FFFD.
+const SURROGATE_MESSAGE = (line: number) =>
+  `line ${line} contains an unpaired surrogate escape (\\ud800 to \\udfff without its pair), which is not text; fix the escape`;
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** Whether any string in a parsed value, key or value, passes `test`. */
+function anyString(v: unknown, test: (s: string) => boolean): boolean {
+  if (typeof v === "string") return test(v);
   if (typeof v !== "object" || v === null) return false;
-  return Object.entries(v).some(([k, x]) => k.includes("\u0000") || hasNul(x));
+  return Object.entries(v).some(([k, x]) => test(k) || anyString(x, test));
 }
 
 /** Deeper than any record needs; a value nested past it would overflow the stack when serialised. */
@@ -273,8 +280,12 @@ export class JsonLinesParser implements RecordParser {
         continue;
       }
       // The escape is the cheap filter; only the parsed strings tell a NUL from an escaped backslash.
-      if (line.text.includes("\\u0000") && hasNul(value)) {
+      if (line.text.includes("\\u0000") && anyString(value, (x) => x.includes("\u0000"))) {
         out.push({ kind: "error", lineNo: line.no, message: NUL_MESSAGE(line.no) });
+        continue;
+      }
+      if (/\\u[dD][89a-fA-F]/.test(line.text) && anyString(value, (x) => LONE_SURROGATE.test(x))) {
+        out.push({ kind: "error", lineNo: line.no, message: SURROGATE_MESSAGE(line.no) });
         continue;
       }
       out.push({ kind: "record", lineNo: line.no, raw: value as Record<string, unknown> });

@@ -196,6 +196,20 @@ describe("JsonLinesParser", () => {
     expect(items[2]).toMatchObject({ raw: { name: "fine \\u0000" } });
   });
 
+  it("reports an unpaired surrogate escape, but keeps a paired one and an escaped backslash before one", async () => {
+    const items = await parseAll(
+      new JsonLinesParser(),
+      '{"name":"a\\ud800"}\n{"x":{"\\uDFFFk":1}}\n{"name":"\\ud83d\\ude00"}\n{"name":"fine \\\\ud800"}\n',
+    );
+    expect(items.map((i) => i.kind)).toEqual(["error", "error", "record", "record"]);
+    expect(items[0]).toMatchObject({
+      message:
+        "line 1 contains an unpaired surrogate escape (\\ud800 to \\udfff without its pair), which is not text; fix the escape",
+    });
+    expect(items[2]).toMatchObject({ raw: { name: "\u{1F600}" } });
+    expect(items[3]).toMatchObject({ raw: { name: "fine \\ud800" } });
+  });
+
   it("rejects an empty file", async () => {
     await expect(parseAll(new JsonLinesParser(), " \n")).rejects.toThrow(/file is empty/);
   });
