@@ -43,20 +43,21 @@ export function parseJobSpec(record: Record<string, unknown>): SpecResult {
   if (typeof source !== "string" || source.trim() === "") {
     return fail("source_url is required: an http(s):// URL or a file:// path inside the import folder");
   }
-  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(source.trim())?.[1]?.toLowerCase();
+  const url = source.trim();
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   if (scheme !== "http" && scheme !== "https" && scheme !== "file") {
     return fail(`source_url ${JSON.stringify(source)} must start with http://, https:// or file://`);
   }
   if (scheme !== "file") {
     try {
-      new URL(source.trim());
+      new URL(url);
     } catch {
       return fail(`source_url ${JSON.stringify(source)} is not a valid URL`);
     }
   } else {
     // The path is percent-decoded when opened; a stray % would fail there as a retried, unexplained error.
     try {
-      decodeURIComponent(source.trim().slice("file://".length));
+      decodeURIComponent(url.slice("file://".length));
     } catch {
       return fail(
         `source_url ${JSON.stringify(source)} has a % that starts no escape (like %20); in a file:// path write % as %25`,
@@ -66,7 +67,7 @@ export function parseJobSpec(record: Record<string, unknown>): SpecResult {
 
   let format: Format | undefined;
   if (record.format === null || record.format === undefined || record.format === "") {
-    format = inferFormat(source);
+    format = inferFormat(url);
     if (!format) {
       return fail(
         `format is not set and cannot be inferred from ${JSON.stringify(source)}; set format to 'csv' or 'jsonl'`,
@@ -97,5 +98,5 @@ export function parseJobSpec(record: Record<string, unknown>): SpecResult {
       `batch_size ${JSON.stringify(record.batch_size)} is out of range; use an integer from ${MIN_BATCH_SIZE} to ${MAX_BATCH_SIZE} (1000 is a good default)`,
     );
   }
-  return { ok: true, value: { id, sourceUrl: source.trim(), format, target, batchSize } };
+  return { ok: true, value: { id, sourceUrl: url, format, target, batchSize } };
 }

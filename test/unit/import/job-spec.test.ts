@@ -23,6 +23,10 @@ describe("parseJobSpec", () => {
         batchSize: 1000,
       },
     });
+    expect(parseJobSpec(job({ source_url: " https://example.com/c.csv\n" }))).toMatchObject({
+      ok: true,
+      value: { sourceUrl: "https://example.com/c.csv", format: "csv" },
+    });
     expect(parseJobSpec(job({ source_url: "file://x.ndjson", batch_size: "10" }))).toMatchObject({
       ok: true,
       value: { format: "jsonl", batchSize: 10 },
