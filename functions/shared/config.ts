@@ -44,7 +44,10 @@ function url(name: string, fallback?: string): string {
   try {
     new URL(v);
   } catch {
-    throw new ConfigError(`${name} must be a URL, got ${JSON.stringify(v)}`);
+    // Not quoted: a database URL carries its password, and an Edge Function answers with this message.
+    throw new ConfigError(
+      `${name} must be a URL like scheme://user:password@host:port/path (its value is not shown: it may hold a password)`,
+    );
   }
   return v;
 }

@@ -24,6 +24,12 @@ describe("loadConfig", () => {
     expect(() => loadConfig()).toThrow(/LOCAL_MODE must be true or false/);
   });
 
+  it("never repeats a malformed URL's text, which may hold the database password", () => {
+    vi.stubEnv("DB_POOLER_URL", "postgresql://postgres.ref:hunter2-secret@db.example.com:65536/postgres");
+    expect(() => loadConfig()).toThrow(/DB_POOLER_URL must be a URL/);
+    expect(() => loadConfig()).not.toThrow(/hunter2/);
+  });
+
   it("switches to a Resonate Server when RESONATE_URL is set", () => {
     vi.stubEnv("RESONATE_URL", "http://127.0.0.1:8001");
     expect(loadConfig().resonate.serverUrl).toBe("http://127.0.0.1:8001");
