@@ -79,11 +79,20 @@ export function webhookHandler<T>(route: WebhookRoute<T>, deps: () => Promise<We
         const parsed = parseWebhook(await readJsonBody(req));
         if (!parsed.ok) return json(400, { error: parsed.error });
         const hook = parsed.value;
-        if (`${hook.schema}.${hook.table}` !== route.table || hook.type !== "INSERT" || !hook.record) {
+        if (`${hook.schema}.${hook.table}` !== route.table || hook.type !== "INSERT") {
           return json(200, { status: "ignored", reason: `this function handles INSERT on ${route.table}` });
+        }
+        if (!hook.record) {
+          return json(400, {
+            error: "field 'record' must be the inserted row; an INSERT's record cannot be null",
+          });
         }
         const rowId = route.rowId(hook.record);
         if (!rowId) return json(400, { error: "record has no 'id'" });
+        // Postgres text cannot hold NUL, so the lookup below would fail with the database's error (a 500).
+        if (rowId.includes("\u0000")) {
+          return json(400, { error: "record.id contains a NUL (\\u0000) character; no row has such an id" });
+        }
         // A forged or stale delivery would otherwise take the id, and the real row inserted later with it
         // would find its workflow already finished and never run.
         if (!(await d.rowExists(route.table, rowId))) {

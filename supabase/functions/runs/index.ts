@@ -19,7 +19,17 @@ Deno.serve(
       failure: { status: 500, error: "could not read runs" },
       async handle(req, { db }) {
         const url = new URL(req.url);
-        const id = decodeURIComponent(url.pathname.replace(/^.*?\/runs\/?/, ""));
+        let id: string;
+        try {
+          id = decodeURIComponent(url.pathname.replace(/^.*?\/runs\/?/, ""));
+        } catch {
+          return json(400, {
+            error:
+              "the workflow id in the path is not valid percent-encoding; encode it with encodeURIComponent",
+          });
+        }
+        // Postgres text cannot hold NUL: the lookup would fail with the database's error (a 500).
+        if (id.includes("\u0000")) return json(400, { error: "the workflow id must not contain NUL (%00)" });
         if (id) {
           const run = await db((c) => getRun(c, id));
           return run ? json(200, run) : json(404, { error: `no workflow ${id}` });

@@ -110,6 +110,34 @@ describe("webhookHandler", () => {
     expect(h.started).toEqual([]);
   });
 
+  it("refuses an INSERT whose record is null, or whose id holds a NUL, with 400 and looks nothing up", async () => {
+    const h = harness();
+    const looked: string[] = [];
+    const handle = webhookHandler(route, async () => ({
+      secret: "s3cret",
+      start: async () => {},
+      rowExists: async (_t, id) => {
+        looked.push(id);
+        return true;
+      },
+      reject: async () => {},
+    }));
+    const cases: [unknown, string][] = [
+      [insert(null), "field 'record' must be the inserted row; an INSERT's record cannot be null"],
+      [
+        insert({ id: "a\u0000b", size: 1 }),
+        "record.id contains a NUL (\\u0000) character; no row has such an id",
+      ],
+    ];
+    for (const [body, error] of cases) {
+      const res = await handle(post(body));
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({ error });
+    }
+    expect(looked).toEqual([]);
+    expect(h.started).toEqual([]);
+  });
+
   it("records an invalid row's reason on the row and answers 400", async () => {
     const h = harness();
     const res = await h.handle(post(insert({ id: 9, size: -1 })));
