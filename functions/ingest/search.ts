@@ -54,6 +54,10 @@ export function parseSearchRequest(body: unknown): Validation<SearchRequest> {
     return { ok: false, error: 'body must be a JSON object like {"query": "...", "k": 5}' };
   }
   const b = body as Record<string, unknown>;
+  // A field of another API (limit, mode) would otherwise be dropped and the caller answered as if obeyed.
+  const unknown = Object.keys(b).filter((f) => f !== "query" && f !== "k" && f !== "source");
+  if (unknown.length)
+    return { ok: false, error: `unknown field(s) ${unknown.join(", ")}; allowed: query, k, source` };
   if (typeof b.query !== "string" || b.query.trim() === "") {
     return { ok: false, error: "field 'query' must be a non-empty string" };
   }

@@ -26,6 +26,13 @@ describe("request validation", () => {
     expect(res.status).toBe(400);
   });
 
+  it("search: a field it does not know (limit, mode) is a 400 naming it, not silently ignored", () => {
+    expect(parseSearchRequest({ query: "q", limit: 3, mode: "text" })).toEqual({
+      ok: false,
+      error: "unknown field(s) limit, mode; allowed: query, k, source",
+    });
+  });
+
   it("search: a source id past 2^53 (1e20) or a NUL byte is a 400 naming the field, never a 500 with the database's text", async () => {
     expect(parseSearchRequest({ query: "q", source: 1e20 })).toEqual({
       ok: false,
