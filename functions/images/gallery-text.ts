@@ -4,8 +4,13 @@
 import { showBidiControls } from "./bidi.ts";
 import type { GalleryImage, GalleryRequest } from "./gallery.ts";
 
-/** One line: what people typed may hold newlines and tabs. */
-const flat = (s: string) => s.replace(/\s+/g, " ").trim();
+/** One line: what people typed may hold newlines and tabs. Other control characters are written out,
+ *  since a terminal showing this (curl) would act on them: ESC sequences clear, recolour or retitle it. */
+const flat = (s: string) =>
+  s
+    .replace(/\s+/g, " ")
+    .trim()
+    .replace(/\p{Cc}/gu, (c) => `<U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}>`);
 
 export const PLAIN_TEXT_NOTE = [
   "This is the gallery as plain text: hosted Edge Functions serve text/html only through a custom domain.",

@@ -64,6 +64,19 @@ describe("gallery answers", () => {
     expect(reversed).toContain("abc<U+202E>def [partially succeeded]");
   });
 
+  it("writes out terminal control characters in plain text, where `curl` would let them clear the screen or retitle it", () => {
+    const text = renderGalleryText([
+      {
+        ...rows[0]!,
+        prompt: "red\u001b[2J\u001b]0;pwned\u0007 sky",
+        images: [image("neon", "failed", { error: "provider said \u001b[32mok\u009b" })],
+      },
+    ]);
+    expect(text).toContain("red<U+001B>[2J<U+001B>]0;pwned<U+0007> sky [partially succeeded]");
+    expect(text).toContain("error: provider said <U+001B>[32mok<U+009B>");
+    expect(text.replaceAll("\n", "")).not.toMatch(/\p{Cc}/u);
+  });
+
   it("answers each format with its content type; JSON carries the rows and may be read from any origin", async () => {
     const html = galleryResponse(rows, "html");
     expect(html.headers.get("content-type")).toBe("text/html; charset=utf-8");
