@@ -2,7 +2,7 @@
 // Resonate store, real database), called in-process so the test controls the database and group.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { importRoute } from "../../functions/import/route.ts";
-import { serveWebhook } from "../../functions/shared/edge-webhook.ts";
+import { rejectSql, rowExistsSql, serveWebhook } from "../../functions/shared/edge-webhook.ts";
 import { contactsCsv, effects, type Harness, importHarness, uid } from "../support/import/harness.ts";
 
 let h: Harness;
@@ -106,5 +106,31 @@ describe("import-webhook", () => {
     expect(attempts.rows.map((r) => r.attempts)).toEqual([1, 1, 1, 1, 1, 1]);
     expect(await effects(h.pool, record.id as string)).toEqual({ inserts: 3000, updates: 0, maxPerEmail: 1 });
     expect(worker.output().match(/"event":"import staged"/g)).toHaveLength(1);
+  });
+
+  it("finds the row through its key: only the id's canonical spelling, 404 for any other, never a scan", async () => {
+    const record = await jobRecord({ source_url: "file://x.csv", batch_size: 0 });
+    const id = record.id as string;
+    for (const other of [id.toUpperCase(), "not-a-uuid", `${id}0`]) {
+      const res = await post(hook({ ...record, id: other }));
+      expect(res.status, other).toBe(404);
+    }
+    expect((await h.job(id)).status, "the real row is left alone").toBe("queued");
+    const c = await h.pool.connect();
+    try {
+      await c.query("begin");
+      // Whatever the table's size, a plan that can use the key's index must.
+      await c.query("set local enable_seqscan = off");
+      for (const sql of [rowExistsSql("public.import_jobs"), rejectSql("public.import_jobs")]) {
+        const params = sql.startsWith("update") ? [id, id, "x"] : [id, id];
+        const { rows } = await c.query(`explain ${sql}`, params);
+        const plan = rows.map((r) => r["QUERY PLAN"]).join("\n");
+        // Not the whole index read with a filter: a condition on the key.
+        expect(plan, sql).toMatch(/Index (Only )?Scan using import_jobs_pkey[^\n]*\n\s+Index Cond: \(id = /);
+      }
+    } finally {
+      await c.query("rollback");
+      c.release();
+    }
   });
 });
