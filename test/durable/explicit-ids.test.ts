@@ -1,16 +1,14 @@
 // A local step with an explicit id (options carrying an id) is one promise however many workflows run it,
 // and so are the steps it runs: the store answers each from the first workflow that created it. Through
 // our adapter and through the SDK's PostgresNetwork alike, a step already done is not run again.
-import { type Context, Resonate } from "@resonatehq/sdk";
-import { PostgresNetwork } from "@resonatehq/sdk/postgres";
+import type { Context, Resonate } from "@resonatehq/sdk";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createResonate } from "../../functions/shared/resonate-client.ts";
 import { dropDatabase, freshDatabase } from "../support/db.ts";
+import { NETWORKS, resonateOn } from "../support/durable/networks.ts";
 import { eventually } from "../support/http-server.ts";
 
 const DB = "durable_explicit_ids";
-const NETWORKS = ["our StoreNetwork", "the SDK's PostgresNetwork"];
 let url: string;
 let pool: pg.Pool;
 const clients = new Map<string, Resonate>();
@@ -48,20 +46,7 @@ beforeAll(async () => {
   for (const name of NETWORKS) {
     const group = `explicit-ids-${clients.size}`;
     const pid = `explicit-ids-${process.pid}-${clients.size}`;
-    const resonate =
-      name === "our StoreNetwork"
-        ? createResonate({
-            databaseUrl: url,
-            group,
-            pid,
-            resonate: { serverUrl: undefined, group, ttlMs: 10_000, tickMs: 100 },
-          })
-        : new Resonate({
-            network: new PostgresNetwork({ connectionString: url, group, pid, tickMs: 100 }),
-            group,
-            pid,
-            ttl: 10_000,
-          });
+    const resonate = resonateOn(name, url, group, pid);
     resonate.register("order", order);
     clients.set(name, resonate);
   }

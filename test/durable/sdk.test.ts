@@ -3,12 +3,11 @@
 // stays the reference client (the adapter's entry points are additions to the schema).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Constant, type Context, Exponential, Resonate } from "@resonatehq/sdk";
-import { PostgresNetwork } from "@resonatehq/sdk/postgres";
+import { Constant, type Context, Exponential, type Resonate } from "@resonatehq/sdk";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createResonate } from "../../functions/shared/resonate-client.ts";
 import { dropDatabase, freshDatabase } from "../support/db.ts";
+import { NETWORKS, resonateOn } from "../support/durable/networks.ts";
 import { startFixtureWorker } from "../support/durable/processes.ts";
 import { registerFixtures } from "../support/durable/workflows.ts";
 import { eventually } from "../support/http-server.ts";
@@ -17,7 +16,6 @@ const DB = "durable_sdk";
 let url: string;
 let pool: pg.Pool;
 const clients = new Map<string, { resonate: Resonate; group: string }>();
-const NETWORKS = ["our StoreNetwork", "the SDK's PostgresNetwork"];
 const attempts = new Map<string, number[]>();
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64");
@@ -64,20 +62,7 @@ beforeAll(async () => {
   for (const name of NETWORKS) {
     const group = `sdk-e2e-${clients.size}`;
     const pid = `sdk-test-${process.pid}-${clients.size}`;
-    const resonate =
-      name === "our StoreNetwork"
-        ? createResonate({
-            databaseUrl: url,
-            group,
-            pid,
-            resonate: { serverUrl: undefined, group, ttlMs: 10_000, tickMs: 100 },
-          })
-        : new Resonate({
-            network: new PostgresNetwork({ connectionString: url, group, pid, tickMs: 100 }),
-            group,
-            pid,
-            ttl: 10_000,
-          });
+    const resonate = resonateOn(name, url, group, pid);
     register(resonate, group);
     clients.set(name, { resonate, group });
   }
