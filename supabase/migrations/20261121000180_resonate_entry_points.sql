@@ -114,7 +114,7 @@ begin
     v_id := resonate._txt(v_data, 'id');
     v_action := v_data -> 'action';
     if jsonb_typeof(v_action -> 'data') is distinct from 'object'
-       or (v_action ->> 'kind') not in ('promise.create', 'promise.settle') then
+       or coalesce(v_action ->> 'kind', '') not in ('promise.create', 'promise.settle') then
       perform resonate._bad('action must be a promise.create or promise.settle request');
     end if;
     perform resonate._lock_promises(array[v_id, resonate._txt(v_action -> 'data', 'id')]);

@@ -2,7 +2,7 @@
 -- later request of the holder (fence, release, fulfill) names that version; a stale one is a 409 and
 -- writes nothing, which is what stops a worker whose lease was taken over.
 begin;
-select plan(16);
+select plan(18);
 
 do $$ begin perform app.rpc_call('promise.create',
   '{"id": "t/f", "timeoutAt": 9999999999999, "tags": {"resonate:target": "poll://any@g"}}'); end $$;
@@ -28,6 +28,10 @@ select is(app.rpc_call('task.fence', '{"id": "t/f", "version": 1, "action": {"ki
 select is(app.rpc_call('task.fence', '{"id": "t/f", "version": 1, "action": {"kind": "promise.settle",
             "data": {"id": "t/f:1", "state": "resolved", "value": {"data": "v"}}}}')
             -> 'data' -> 'action' -> 'data' -> 'promise' ->> 'state', 'resolved', 'and settles it');
+select is(app.rpc_call('task.fence', '{"id": "t/f", "version": 1, "action": {
+            "data": {"id": "t/f:2", "state": "resolved", "value": {"data": "v"}}}}') -> 'head' ->> 'status',
+          '400', 'an action without a kind is malformed: 400');
+select is_empty($$select from resonate.promises where id = 't/f:2'$$, 'and nothing is written for it');
 -- A step with a target takes the general path (it makes a task): fenced the same way.
 select is(app.rpc_call('task.fence', '{"id": "t/f", "version": 1, "action": {"kind": "promise.create",
             "data": {"id": "t/f:2", "timeoutAt": 9999999999999, "param": {}, "tags": {"resonate:target": "poll://any@g"}}}}')
