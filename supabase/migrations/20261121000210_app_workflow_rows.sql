@@ -33,32 +33,24 @@ $$;
 revoke all on function app.like_literal(text), app.workflow_attempts(text) from public;
 grant execute on function app.like_literal(text), app.workflow_attempts(text) to service_role;
 
--- The pending attempt of a workflow, if any. Attempts are numbered consecutively (retry_workflow names
--- the next one `retry-<count + 1>`), so probing `<base>`, `<base>/retry-1`, ... by primary key finds
--- them all; workflow_attempts' LIKE prefix match cannot use the key under the database's collation.
+-- The pending attempt of a workflow, if any, among `<base>` and `<base>/retry-<n>`. resonate.gc collects
+-- each attempt on its own, oldest first, so the first run (and early retries) may be gone while a later
+-- retry runs: a retry started from the row after gc is `retry-1` with no `<base>` at all. So this is a
+-- range scan of the ids beginning `<base>/retry-` (the key is collate "C", so the range is a prefix),
+-- not a probe that stops at the first missing number.
 create or replace function app.pending_attempt(base text)
 returns text
-language plpgsql
+language sql
 stable
 set search_path = ''
 as $$
-declare
-  n int := 0;
-  attempt text := base;
-  attempt_state text;
-  found_pending text;
-begin
-  loop
-    select p.state into attempt_state from resonate.promises p where p.id = attempt;
-    exit when not found;
-    if attempt_state = 'pending' then
-      found_pending := attempt;
-    end if;
-    n := n + 1;
-    attempt := base || '/retry-' || n;
-  end loop;
-  return found_pending;
-end
+  select p.id from resonate.promises p
+   where p.state = 'pending'
+     and (p.id = base
+      or (p.id > (base || '/retry-') collate "C" and p.id < (base || '/retry.') collate "C"
+          and pg_catalog.substr(p.id, pg_catalog.length(base) + 8) ~ '^[0-9]+$'))
+   order by p.created_at desc
+   limit 1
 $$;
 
 revoke all on function app.pending_attempt(text) from public;
@@ -93,6 +85,13 @@ declare
   new_row jsonb := pg_catalog.to_jsonb(new);
   changed text[];
 begin
+  -- The id names the workflow (`<kind>/<id>`): renumbered, a row loses its workflow, or takes over an
+  -- earlier row's finished one and stays queued for good (what refuse_reused_workflow_id stops on insert).
+  if old_row -> 'id' is distinct from new_row -> 'id' then
+    raise exception '% %: the id cannot change once the row is inserted (its workflow is %/%); insert a new % row instead',
+      noun, old.id, kind, old.id, tg_table_name
+      using errcode = 'object_not_in_prerequisite_state';
+  end if;
   select coalesce(pg_catalog.array_agg(c order by c), '{}') into changed
     from pg_catalog.unnest(spec) c where old_row -> c is distinct from new_row -> c;
   if cardinality(changed) > 0 then

@@ -238,11 +238,15 @@ declare
   latest resonate.promises;
   run public.workflow_runs;
   new_id text;
-  n int;
+  n numeric;
   res jsonb;
   param jsonb;
   target text;
 begin
+  -- The workflow's turn, as cancel_workflow takes it: a second retry_workflow at the same moment waits
+  -- for the first to commit and then finds its retry pending. Without it, one that read the attempts
+  -- before the first committed and numbered them after started a second retry beside it.
+  perform pg_advisory_xact_lock(hashtextextended(base, 0));
   select * into latest from app.workflow_attempts(base) p order by p.created_at desc limit 1;
   if latest.id is null then
     select * into run from public.workflow_runs w where w.kind || '/' || w.row_id = base;
@@ -279,7 +283,10 @@ begin
       raise exception 'workflow % succeeded; nothing to retry', latest.id using errcode = 'invalid_parameter_value';
     end if;
   end if;
-  select count(*) into n from app.workflow_attempts(base) p where p.id <> base;
+  -- After the highest retry kept, not the count: gc collects the oldest attempts first, and a count
+  -- then named an attempt that still exists, which promise.create returns settled: nothing started.
+  select coalesce(max(substr(p.id, length(base) + 8)::numeric), 0) into n
+    from app.workflow_attempts(base) p where p.id <> base;
   new_id := base || '/retry-' || (n + 1);
   res := app.rpc_call('promise.create', jsonb_build_object(
     'id', new_id,

@@ -1,8 +1,7 @@
 -- app.pending_attempt(base): the pending attempt of a workflow among `<base>`, `<base>/retry-1`, ...,
--- probed in order by primary key until the first missing number (retries are numbered consecutively);
--- null when none is pending.
+-- also when gc has collected the earlier ones; null when none is pending.
 begin;
-select plan(5);
+select plan(6);
 
 select is(app.pending_attempt('k/1'), null, 'no workflow: null');
 
@@ -17,7 +16,12 @@ insert into resonate.promises (id, state, timeout_at, created_at, settled_at) va
 select is(app.pending_attempt('k/1'), 'k/1/retry-2', 'a later retry that is pending');
 
 insert into resonate.promises (id, state, timeout_at, created_at) values ('k/2/retry-1', 'pending', 9999999999999, 1);
-select is(app.pending_attempt('k/2'), null, 'retries without a first run are not probed');
+select is(app.pending_attempt('k/2'), 'k/2/retry-1',
+          'a retry whose first run gc collected (retry_workflow starts exactly that from the row)');
+insert into resonate.promises (id, state, timeout_at, created_at) values
+  ('k/3/retry-x', 'pending', 9999999999999, 1), ('k/3/retry-1:step', 'pending', 9999999999999, 1),
+  ('k/30', 'pending', 9999999999999, 1), ('k/3/retry-1/retry-1', 'pending', 9999999999999, 1);
+select is(app.pending_attempt('k/3'), null, 'ids that are not its attempts do not count');
 
 select * from finish();
 rollback;
