@@ -1,7 +1,9 @@
 // One Edge Function in a Deno process of its own, as the edge runtime gives each function its own isolate:
 // `function-isolate.ts <unix socket> <index.ts URL>`, started by function-isolates.ts. The function calls
 // Deno.serve(handler) at top level as it does on the platform; the handler is kept and served on the
-// router's socket only once the module has finished loading, so a listening socket means "loaded".
+// router's socket only once the module has finished loading, so a listening socket means "loaded". The
+// socket is bound under another name and renamed once it listens: the router takes the socket's file for
+// "ready", and a file that exists between bind and listen refuses connections.
 const [socket, entry] = Deno.args;
 if (!socket || !entry) {
   console.error("usage: function-isolate.ts <unix socket> <index.ts URL>");
@@ -36,8 +38,10 @@ try {
 served.resolve(
   serve(
     {
-      path: socket,
-      onListen() {},
+      path: `${socket}.binding`,
+      onListen() {
+        Deno.renameSync(`${socket}.binding`, socket);
+      },
       // What the local server answered before functions had isolates of their own; the isolate lives on.
       onError: (err) =>
         Response.json({ error: "function threw", message: (err as Error).message }, { status: 500 }),

@@ -59,8 +59,9 @@ describe("a webhook naming a row id with a NUL", () => {
         old_record: null,
       }),
     });
-    expect(res.status).toBe(400);
-    expect((await res.json()).error).toMatch(/record\.id contains a NUL/);
+    const body = await res.text();
+    expect(res.status, body).toBe(400);
+    expect(JSON.parse(body).error).toMatch(/record\.id contains a NUL/);
   });
 });
 
