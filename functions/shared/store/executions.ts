@@ -18,8 +18,9 @@ interface Running {
   ttl: number;
   /** performance.now() before which the store's lease surely still holds. */
   leaseUntil: number;
-  /** The mailbox's session was away at some moment since this execution's acquisition was sent. */
-  sessionLost: boolean;
+  /** Losses of the mailbox's session counted when this execution's acquisition was sent (-1: the session
+   *  was away then); any loss since leaves it behind the count. */
+  lossesAtAcquire: number;
 }
 
 /** A delivered execute message whose acquire the SDK has not sent within this long is given up. */
@@ -84,10 +85,11 @@ export class Executions {
     return r !== undefined && r.version === version && performance.now() < r.leaseUntil;
   }
 
-  /** Whether a new step of this execution may start without the store's fence: its lease holds and no
-   *  peer can have released its task since it was acquired (see sessionLost). */
+  /** Whether a new step of this execution may start without the store's fence: its lease holds and the
+   *  mailbox's session was up when it was acquired and has not been lost since, so no peer can have
+   *  released its task (see sessionLost). */
   mayStartSteps(id: string, version: number): boolean {
-    return this.leaseHolds(id, version) && this.running.get(id)?.sessionLost === false;
+    return this.leaseHolds(id, version) && this.running.get(id)?.lossesAtAcquire === this.losses;
   }
 
   /** The mailbox's session was lost: meanwhile peers may take this process for dead and release its
@@ -96,7 +98,6 @@ export class Executions {
   sessionLost(): void {
     this.losses++;
     this.sessionUp = false;
-    for (const r of this.running.values()) r.sessionLost = true;
   }
 
   /** The mailbox's session is registered again: peers take this process for alive from now on. */
@@ -169,11 +170,10 @@ export class Executions {
     slotted: boolean,
     ttl: number,
     sentAt: number,
-    lossesAtSend: number,
+    lossesAtAcquire: number,
   ): void {
     const previous = this.running.get(id);
-    const sessionLost = lossesAtSend !== this.losses;
-    this.running.set(id, { version, slotted, ttl, leaseUntil: sentAt + ttl, sessionLost });
+    this.running.set(id, { version, slotted, ttl, leaseUntil: sentAt + ttl, lossesAtAcquire });
     // A new acquisition of a task this process was running means that execution lost the task (a
     // lease lapsed, a release) and is being fenced off; its slot goes with its record.
     if (previous?.slotted) this.onSlotFree();
