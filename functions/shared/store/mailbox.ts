@@ -4,6 +4,7 @@
 // due timers, dead peers' tasks released, at most as many execute messages as the worker has free
 // slots, and its unblock messages. It connects with retries and reconnects after losing the session.
 import pg from "pg";
+import { CONNECT_TIMEOUT_MS } from "./sessions.ts";
 
 export interface TickRow {
   kind: "execute" | "unblock";
@@ -34,7 +35,6 @@ export interface MailboxOptions {
   warn(event: string, fields: Record<string, unknown>): void;
 }
 
-const CONNECT_TIMEOUT_MS = 15_000;
 /** Unblocks taken per tick; a full batch means more may be waiting. */
 const UNBLOCKS_PER_TICK = 1000;
 

@@ -18,7 +18,8 @@ export interface SessionsOptions {
   onLost(err: Error): void;
 }
 
-const CONNECT_TIMEOUT_MS = 15_000;
+/** How long opening a connection to the store may take by default, the mailbox's included. */
+export const CONNECT_TIMEOUT_MS = 15_000;
 
 export class Sessions implements Queryable {
   private readonly opts: SessionsOptions;
