@@ -1,6 +1,7 @@
 // Lines -> records for the two supported formats. A record that cannot be read becomes an error item
 // with its line number and what to fix; the rest of the file is still imported. Only problems that
 // make the whole file unreadable (no header, missing required columns) throw InputError.
+import { storableText } from "../shared/pg-text.ts";
 import { InputError } from "./errors.ts";
 import type { LineItem } from "./lines.ts";
 
@@ -254,7 +255,7 @@ export class JsonLinesParser implements RecordParser {
         value = JSON.parse(line.text);
       } catch (err) {
         // The parser's message quotes the line, which may hold a NUL that the message's row cannot.
-        const why = (err as Error).message.replaceAll("\u0000", "\\u0000");
+        const why = storableText((err as Error).message);
         out.push({
           kind: "error",
           lineNo: line.no,

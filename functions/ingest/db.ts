@@ -2,12 +2,9 @@
 // is keyed by the run, the source or the item and safe to repeat, so a step re-executed after a crash
 // changes nothing its first execution already wrote.
 import type pg from "pg";
+import { storableText } from "../shared/pg-text.ts";
 
 type Queryable = Pick<pg.Pool, "query">;
-
-// An error may quote what a server sent (an error page, a malformed feed), and Postgres text cannot hold
-// U+0000: written as it is, the record of the failure would fail too.
-const storable = (message: string) => message.replaceAll("\u0000", "\\u0000");
 
 export interface SourceRow {
   id: number;
@@ -163,7 +160,7 @@ export async function recordItemError(
   await db.query(
     `insert into public.ingest_item_errors (run_id, source_id, item_key, error) values ($1, $2, $3, $4)
      on conflict (run_id, source_id, item_key) do update set error = excluded.error, at = now()`,
-    [runId, sourceId, key, storable(message)],
+    [runId, sourceId, key, storableText(message)],
   );
 }
 
@@ -190,7 +187,7 @@ export async function failRunSource(
      select $1, $2, 'failed', $3, now() where exists (select from public.ingest_sources where id = $2)
      on conflict (run_id, source_id) do update set status = 'failed', listing_complete = false,
        error = excluded.error, finished_at = now()`,
-    [runId, sourceId, storable(message)],
+    [runId, sourceId, storableText(message)],
   );
 }
 
@@ -231,7 +228,7 @@ export async function finishRun(
             finished_at = now()
       where id = $1
       returning status, error`,
-    [runId, error === null ? null : storable(error)],
+    [runId, error === null ? null : storableText(error)],
   );
   return { status: rows[0]?.status ?? (error ? "failed" : "succeeded"), error: rows[0]?.error ?? error };
 }
