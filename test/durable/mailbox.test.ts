@@ -3,16 +3,14 @@
 // (functions/shared/store/network.ts). The cuts go through a TCP proxy in front of Postgres, which
 // drops the sockets without a word from the server, as a network fault or a crashed host does; the
 // awkward moments are held open with a table lock the call under test waits on.
-import { createServer, type Socket } from "node:net";
 import type { Message } from "@resonatehq/sdk";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Mailbox } from "../../functions/shared/store/mailbox.ts";
 import { StoreNetwork } from "../../functions/shared/store/network.ts";
 import { dropDatabase, freshDatabase } from "../support/db.ts";
-import { freePort } from "../support/free-port.ts";
 import { eventually } from "../support/http-server.ts";
-import { tcpProxy } from "../support/tcp-proxy.ts";
+import { silentServer, tcpProxy } from "../support/tcp-proxy.ts";
 
 const DB = "durable_mailbox";
 let url: string;
@@ -122,12 +120,8 @@ describe("the mailbox's session", () => {
 
 describe("a mailbox that cannot reach its database", () => {
   it("tries again when a connection is never answered, and lets go at once when closed", async () => {
-    const accepted: Socket[] = [];
-    // Takes connections and never answers, as a hung proxy or a dead route does.
-    const silent = createServer((socket) => accepted.push(socket));
-    const port = await freePort();
-    await new Promise<void>((r) => silent.listen(port, "127.0.0.1", r));
-    const { m, events } = mailbox(Object.assign(new URL(url), { port: String(port) }).toString(), 300);
+    const silent = await silentServer(url);
+    const { m, events } = mailbox(silent.url, 300);
     try {
       const started = m.start();
       await eventually("a second attempt", async () =>
@@ -140,8 +134,7 @@ describe("a mailbox that cannot reach its database", () => {
       expect(performance.now() - t0).toBeLessThan(250);
     } finally {
       await m.close();
-      for (const socket of accepted) socket.destroy();
-      await new Promise((r) => silent.close(r));
+      await silent.close();
     }
   });
 });

@@ -2,13 +2,12 @@
 // one warm session for calls one after another, a call handed to it at once, each statement prepared
 // there once, no more sessions than asked for, a statement's error keeping its session, and a session
 // the database ended replaced by the next call, one nothing answers given up.
-import { createServer, type Socket } from "node:net";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sessions } from "../../functions/shared/store/sessions.ts";
 import { dropDatabase, freshDatabase, withAdmin } from "../support/db.ts";
-import { freePort } from "../support/free-port.ts";
 import { eventually } from "../support/http-server.ts";
+import { silentServer } from "../support/tcp-proxy.ts";
 
 const DB = "durable_sessions";
 let url: string;
@@ -136,13 +135,9 @@ describe("Sessions", () => {
   });
 
   it("fails a call whose session is never answered, and frees its place for the next", async () => {
-    const accepted: Socket[] = [];
-    // Takes connections and never answers, as a hung proxy or a dead route does.
-    const silent = createServer((socket) => accepted.push(socket));
-    const port = await freePort();
-    await new Promise<void>((r) => silent.listen(port, "127.0.0.1", r));
+    const silent = await silentServer(url);
     const s = new Sessions({
-      connectionString: Object.assign(new URL(url), { port: String(port) }).toString(),
+      connectionString: silent.url,
       size: 1,
       connectTimeoutMs: 300,
       onLost: () => {},
@@ -152,8 +147,7 @@ describe("Sessions", () => {
       await expect(s.query("select 1")).rejects.toThrow("timeout");
     } finally {
       await s.end();
-      for (const socket of accepted) socket.destroy();
-      await new Promise((r) => silent.close(r));
+      await silent.close();
     }
   });
 });

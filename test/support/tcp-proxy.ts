@@ -1,6 +1,6 @@
 // A TCP port in front of Postgres that a test opens, cuts and closes: the database "down" while it is
 // closed, and a network fault or a crashed host when its connections are cut (the sockets are
-// dropped without a word from the server).
+// dropped without a word from the server); and a server that takes connections and never answers.
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { freePort } from "./free-port.ts";
 
@@ -47,6 +47,27 @@ export async function tcpProxy(databaseUrl: string): Promise<TcpProxy> {
       const s = server;
       server = undefined;
       if (s) await new Promise((r) => s.close(r));
+    },
+  };
+}
+
+export interface SilentServer {
+  /** The database's URL, pointed at this server. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** A server that takes connections and never answers, as a hung proxy or a dead route does. */
+export async function silentServer(databaseUrl: string): Promise<SilentServer> {
+  const accepted: Socket[] = [];
+  const server = createServer((socket) => accepted.push(socket));
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
+  return {
+    url: Object.assign(new URL(databaseUrl), { port: String(port) }).toString(),
+    async close() {
+      for (const socket of accepted) socket.destroy();
+      await new Promise((r) => server.close(r));
     },
   };
 }
