@@ -89,7 +89,7 @@ export function webhookHandler<T>(route: WebhookRoute<T>, deps: () => Promise<We
         }
         const rowId = route.rowId(hook.record);
         if (!rowId) return json(400, { error: "record has no 'id'" });
-        // Postgres text cannot hold NUL, so the lookup below would fail with the database's error (a 500).
+        // Postgres text cannot hold NUL, so no row has such an id; said as what it is, not as a missing row.
         if (rowId.includes("\u0000")) {
           return json(400, { error: "record.id contains a NUL (\\u0000) character; no row has such an id" });
         }
