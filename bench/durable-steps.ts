@@ -112,7 +112,8 @@ async function seedHistory(url: string, total: number): Promise<void> {
  *   the task row (the fence) and inserts the step's promise, settled, into resonate.promises;
  * - the same through our entry point: one resonate_step call, as the adapter sends a sequential step,
  *   without the SDK around it;
- * - the committed insert again, each after as much busy work as the SDK's per step in memory.
+ * - the committed insert and the resonate_step call again, each after as much busy work as the SDK's
+ *   per step in memory.
  */
 class FloorProbe {
   readonly roundTrip: number[] = [];
@@ -121,6 +122,7 @@ class FloorProbe {
   readonly leanWrite: number[] = [];
   readonly stepCall: number[] = [];
   readonly insertBetweenWork: number[] = [];
+  readonly stepCallBetweenWork: number[] = [];
   /** The SDK's own time per step, ms (the LocalNetwork row's), spent between the probe's inserts. */
   busyMs = 0;
   private readonly c: pg.Client;
@@ -194,27 +196,7 @@ class FloorProbe {
         values: [FLOOR_TASK, `${FLOOR_TASK}:w${this.n++}`],
       }),
     );
-    // The arguments the adapter passes for a step (store/step-pairs.ts, loneStep).
-    await time(this.stepCall, () =>
-      this.c.query({
-        name: "floor_step",
-        text: "select resonate.resonate_step($1, $2, $3, $4, $5, $6, $7, $8)",
-        values: [
-          FLOOR_TASK,
-          1,
-          `${FLOOR_TASK}:b${this.n++}`,
-          Date.now() + 3_000_000,
-          '{"headers":{},"data":"MQ=="}',
-          JSON.stringify({
-            "resonate:scope": "local",
-            "resonate:branch": FLOOR_TASK,
-            "resonate:parent": FLOOR_TASK,
-          }),
-          "resolved",
-          '{"headers":{},"data":"MQ=="}',
-        ],
-      }),
-    );
+    await time(this.stepCall, () => this.stepWrite());
     // The same insert with as much work between commits as the SDK does between a sequential
     // workflow's steps: the database's side idles meanwhile, and the next round trip wakes it.
     const busy = this.busyMs;
@@ -222,6 +204,35 @@ class FloorProbe {
       const until = performance.now() + busy;
       while (performance.now() < until);
       await this.c.query("insert into bench_floor (value) values ($1)", ['{"headers": {}, "data": "MQ=="}']);
+    });
+    // And the adapter's call for a step after the same work: what a step would cost if the adapter's own
+    // work and its waits cost nothing, so the sequential step's excess over this row is the adapter's.
+    await time(this.stepCallBetweenWork, async () => {
+      const until = performance.now() + busy;
+      while (performance.now() < until);
+      await this.stepWrite();
+    });
+  }
+
+  /** One resonate_step call with the arguments the adapter passes for a step (store/step-pairs.ts, loneStep). */
+  private stepWrite(): Promise<unknown> {
+    return this.c.query({
+      name: "floor_step",
+      text: "select resonate.resonate_step($1, $2, $3, $4, $5, $6, $7, $8)",
+      values: [
+        FLOOR_TASK,
+        1,
+        `${FLOOR_TASK}:b${this.n++}`,
+        Date.now() + 3_000_000,
+        '{"headers":{},"data":"MQ=="}',
+        JSON.stringify({
+          "resonate:scope": "local",
+          "resonate:branch": FLOOR_TASK,
+          "resonate:parent": FLOOR_TASK,
+        }),
+        "resolved",
+        '{"headers":{},"data":"MQ=="}',
+      ],
     });
   }
 
@@ -337,6 +348,11 @@ async function main(): Promise<void> {
           label,
           median(probe.insertBetweenWork),
         ),
+        floorRow(
+          "one resonate_step call after the SDK's time per step of work (LocalNetwork row)",
+          label,
+          median(probe.stepCallBetweenWork),
+        ),
         floorRow("a bare round trip (select 1)", label, median(probe.roundTrip)),
       );
     }
@@ -369,7 +385,8 @@ async function main(): Promise<void> {
       "sequential step splits into that call plus the SDK's and the adapter's own work, and that call into the schema's",
       "write plus the entry point's work. The row of an insert after the SDK's work is the first insert again, each",
       "after as much busy work in the process as the SDK does per step in memory: a round trip costs more when the",
-      "database's side has idled.",
+      "database's side has idled. The resonate_step call after the same work is what a sequential step would cost if",
+      "the adapter's own work and waits cost nothing: the step's excess over it is the adapter's share.",
       "The machine is shared and its timings drift between runs; compare rows of one run.",
     ].join("\n"),
   );
