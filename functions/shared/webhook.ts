@@ -5,6 +5,7 @@
 import type { WorkloadRoute } from "../route.ts";
 import { endpoint } from "./endpoint.ts";
 import { json, readJsonBody } from "./http.ts";
+import { nulPlace } from "./pg-text.ts";
 
 /** The body Supabase Database Webhooks (and our trigger) post. */
 export interface DatabaseWebhook {
@@ -89,10 +90,10 @@ export function webhookHandler<T>(route: WebhookRoute<T>, deps: () => Promise<We
         }
         const rowId = route.rowId(hook.record);
         if (!rowId) return json(400, { error: "record has no 'id'" });
-        // Postgres text cannot hold NUL, so no row has such an id; said as what it is, not as a missing row.
-        if (rowId.includes("\u0000")) {
-          return json(400, { error: "record.id contains a NUL (\\u0000) character; no row has such an id" });
-        }
+        // Postgres text and jsonb cannot hold NUL, so a record with one anywhere is no row's: said as what it
+        // is before any lookup, and the row with its id (if any) is left as it is.
+        const nul = nulPlace(hook.record, "record");
+        if (nul) return json(400, { error: `${nul}; no row can hold one; nothing was recorded or started` });
         // A forged or stale delivery would otherwise take the id, and the real row inserted later with it
         // would find its workflow already finished and never run.
         if (!(await d.rowExists(route.table, rowId))) {

@@ -110,7 +110,7 @@ describe("webhookHandler", () => {
     expect(h.started).toEqual([]);
   });
 
-  it("refuses an INSERT whose record is null, or whose id holds a NUL, with 400 and looks nothing up", async () => {
+  it("refuses an INSERT whose record is null, or holds a NUL in any key or value, with 400 and looks nothing up", async () => {
     const h = harness();
     const looked: string[] = [];
     const handle = webhookHandler(route, async () => ({
@@ -126,7 +126,15 @@ describe("webhookHandler", () => {
       [insert(null), "field 'record' must be the inserted row; an INSERT's record cannot be null"],
       [
         insert({ id: "a\u0000b", size: 1 }),
-        "record.id contains a NUL (\\u0000) character; no row has such an id",
+        "record.id contains a NUL (\\u0000) character; no row can hold one; nothing was recorded or started",
+      ],
+      [
+        insert({ id: "7", size: 1, options: { latency_ms: { "cartoon\u0000": 5 } } }),
+        'record.options.latency_ms has a key with a NUL (\\u0000) character: "cartoon\\u0000"; no row can hold one; nothing was recorded or started',
+      ],
+      [
+        insert({ id: "7", size: 1, "my key": [{ tags: ["a", "b\u0000"] }] }),
+        'record["my key"][0].tags[1] contains a NUL (\\u0000) character; no row can hold one; nothing was recorded or started',
       ],
     ];
     for (const [body, error] of cases) {
