@@ -1,6 +1,7 @@
 // Validation of an inserted image_requests row, as the webhook receives it. Pure: the Edge Function
 // answers 400 with the message and the row is marked failed with it, so every message says what to fix.
 
+import { listNames } from "../shared/name-list.ts";
 import type { Validation } from "../shared/webhook.ts";
 import { BIDI_CONTROL } from "./bidi.ts";
 import { isKnownStyle, KNOWN_STYLES, MAX_PROMPT_CHARS, MAX_STYLES } from "./styles.ts";
@@ -47,7 +48,7 @@ export function parseSimulationOptions(raw: unknown): Validation<SimulationOptio
   if (unknownKeys.length) {
     return {
       ok: false,
-      error: `options has unknown key(s) ${unknownKeys.join(", ")}; allowed are latency_ms and fail`,
+      error: `options has unknown key(s) ${listNames(unknownKeys)}; allowed are latency_ms and fail`,
     };
   }
   const out = emptySimulation();
@@ -81,18 +82,6 @@ export function parseSimulationOptions(raw: unknown): Validation<SimulationOptio
   return { ok: true, value: out };
 }
 
-/** Names shown in an error: enough to recognise the mistake, never the whole of a hostile list. */
-const LISTED_NAMES = 5;
-const NAME_CHARS = 40;
-
-function listSome(names: string[]): string {
-  const shown = names
-    .slice(0, LISTED_NAMES)
-    .map((n) => JSON.stringify(n.length > NAME_CHARS ? `${n.slice(0, NAME_CHARS)}…` : n));
-  const more = names.length - shown.length;
-  return more > 0 ? `${shown.join(", ")} and ${more} more` : shown.join(", ");
-}
-
 export function validateImageRequest(record: Record<string, unknown>): Validation<ImageRequestInput> {
   const { id, prompt, styles } = record;
   if (!isRequestId(id)) return { ok: false, error: "record.id must be a UUID" };
@@ -121,7 +110,7 @@ export function validateImageRequest(record: Record<string, unknown>): Validatio
   if (unknown.length) {
     return {
       ok: false,
-      error: `unknown style(s) ${listSome(unknown)}; choose from ${KNOWN_STYLES.join(", ")}`,
+      error: `unknown style(s) ${listNames(unknown)}; choose from ${KNOWN_STYLES.join(", ")}`,
     };
   }
   const seen = new Set<string>();

@@ -5,6 +5,7 @@
 import { endpoint } from "../shared/endpoint.ts";
 import { HttpError, json, readJsonBody } from "../shared/http.ts";
 import { createLogger, errorMessage, type Logger } from "../shared/log.ts";
+import { listNames } from "../shared/name-list.ts";
 import type { Validation } from "../shared/webhook.ts";
 import type { QueryEmbedding } from "./search-embedder.ts";
 
@@ -57,7 +58,7 @@ export function parseSearchRequest(body: unknown): Validation<SearchRequest> {
   // A field of another API (limit, mode) would otherwise be dropped and the caller answered as if obeyed.
   const unknown = Object.keys(b).filter((f) => f !== "query" && f !== "k" && f !== "source");
   if (unknown.length)
-    return { ok: false, error: `unknown field(s) ${unknown.join(", ")}; allowed: query, k, source` };
+    return { ok: false, error: `unknown field(s) ${listNames(unknown)}; allowed: query, k, source` };
   if (typeof b.query !== "string" || b.query.trim() === "") {
     return { ok: false, error: "field 'query' must be a non-empty string" };
   }

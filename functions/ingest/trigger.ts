@@ -3,6 +3,7 @@
 // request logic with starting injected, so it is unit-tested without a database.
 import { endpoint } from "../shared/endpoint.ts";
 import { HttpError, json, readJsonBody } from "../shared/http.ts";
+import { listNames } from "../shared/name-list.ts";
 import type { Validation } from "../shared/webhook.ts";
 import { ingestWorkflowId, runIdFor } from "./run-id.ts";
 
@@ -26,7 +27,7 @@ export function parseTriggerRequest(body: unknown): Validation<TriggerRequest> {
   const b = body as Record<string, unknown>;
   const unknown = Object.keys(b).filter((k) => k !== "force" && k !== "trigger");
   if (unknown.length)
-    return { ok: false, error: `unknown field(s) ${unknown.join(", ")}; allowed: force, trigger` };
+    return { ok: false, error: `unknown field(s) ${listNames(unknown)}; allowed: force, trigger` };
   if (b.force !== undefined && typeof b.force !== "boolean")
     return { ok: false, error: "field 'force' must be true or false" };
   if (

@@ -66,6 +66,12 @@ describe("validateImageRequest", () => {
     expect(msg.length).toBeLessThan(250);
   });
 
+  it("cuts a long unknown style between characters, never inside an emoji's surrogate pair", () => {
+    const msg = error({ styles: [`${"x".repeat(39)}😀 cat`] });
+    expect(msg).toMatch(new RegExp(`^unknown style\\(s\\) "${"x".repeat(39)}…";`));
+    expect(msg).not.toMatch(/\\ud[89ab]/i);
+  });
+
   it("refuses a prompt with a direction override or isolate, which would flip the gallery's text", () => {
     expect(error({ prompt: "a cat \u202Etac a" })).toBe(
       "prompt contains the invisible direction control U+202E, which reverses how the text around it is shown (in the gallery too); remove it",
@@ -111,7 +117,7 @@ describe("parseSimulationOptions", () => {
   it("says which option is wrong", () => {
     expect(parseSimulationOptions({ latency: {} })).toEqual({
       ok: false,
-      error: "options has unknown key(s) latency; allowed are latency_ms and fail",
+      error: 'options has unknown key(s) "latency"; allowed are latency_ms and fail',
     });
     expect(parseSimulationOptions({ latency_ms: { cartoon: -1 } })).toEqual({
       ok: false,

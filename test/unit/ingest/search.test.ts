@@ -29,7 +29,7 @@ describe("request validation", () => {
   it("search: a field it does not know (limit, mode) is a 400 naming it, not silently ignored", () => {
     expect(parseSearchRequest({ query: "q", limit: 3, mode: "text" })).toEqual({
       ok: false,
-      error: "unknown field(s) limit, mode; allowed: query, k, source",
+      error: 'unknown field(s) "limit", "mode"; allowed: query, k, source',
     });
   });
 
