@@ -2,7 +2,8 @@
 // text/html only through a custom domain (otherwise they rewrite it to text/plain and the markup shows as
 // text), so the page is the default only where GALLERY_HTML=true says it will render: the local stack, or
 // a project called through its custom domain. Everywhere else the default is plain text, and JSON
-// (?format=json, readable from any origin) lets any page or the CLI render the same data.
+// (?format=json; the function's CORS headers make it readable from any origin) lets any page or the CLI
+// render the same data.
 import { type GalleryRequest, renderGallery } from "./gallery.ts";
 import { renderGalleryText } from "./gallery-text.ts";
 
@@ -33,6 +34,6 @@ export function galleryResponse(requests: GalleryRequest[], format: GalleryForma
         headers: { "content-type": "text/plain; charset=utf-8" },
       });
     case "json":
-      return Response.json({ requests }, { headers: { "access-control-allow-origin": "*" } });
+      return Response.json({ requests });
   }
 }

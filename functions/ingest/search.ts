@@ -2,6 +2,7 @@
 // has a model it can run (search-embedder.ts), and run the one SQL function: hybrid (vectors fused with
 // BM25) or BM25 alone. One result per page. No Resonate on this path. Whatever goes wrong below the
 // validation is answered without the database's or the provider's own text, which stays in the log.
+import { corsHeaders } from "../shared/cors.ts";
 import { endpoint } from "../shared/endpoint.ts";
 import { HttpError, json, readJsonBody } from "../shared/http.ts";
 import { createLogger, errorMessage, type Logger } from "../shared/log.ts";
@@ -88,12 +89,6 @@ export function parseSearchRequest(body: unknown): Validation<SearchRequest> {
   return { ok: true, value: { query, k, source: source as number | string | undefined } };
 }
 
-const CORS = {
-  "access-control-allow-origin": "*",
-  "access-control-allow-headers": "authorization, x-client-info, apikey, content-type",
-  "access-control-allow-methods": "POST, OPTIONS",
-};
-
 async function readSearchRequest(req: Request): Promise<SearchRequest> {
   const body = await readJsonBody(req, 16 * 1024).catch((err) => {
     // A body cut off in transit: the client's to send again, not a failure of search.
@@ -113,7 +108,7 @@ export function searchHandler(
     {
       method: "POST",
       usage: 'use POST {"query": "...", "k": 5}',
-      headers: CORS,
+      headers: corsHeaders("POST"),
       input: readSearchRequest,
       failure: {
         status: 500,

@@ -174,6 +174,58 @@ describe("the other functions' keys and values with a NUL", () => {
   });
 });
 
+describe("the functions that answer browsers (gallery, search)", () => {
+  it("carry their CORS headers on every answer: success, 4xx, 5xx and the OPTIONS preflight", async () => {
+    const anon = { authorization: `Bearer ${process.env.SUPABASE_ANON_KEY}` };
+    const json = { ...anon, "content-type": "application/json" };
+    const cases: [what: string, url: string, init: RequestInit, status: number][] = [
+      ["gallery json", `${server.functionsUrl}/gallery?format=json`, {}, 200],
+      ["gallery bad format", `${server.functionsUrl}/gallery?format=xml`, {}, 400],
+      ["gallery bad limit", `${server.functionsUrl}/gallery?limit=0`, {}, 400],
+      ["gallery POST", `${server.functionsUrl}/gallery`, { method: "POST", body: "{}" }, 405],
+      ["gallery unreachable", `${misconfigured.functionsUrl}/gallery?format=json`, {}, 503],
+      [
+        "search",
+        `${server.functionsUrl}/search`,
+        { method: "POST", headers: json, body: '{"query":"q"}' },
+        200,
+      ],
+      [
+        "search bad body",
+        `${server.functionsUrl}/search`,
+        { method: "POST", headers: json, body: "{}" },
+        400,
+      ],
+      ["search GET", `${server.functionsUrl}/search`, { headers: anon }, 405],
+    ];
+    for (const [what, url, init, status] of cases) {
+      const res = await fetch(url, init);
+      const body = await res.text();
+      expect(res.status, `${what}: ${body}`).toBe(status);
+      expect(res.headers.get("access-control-allow-origin"), what).toBe("*");
+    }
+    for (const fn of ["gallery", "search"]) {
+      // What a browser sends before a call from supabase-js, which adds these headers.
+      const res = await fetch(`${server.functionsUrl}/${fn}`, {
+        method: "OPTIONS",
+        headers: {
+          origin: "https://app.example",
+          "access-control-request-method": fn === "gallery" ? "GET" : "POST",
+          "access-control-request-headers": "authorization, x-client-info, apikey, content-type",
+        },
+      });
+      expect(res.status, fn).toBe(204);
+      expect(res.headers.get("access-control-allow-origin"), fn).toBe("*");
+      expect(res.headers.get("access-control-allow-methods"), fn).toContain(
+        fn === "gallery" ? "GET" : "POST",
+      );
+      expect(res.headers.get("access-control-allow-headers"), fn).toMatch(
+        /authorization.*x-client-info.*apikey/,
+      );
+    }
+  });
+});
+
 describe("a deployment whose database URL is malformed", () => {
   it("says which variable to fix, to anyone, without the password in it", async () => {
     for (const [name, init] of [

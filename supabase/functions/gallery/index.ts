@@ -6,6 +6,7 @@
 import { galleryServesHtml } from "../../../functions/images/config.ts";
 import type { GalleryRequest } from "../../../functions/images/gallery.ts";
 import { galleryFormat, galleryResponse } from "../../../functions/images/gallery-answer.ts";
+import { corsHeaders } from "../../../functions/shared/cors.ts";
 import { edgeDeps } from "../../../functions/shared/edge-function.ts";
 import { endpoint } from "../../../functions/shared/endpoint.ts";
 
@@ -28,6 +29,8 @@ Deno.serve(
     {
       method: "GET",
       usage: "use GET",
+      // Its JSON is for pages on any origin, which can read its errors only with these too.
+      headers: corsHeaders("GET"),
       failure: { status: 503, error: "could not read image requests" },
       async handle(req, { db, servesHtml }) {
         const params = new URL(req.url).searchParams;
