@@ -1,6 +1,8 @@
 // The gallery as plain text, for where the HTML page cannot be served: hosted Edge Functions turn a
 // text/html answer into text/plain unless the project has a custom domain, and the page's markup would
 // show as text. Same rows, same order, readable as they are.
+
+import { truncate } from "../shared/truncate.ts";
 import { showBidiControls } from "./bidi.ts";
 import type { GalleryImage, GalleryRequest } from "./gallery.ts";
 
@@ -32,7 +34,7 @@ function image(img: GalleryImage): string {
 function request(r: GalleryRequest): string {
   const prompt = showBidiControls(flat(r.prompt));
   return [
-    `${prompt.length > 200 ? `${prompt.slice(0, 200)}…` : prompt} [${r.status.replace("_", " ")}]`,
+    `${truncate(prompt, 200, "…")} [${r.status.replace("_", " ")}]`,
     `  ${r.created_at}${r.duration_ms !== null ? ` · ${r.duration_ms} ms` : ""} · images/${r.id}`,
     ...(r.error ? [`  error: ${flat(r.error)}`] : []),
     ...r.images.map(image),

@@ -1,5 +1,7 @@
 // The gallery page: recent requests with their images, styles, statuses and errors. Pure rendering
 // of rows the `gallery` Edge Function reads; every value from the database is HTML-escaped.
+
+import { truncate } from "../shared/truncate.ts";
 import { showBidiControls } from "./bidi.ts";
 
 export interface GalleryImage {
@@ -58,7 +60,7 @@ function image(img: GalleryImage): string {
 
 function request(r: GalleryRequest): string {
   return `<section class="request" data-status="${escapeHtml(r.status)}">
-<header><h2>${escapeHtml(showBidiControls(r.prompt.length > 200 ? `${r.prompt.slice(0, 200)}…` : r.prompt))}</h2>${badge(r.status)}
+<header><h2>${escapeHtml(showBidiControls(truncate(r.prompt, 200, "…")))}</h2>${badge(r.status)}
 <small>${escapeHtml(r.created_at)}${r.duration_ms !== null ? ` · ${r.duration_ms} ms` : ""} · <code>images/${escapeHtml(r.id)}</code></small></header>
 ${r.error ? `<div class="error">${escapeHtml(r.error)}</div>` : ""}
 <div class="images">${r.images.map(image).join("")}</div>

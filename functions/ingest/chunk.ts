@@ -1,6 +1,8 @@
 // Markdown-aware chunking: split on headings (outside fenced code), keep the heading path, pack
 // paragraphs into chunks of bounded size, and carry a word-aligned overlap from one chunk into the next so
 // a sentence cut at a boundary is still found whole in one of them.
+import { tail, truncate } from "../shared/truncate.ts";
+
 export interface ChunkOptions {
   /** Upper bound on a chunk's length in characters. */
   maxChars: number;
@@ -57,9 +59,9 @@ function splitLong(text: string, max: number): string[] {
     const window = rest.slice(0, max + 1);
     let cut = Math.max(window.lastIndexOf(". "), window.lastIndexOf("! "), window.lastIndexOf("? ")) + 1;
     if (cut < max / 2) cut = window.lastIndexOf(" ");
-    if (cut < max / 2) cut = max;
-    out.push(rest.slice(0, cut).trim());
-    rest = rest.slice(cut).trim();
+    const head = cut < max / 2 ? truncate(rest, max) : rest.slice(0, cut);
+    out.push(head.trim());
+    rest = rest.slice(head.length).trim();
   }
   if (rest) out.push(rest);
   return out;
@@ -67,9 +69,9 @@ function splitLong(text: string, max: number): string[] {
 
 function tailWords(text: string, n: number): string {
   if (n <= 0 || text.length <= n) return n <= 0 ? "" : text;
-  const tail = text.slice(text.length - n);
-  const space = tail.indexOf(" ");
-  return space < 0 ? tail : tail.slice(space + 1);
+  const end = tail(text, n);
+  const space = end.indexOf(" ");
+  return space < 0 ? end : end.slice(space + 1);
 }
 
 export function chunkMarkdown(markdown: string, opts: ChunkOptions = DEFAULT_CHUNK_OPTIONS): Chunk[] {
@@ -123,7 +125,7 @@ export function leadParagraph(markdown: string, max = LEAD_CHARS): string {
       if ((text.match(/[A-Za-z]{2,}/g) ?? []).length < 6 || text.startsWith("```")) continue;
       if (text.length <= max) return text;
       const cut = text.lastIndexOf(" ", max);
-      return text.slice(0, cut > max / 2 ? cut : max);
+      return cut > max / 2 ? text.slice(0, cut) : truncate(text, max);
     }
   }
   return "";

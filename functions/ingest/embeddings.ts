@@ -4,6 +4,7 @@
 // `openai` calls an OpenAI-compatible /embeddings endpoint asking for 512 dimensions. Every chunk records
 // `model`, and search only compares vectors of the model that embedded the query.
 import { readEnv } from "../shared/env.ts";
+import { truncate } from "../shared/truncate.ts";
 
 export const EMBEDDING_DIMS = 512;
 export const LOCAL_MODEL = "use-lite-512";
@@ -121,7 +122,7 @@ export function openaiEmbedder(cfg: OpenAiConfig): Embedder {
             body: JSON.stringify({ model: cfg.model, input: batch, dimensions: EMBEDDING_DIMS }),
           });
           const text = await res.text();
-          if (!res.ok) throw new Error(`OpenAI embeddings: HTTP ${res.status} ${text.slice(0, 300)}`);
+          if (!res.ok) throw new Error(`OpenAI embeddings: HTTP ${res.status} ${truncate(text, 300)}`);
           let body: { data?: { index?: number; embedding?: unknown }[] };
           try {
             body = JSON.parse(text);

@@ -5,6 +5,7 @@
 import type http from "node:http";
 import { localAccessFromEnv } from "../shared/local-mode.ts";
 import { BlockedRequest, guardedGet } from "../shared/net-guard.ts";
+import { truncate } from "../shared/truncate.ts";
 
 const MAX_REDIRECTS = 5;
 export class FetchError extends Error {
@@ -150,7 +151,7 @@ export async function fetchText(url: string, opts: FetchOptions): Promise<Fetche
   }
   if (res.status < 200 || res.status > 299) {
     throw new FetchError(
-      `GET ${url}: HTTP ${res.status} ${res.body.slice(0, 200).replace(/\s+/g, " ")}`,
+      `GET ${url}: HTTP ${res.status} ${truncate(res.body, 200).replace(/\s+/g, " ")}`,
       res.status,
     );
   }

@@ -5,6 +5,7 @@ import type { Context } from "@resonatehq/sdk";
 import type pg from "pg";
 import { dependency } from "../shared/dependency.ts";
 import { errorMessage, type Logger } from "../shared/log.ts";
+import { truncate } from "../shared/truncate.ts";
 import * as db from "./db.ts";
 import type { Indexer } from "./indexer.ts";
 import { type ProcessResult, processAfterCrawl } from "./process.ts";
@@ -127,7 +128,7 @@ export async function listItems(ctx: Context, runId: string, sourceId: number): 
       pool,
       runId,
       sourceId,
-      `${i.key.slice(0, 200)}… (sha256 ${digest})`,
+      `${truncate(i.key, 200, "…")} (sha256 ${digest})`,
       `the listed URL is ${bytes} bytes long; an item's URL may have at most ${MAX_ITEM_KEY_BYTES}, so it is not indexed`,
     );
   }

@@ -1,6 +1,8 @@
 // A small strict XML reader for sitemaps and feeds: elements, attributes, text, CDATA and the five
 // predefined entities plus numeric ones. Strict on purpose: a malformed feed must fail its listing with a
 // message that names the problem, not yield half a list that would make indexing drop documents.
+import { truncate } from "../shared/truncate.ts";
+
 export interface XmlElement {
   name: string;
   attrs: Record<string, string>;
@@ -79,7 +81,9 @@ export function parseXml(src: string): XmlElement {
         src.slice(lt, lt + 4096),
       );
       if (!m)
-        throw new XmlError(`malformed tag at line ${line(lt)}: ${src.slice(lt, lt + 40).split("\n")[0]}`);
+        throw new XmlError(
+          `malformed tag at line ${line(lt)}: ${truncate(src.slice(lt, lt + 41), 40).split("\n")[0]}`,
+        );
       const el: XmlElement = { name: localName(m[1]!), attrs: {}, children: [], text: "" };
       for (const a of m[2]!.matchAll(/([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)) {
         el.attrs[localName(a[1]!)] = decodeEntities(a[2] ?? a[3] ?? "");

@@ -1,5 +1,6 @@
 // Turns runs into what a person reads in a terminal: a table with progress bars on a TTY, one plain
 // line per run otherwise (for logs and pipes). Pure, so it is unit-tested.
+import { tail, truncate } from "../shared/truncate.ts";
 import type { WorkflowRun } from "./runs.ts";
 
 export function progressBar(done: number | null, total: number | null, width = 20): string {
@@ -37,10 +38,10 @@ export function table(runs: WorkflowRun[], width = 120): string {
   const lines = runs.map((r) => {
     const id =
       r.workflow_id.length > idWidth
-        ? `…${r.workflow_id.slice(-(idWidth - 1))}`
+        ? `…${tail(r.workflow_id, idWidth - 1)}`.padEnd(idWidth)
         : r.workflow_id.padEnd(idWidth);
     const row = `${id}  ${r.status.padEnd(19)}  ${progressBar(r.done, r.total)}  ${fraction(r).padEnd(16)}  ${formatDuration(r.duration_ms).padEnd(8)}`;
-    const clip = (l: string) => (l.length > width ? `${l.slice(0, width - 1)}…` : l);
+    const clip = (l: string) => (l.length > width ? truncate(l, width - 1, "…") : l);
     if (!r.last_error) return clip(row.trimEnd());
     const line = `${row}  ${r.last_error}`;
     // On a narrow terminal the error column would be cut off entirely: it gets a line of its own.

@@ -5,6 +5,7 @@
 // warn/error passes through.
 import type { Logger as SdkLogger } from "@resonatehq/sdk";
 import type { Logger } from "./log.ts";
+import { truncate } from "./truncate.ts";
 
 /** The root workflow id of a promise id: everything before the first ':' (the SDK's child id scheme). */
 export function workflowOf(id: string): string {
@@ -15,7 +16,7 @@ export function workflowOf(id: string): string {
 function errorText(value: unknown): string {
   const text =
     value instanceof Error ? value.message : typeof value === "string" ? value : JSON.stringify(value);
-  return (text ?? "").slice(0, 500);
+  return truncate(text ?? "", 500);
 }
 
 /** Replayed steps arrive one event each, back to back; their line waits this long for the last. */

@@ -88,6 +88,16 @@ describe("gallery answers", () => {
     expect(await json.json()).toEqual({ requests: rows });
   });
 
+  it("cuts a long prompt to 200 units between characters, in the page and in the text, never inside an emoji", () => {
+    const prompt = `${"a".repeat(199)}😀${"b".repeat(50)}`;
+    const long = [{ ...rows[0]!, prompt }];
+    const cut = `${"a".repeat(199)}…`;
+    for (const shown of [renderGallery(long), renderGalleryText(long)]) {
+      expect(shown).toContain(cut);
+      expect(shown).not.toMatch(/[\uD800-\uDFFF]/u);
+    }
+  });
+
   it("puts a line that says what happened at the top of the page, for where it is shown as text", () => {
     const [doctype, note] = renderGallery(rows).split("\n");
     expect(doctype).toBe("<!doctype html>");

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { chunkMarkdown, embeddingText, leadParagraph } from "../../../functions/ingest/chunk.ts";
 
+/** A lone surrogate: with the u flag, a whole pair is one code point outside this range. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
 describe("chunkMarkdown", () => {
   it("splits on headings outside code fences and keeps the heading path", () => {
     const chunks = chunkMarkdown("# A\nintro\n## B\nbody b\n```\n# not a heading\n```\n# C\nbody c");
@@ -33,5 +36,18 @@ describe("chunkMarkdown", () => {
     }
     const long = chunkMarkdown(`x ${"a".repeat(3000)}`, { maxChars: 400, overlapChars: 50 });
     for (const c of long) expect(c.content.length).toBeLessThanOrEqual(400);
+  });
+
+  it("cuts text without spaces between characters, never inside an emoji's surrogate pair", () => {
+    const emoji = "😀".repeat(2000);
+    const chunks = chunkMarkdown(`x${emoji}`, { maxChars: 400, overlapChars: 51 });
+    expect(chunks.length).toBeGreaterThan(5);
+    for (const c of chunks) {
+      expect(c.content.length).toBeLessThanOrEqual(400);
+      expect(c.content).not.toMatch(LONE_SURROGATE);
+    }
+    const lead = leadParagraph(`${"word ".repeat(6)}a${emoji}`);
+    expect(lead.length).toBeLessThanOrEqual(240);
+    expect(lead).not.toMatch(LONE_SURROGATE);
   });
 });

@@ -16,6 +16,10 @@ describe("openai embedder", () => {
       req.on("end", () => {
         const body = JSON.parse(raw);
         seen.push({ auth: req.headers.authorization, body });
+        if (body.input.includes("emoji")) {
+          res.writeHead(500).end(`${"e".repeat(299)}${"😀".repeat(20)}`);
+          return;
+        }
         if (body.input.includes("fail")) {
           res.writeHead(429, { "content-type": "application/json" }).end('{"error":"slow down"}');
           return;
@@ -49,6 +53,8 @@ describe("openai embedder", () => {
       });
       expect(e.model).toBe("openai:text-embedding-3-small@512");
       await expect(e.embed(["fail"])).rejects.toThrow(/HTTP 429/);
+      // The answer is quoted in part, cut between characters, never inside an emoji.
+      await expect(e.embed(["emoji"])).rejects.toThrow(new RegExp(`HTTP 500 ${"e".repeat(299)}$`));
       expect(() => embeddingsConfigFromEnv((n) => ({ INGEST_EMBEDDINGS: "openai" })[n])).toThrow(
         /needs OPENAI_API_KEY/,
       );

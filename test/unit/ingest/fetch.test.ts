@@ -18,6 +18,7 @@ beforeAll(async () => {
     else if (req.url?.startsWith("/to?u="))
       res.writeHead(302, { location: decodeURIComponent(req.url.slice(6)) }).end();
     else if (req.url === "/hop") res.writeHead(302, { location: "/health" }).end();
+    else if (req.url === "/emoji-error") res.writeHead(500).end(`${"e".repeat(199)}${"😀".repeat(20)}`);
     else res.writeHead(404).end();
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -54,6 +55,10 @@ describe("fetchText", () => {
     expect(res).toMatchObject({ status: 200, body: '{"secret":1}' });
     expect(res.headers.get("content-type")).toBe("application/json");
     await expect(fetchText(`${base}/missing`, opts)).rejects.toThrow(/HTTP 404/);
+    // The error page is quoted in part, cut between characters: the message is stored as the item's error.
+    await expect(fetchText(`${base}/emoji-error`, opts)).rejects.toThrow(
+      new RegExp(`HTTP 500 ${"e".repeat(199)}$`),
+    );
     await expect(fetchText("ftp://example.com/x", opts)).rejects.toThrow(/only http\(s\) URLs are fetched/);
     await expect(fetchText(`${base}/bad-hop`, opts)).rejects.toThrow(
       /redirects to an invalid URL http:\/\/\[bad/,

@@ -22,6 +22,10 @@ describe("xml", () => {
       /closing tag <\/channel> at line 1 does not match <item>/,
     );
     expect(() => parseXml("<rss><channel>")).toThrow(/ends inside <channel>/);
+    // The bad tag is quoted in part, cut between characters: half an emoji would reach the run's error.
+    expect(() => parseXml(`<a><b ${"x".repeat(36)}😀="1"></b></a>`)).toThrow(
+      new RegExp(`^malformed tag at line 1: <b ${"x".repeat(36)}$`),
+    );
     expect(() => parseSitemap("<html></html>", "http://h/")).toThrow(/expected <urlset>/);
   });
 });

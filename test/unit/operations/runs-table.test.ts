@@ -54,6 +54,9 @@ describe("status rendering", () => {
     expect(narrow).toHaveLength(3);
     expect(narrow[1]!.length).toBeLessThanOrEqual(80);
     expect(narrow[2]).toBe("    batch 3 attempt 2: connection reset");
+    // Cut to the width between characters: half an emoji would print as a replacement box.
+    const emoji = table([run({ last_error: `${"e".repeat(74)}${"😀".repeat(10)}` })], 80).split("\n");
+    expect(emoji[2]).toBe(`    ${"e".repeat(74)}…`);
   });
 
   it("validates filters with messages that say what is allowed", () => {

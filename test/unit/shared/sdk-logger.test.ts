@@ -42,4 +42,18 @@ describe("sdkLogger", () => {
       ["error", "something else"],
     ]);
   });
+
+  it("cuts a failed step's error to 500 units between characters, never inside an emoji", () => {
+    const { log, lines } = recorder();
+    const sdk = sdkLogger(log);
+    const value = new Error(`${"e".repeat(499)}${"😀".repeat(10)}`);
+    sdk.debug({ component: "trace", kind: "return", id: "import/j:3", state: "rejected", value }, "trace");
+    expect(lines).toEqual([
+      [
+        "warn",
+        "step finished",
+        { workflow_id: "import/j", step_id: "import/j:3", state: "rejected", error: "e".repeat(499) },
+      ],
+    ]);
+  });
 });
