@@ -95,9 +95,13 @@ export async function recordListing(
   ]);
 }
 
+/** Every item of the run's listing but those that failed in it (recorded in ingest_item_errors). */
 export async function markListingFetched(db: Queryable, runId: string, sourceId: number): Promise<void> {
   await db.query(
-    "update public.ingest_items set fetched_run_id = $2, fetched_at = now() where source_id = $1 and listed_run_id = $2",
+    `update public.ingest_items i set fetched_run_id = $2, fetched_at = now()
+      where i.source_id = $1 and i.listed_run_id = $2
+        and not exists (select from public.ingest_item_errors e
+                         where e.run_id = $2 and e.source_id = $1 and e.item_key = i.item_key)`,
     [sourceId, runId],
   );
 }

@@ -84,17 +84,27 @@ export async function crawlFlat(
   ctx: Context,
   runId: string,
   sourceId: number,
-): Promise<{ listed: number; staged: number }> {
+): Promise<{ listed: number; staged: number; failed: number }> {
   const { pool, log } = deps(ctx);
   const { kind, config } = await loadSource(pool, sourceId);
   const docs = await (kind as FlatKind<unknown>).crawl(config);
-  const staged = await writeStaging(
-    pool,
-    docs.map((d) => toStagingRow(runId, sourceId, kind.kind, d)),
-  );
-  if (staged < docs.length) {
+  // A document Postgres cannot store (a NUL in a file) fails alone, recorded under its path as a listed
+  // item's failure is, and stays listed: its earlier version is kept, the source's other files go on.
+  const rows: StagingRow[] = [];
+  let failed = 0;
+  for (const d of docs) {
+    try {
+      rows.push(toStagingRow(runId, sourceId, kind.kind, d));
+    } catch (err) {
+      await db.recordItemError(pool, runId, sourceId, d.path, errorMessage(err));
+      log.warn("item failed", { run_id: runId, source_id: sourceId, item: d.path, error: errorMessage(err) });
+      failed++;
+    }
+  }
+  const staged = await writeStaging(pool, rows);
+  if (staged < rows.length) {
     log.warn("run left its crawl; nothing staged", { run_id: runId, source_id: sourceId });
-    return { listed: docs.length, staged };
+    return { listed: docs.length, staged, failed };
   }
   await db.recordListing(
     pool,
@@ -103,7 +113,7 @@ export async function crawlFlat(
     docs.map((d) => ({ key: d.path, url: d.url })),
   );
   await db.markListingFetched(pool, runId, sourceId);
-  return { listed: docs.length, staged: docs.length };
+  return { listed: docs.length, staged, failed };
 }
 
 /** An item's key is part of btree keys (ingest_items, staging, documents), which hold at most 2704 bytes;

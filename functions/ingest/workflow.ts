@@ -57,7 +57,13 @@ export function* crawlSource(
     const src = yield* ctx.run(startSource, runId, sourceId, ctx.options(SOURCE_STEP));
     if (!src.network) {
       const r = yield* ctx.run(crawlFlat, runId, sourceId, ctx.options(SOURCE_STEP));
-      Object.assign(outcome, { listed: r.listed, fetched: r.staged, staged: r.staged });
+      // A step recorded before flat sources counted failed files has no `failed`: none were.
+      Object.assign(outcome, {
+        listed: r.listed,
+        fetched: r.staged,
+        failed: r.failed ?? 0,
+        staged: r.staged,
+      });
     } else {
       const list = yield* ctx.run(listItems, runId, sourceId, ctx.options(SOURCE_STEP));
       Object.assign(outcome, { listed: list.listed, rolledOver: list.rolledOver });

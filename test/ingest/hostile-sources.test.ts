@@ -3,6 +3,9 @@
 // or item (Postgres text cannot hold the NUL such bytes decode to), and the run still finishes with
 // everything else indexed.
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Resonate } from "@resonatehq/sdk";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -26,6 +29,8 @@ let server: LoopbackServer;
 let client: Resonate;
 let worker: WorkerProcess;
 let releaseListing: () => void;
+/** The folder a markdown_dir source reads: the worker's INGEST_FILE_ROOT. */
+const notes = mkdtempSync(join(tmpdir(), "ingest-hostile-notes-"));
 const listingHeld = new Promise<void>((r) => {
   releaseListing = r;
 });
@@ -59,6 +64,7 @@ beforeAll(async () => {
     RESONATE_TTL_MS: "5000",
     RESONATE_TICK_MS: "100",
     INGEST_EMBEDDINGS: "none",
+    INGEST_FILE_ROOT: notes,
   });
   client = createResonate({
     databaseUrl: url,
@@ -74,6 +80,7 @@ afterAll(async () => {
   await db?.end();
   await server?.close();
   await dropDatabase(DB);
+  rmSync(notes, { recursive: true, force: true });
 });
 
 /** Only these sources are enabled for the next run. */
@@ -146,6 +153,49 @@ describe("hostile sources", { timeout: 90_000 }, () => {
         item_key: expect.stringMatching(/^\/four\?/),
         error: expect.stringMatching(/is 6006 bytes long; an item's URL may have at most 2000/),
       },
+    ]);
+  });
+
+  it("a markdown file that holds a NUL fails alone, recorded by name; its earlier version and the other files stay indexed", async () => {
+    await db.query("update ingest_sources set enabled = false");
+    await db.query("insert into ingest_sources (name, kind, config) values ('notes', 'markdown_dir', $1)", [
+      { path: notes },
+    ]);
+    const page = (n: string) => `# ${n}\n\nNotes about ${n} and widgets.\n`;
+    for (const n of ["a", "b", "c"]) writeFileSync(join(notes, `${n}.md`), page(n));
+    expect(await crawl("notes-clean")).toMatchObject({ status: "succeeded", items_failed: 0 });
+    writeFileSync(join(notes, "b.md"), `# b\n\nA paste from a binary file: \u0000\u0001 widgets.\n`);
+    writeFileSync(join(notes, "c.md"), page("c, edited"));
+
+    const run = await crawl("notes-nul");
+    expect(run).toMatchObject({ status: "succeeded", sources_failed: 0, items_failed: 1 });
+    const { rows: errors } = await db.query(
+      "select item_key, error from ingest_item_errors where run_id = 'notes-nul'",
+    );
+    expect(errors).toEqual([
+      { item_key: "b.md", error: expect.stringMatching(/^b\.md holds NUL characters/) },
+    ]);
+    const { rows: source } = await db.query(
+      "select status, listed, fetched, failed, staged from ingest_run_sources where run_id = 'notes-nul'",
+    );
+    expect(source).toEqual([{ status: "succeeded", listed: 3, fetched: 2, failed: 1, staged: 2 }]);
+    const { rows: items } = await db.query(
+      `select i.item_key, i.fetched_run_id from ingest_items i join ingest_sources s on s.id = i.source_id
+        where s.name = 'notes' order by 1`,
+    );
+    expect(items).toEqual([
+      { item_key: "a.md", fetched_run_id: "notes-nul" },
+      { item_key: "b.md", fetched_run_id: "notes-clean" },
+      { item_key: "c.md", fetched_run_id: "notes-nul" },
+    ]);
+    const { rows: docs } = await db.query(
+      `select d.source_path, d.title from documents d join ingest_sources s on s.id = d.source_id
+        where s.name = 'notes' order by 1`,
+    );
+    expect(docs).toEqual([
+      { source_path: "a.md", title: "a" },
+      { source_path: "b.md", title: "b" },
+      { source_path: "c.md", title: "c, edited" },
     ]);
   });
 
