@@ -1,9 +1,9 @@
 -- What ties a workload's row to its workflow. A row of public.import_jobs or public.image_requests
 -- starts the workflow `<kind>/<row id>` (functions/routes.ts); retry_workflow starts
--- `<kind>/<row id>/retry-<n>`. The functions here find those attempts, and the trigger functions every
--- workload's table attaches (in its own migration) keep the row and its workflow consistent: what the row
--- asks for is fixed once inserted, a running row cannot be deleted, and a row cannot reuse the id of an
--- earlier row's workflow.
+-- `<kind>/<row id>/retry-<n>`; a row of public.ingest_runs is written by its workflow `ingest/<run id>`.
+-- The functions here find those attempts, and the trigger functions every workload's table attaches (in
+-- its own migration) keep the row and its workflow consistent: what the row asks for is fixed once
+-- inserted, a running row cannot be deleted, and a row cannot reuse the id of an earlier row's workflow.
 
 -- The id as a LIKE pattern that matches only itself (backslash is LIKE's default escape character):
 -- workflow ids are matched exactly, never as patterns (an id may hold % or _).

@@ -43,6 +43,29 @@ create table if not exists public.ingest_runs (
   documents_truncated integer not null default 0
 );
 
+-- A run is guarded like the other workloads' rows (20261121000210_app_workflow_rows.sql). Deleted while
+-- its workflow ran, the run's later writes failed on the foreign keys below until the workflow gave up
+-- rejected, and its staged pages stayed in ingest_staging for good (no index pass would take them).
+-- Renumbered, the run lost its workflow, whose next write upserted a second row under the old id.
+-- What triggered it (trigger, forced) is its spec: forced follows from the id (functions/ingest/run-id.ts)
+-- and the trigger backstop reads both (app.ingest_trigger_arrived). No insert guard: unlike an import job,
+-- a run's row is written after its workflow started (functions/ingest/start-run.ts), so a workflow of
+-- its id always exists already.
+drop trigger if exists ingest_runs_guard on public.ingest_runs;
+create trigger ingest_runs_guard
+  before update on public.ingest_runs
+  for each row execute function app.guard_workflow_row(
+    'ingest run', 'ingest',
+    'trigger,forced',
+    'status,sources_total,sources_failed,items_failed,staged,documents_indexed,documents_unchanged,'
+      'documents_removed,chunks_indexed,error,started_at,crawled_at,finished_at,chunks_total,chunks_done,'
+      'documents_truncated');
+
+drop trigger if exists ingest_runs_refuse_running_delete on public.ingest_runs;
+create trigger ingest_runs_refuse_running_delete
+  before delete on public.ingest_runs
+  for each row execute function app.refuse_deleting_running_row('ingest run', 'ingest');
+
 -- Per run and source: what happened, with counts and timings, so a failing source is visible without logs.
 create table if not exists public.ingest_run_sources (
   run_id text not null references public.ingest_runs (id) on delete cascade,
