@@ -18,37 +18,34 @@ $$;
 
 -- The root promises of one workflow: `<kind>/<id>` itself and its retries `<kind>/<id>/retry-<n>`.
 -- A step's id (it contains ':') names no workflow: retrying one would start the step as a root.
+-- resonate.gc collects each attempt on its own (each is a root), so any of them may be gone, `<base>`
+-- included: a retry started from the row after gc is `retry-1` with no `<base>` at all. So the retries
+-- are a range scan of the ids beginning `<base>/retry-` (the key is collate "C", so the range is a prefix
+-- and uses the key's index), not a probe that stops at the first missing one.
 create or replace function app.workflow_attempts(base text)
 returns setof resonate.promises
 language sql
 stable
 as $$
   select * from resonate.promises p
-   where strpos(base, ':') = 0
+   where pg_catalog.strpos(base, ':') = 0
      and (p.id = base
-      or (p.id like app.like_literal(base) || '/retry-%'
-          and substr(p.id, length(base) + 8) ~ '^[0-9]+$'))
+      or (p.id > (base || '/retry-') collate "C" and p.id < (base || '/retry.') collate "C"
+          and pg_catalog.substr(p.id, pg_catalog.length(base) + 8) ~ '^[0-9]+$'))
 $$;
 
 revoke all on function app.like_literal(text), app.workflow_attempts(text) from public;
 grant execute on function app.like_literal(text), app.workflow_attempts(text) to service_role;
 
--- The pending attempt of a workflow, if any, among `<base>` and `<base>/retry-<n>`. resonate.gc collects
--- each attempt on its own, oldest first, so the first run (and early retries) may be gone while a later
--- retry runs: a retry started from the row after gc is `retry-1` with no `<base>` at all. So this is a
--- range scan of the ids beginning `<base>/retry-` (the key is collate "C", so the range is a prefix),
--- not a probe that stops at the first missing number.
+-- The pending attempt of a workflow, if any, the newest.
 create or replace function app.pending_attempt(base text)
 returns text
 language sql
 stable
 set search_path = ''
 as $$
-  select p.id from resonate.promises p
+  select p.id from app.workflow_attempts(base) p
    where p.state = 'pending'
-     and (p.id = base
-      or (p.id > (base || '/retry-') collate "C" and p.id < (base || '/retry.') collate "C"
-          and pg_catalog.substr(p.id, pg_catalog.length(base) + 8) ~ '^[0-9]+$'))
    order by p.created_at desc
    limit 1
 $$;
@@ -145,7 +142,10 @@ revoke all on function app.refuse_deleting_running_row() from public;
 -- A workflow id is `<kind>/<row id>`, and the durable store answers a second start of an id with the
 -- first one's promise. So a row inserted with the id of a row that was deleted (or with an id a forged
 -- webhook had already started) got the old, finished workflow: it stayed `queued` forever and
--- retry_workflow said "succeeded; nothing to retry". Such an insert is refused, saying why.
+-- retry_workflow said "succeeded; nothing to retry". Such an insert is refused, saying why. Every attempt
+-- still stored counts, not only `<base>`: after gc collected the first run but kept a retry, the new row's
+-- run and the old retries made one workflow (workflow_runs showed the old retry's state, retry_workflow
+-- numbered after it).
 -- (The webhook also starts nothing for an id that has no row: functions/shared/webhook.ts.)
 
 create or replace function app.refuse_reused_workflow_id()
@@ -160,9 +160,8 @@ declare
   base text := tg_argv[1] || '/' || new.id::text;
   earlier resonate.promises;
 begin
-  -- The first run's promise is created before any retry of it, so looking up that one id (a primary
-  -- key lookup on every insert, not a scan) finds any earlier workflow.
-  select * into earlier from resonate.promises p where p.id = base;
+  -- Index lookups on the key (workflow_attempts): one probe and one short range.
+  select * into earlier from app.workflow_attempts(base) p order by p.created_at desc limit 1;
   if earlier.id is not null then
     raise exception '% %: workflow % already exists (%) from an earlier row with this id, so this row would never run; insert it without an id to get a new one',
       noun, new.id, earlier.id, earlier.state
