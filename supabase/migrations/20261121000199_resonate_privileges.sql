@@ -1,7 +1,9 @@
 -- ---------------------------------------------------------------------------------------------
 -- Privileges: nothing for anon/authenticated (the schema would otherwise be reachable through
 -- PUBLIC's default EXECUTE on functions); the worker's role gets the entry points and read access
--- for inspection.
+-- for inspection. Not process_timeouts(now): the timer pass at a time of the caller's choosing times out
+-- every pending promise and lease, what debug.tick does behind the debug gate (20261121000170). The
+-- workers and pg_cron run process_timeouts(), on the database clock; the tests run the other as postgres.
 -- ---------------------------------------------------------------------------------------------
 
 revoke all on schema resonate from public;
@@ -31,7 +33,6 @@ begin
       resonate.resonate_rpc(jsonb),
       resonate.outbox_channel(text),
       resonate.process_timeouts(),
-      resonate.process_timeouts(bigint),
       resonate.dequeue_execute(text, integer),
       resonate.dequeue_unblock(text, integer),
       resonate.gc(interval),

@@ -1,7 +1,8 @@
 // The durable store's debug requests (debug.reset truncates the store, debug.tick moves time) and a
 // pinned clock (head["resonate:debug_time"]) need membership in resonate_debugger, which only test
 // harnesses grant themselves; a session setting alone reaches nothing. service_role, whose key a
-// backend holds and which may call resonate_rpc, gets 403 whatever it sets.
+// backend holds and which may call resonate_rpc, gets 403 whatever it sets, and may run the timer pass
+// only on the database clock (process_timeouts(), not process_timeouts(now)).
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dropDatabase, freshDatabase } from "../support/db.ts";
@@ -45,6 +46,23 @@ describe("the debug gate", () => {
       });
     }
     const { rows } = await client.query("select state from resonate.promises where id = 'keep-me'");
+    expect(rows).toEqual([{ state: "pending" }]);
+  });
+
+  it("refuses service_role the timer pass at a time it chooses", async () => {
+    await client.query(
+      "select app.rpc_call('promise.create', jsonb_build_object('id', 'keep-me-too', 'timeoutAt', 9999999999999))",
+    );
+    await client.query("begin");
+    try {
+      await client.query("set local role service_role");
+      await expect(client.query("select resonate.process_timeouts(9999999999999)")).rejects.toThrow(
+        /permission denied for function process_timeouts/,
+      );
+    } finally {
+      await client.query("rollback");
+    }
+    const { rows } = await client.query("select state from resonate.promises where id = 'keep-me-too'");
     expect(rows).toEqual([{ state: "pending" }]);
   });
 

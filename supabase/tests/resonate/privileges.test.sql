@@ -3,7 +3,7 @@
 -- them; service_role executes exactly the entry points granted to it and reads the store's tables
 -- without writing them.
 begin;
-select plan(9);
+select plan(10);
 
 select is_empty($$
   select p.oid::regprocedure from pg_proc p
@@ -17,12 +17,16 @@ select set_eq($$
      and has_function_privilege('service_role', p.oid, 'execute')
 $$, array[
   'resonate.resonate_rpc(jsonb)', 'resonate.outbox_channel(text)', 'resonate.process_timeouts()',
-  'resonate.process_timeouts(bigint)', 'resonate.dequeue_execute(text,integer)', 'resonate.dequeue_unblock(text,integer)',
+  'resonate.dequeue_execute(text,integer)', 'resonate.dequeue_unblock(text,integer)',
   'resonate.gc(interval)', 'resonate.resonate_batch(jsonb)',
   'resonate.resonate_step(text,integer,text,bigint,jsonb,jsonb,text,jsonb)', 'resonate.worker_register(text,text,text,text[])',
   'resonate.worker_tick(text,text,text,integer,integer)', 'resonate.held_tasks(text)',
   'app.workflow_attempts(text)', 'app.like_literal(text)'],
   'service_role executes exactly the entry points, and the two helpers workflow_runs calls');
+-- The timer pass at a time of the caller's choosing would time out every pending promise and lease: it is
+-- debug.tick without the debug gate. Only the owner (tests, an operator as postgres) runs it.
+select ok(not has_function_privilege('service_role', 'resonate.process_timeouts(bigint)', 'execute'),
+          'service_role cannot run the timer pass at a time it chooses');
 
 select ok(not has_schema_privilege('anon', 'resonate', 'usage') and not has_schema_privilege('authenticated', 'resonate', 'usage'),
           'the API roles have no usage on schema resonate');
