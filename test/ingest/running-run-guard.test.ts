@@ -112,8 +112,13 @@ describe("a running ingest run", { timeout: 180_000 }, () => {
       return ["succeeded", "failed"].includes(rows[0]?.status) ? rows[0].status : undefined;
     });
     expect(status).toBe("succeeded");
-    const root = await db.query("select state from resonate.promises where id = $1", [`ingest/${runId}`]);
-    expect(root.rows[0].state).toBe("resolved");
+    const root = await waitFor("the workflow to settle", async () => {
+      const { rows } = await db.query("select state from resonate.promises where id = $1", [
+        `ingest/${runId}`,
+      ]);
+      return rows[0]?.state === "pending" ? undefined : rows[0]?.state;
+    });
+    expect(root).toBe("resolved");
     expect(await count("select count(*)::int as n from documents where run_id = $1", runId)).toBe(
       PAGES.length,
     );
@@ -121,7 +126,7 @@ describe("a running ingest run", { timeout: 180_000 }, () => {
     expect(worker.output()).not.toMatch(/violates foreign key constraint/);
   });
 
-  it("deletes once canceled, taking its per-source rows with it", async () => {
+  it("deletes once canceled, taking its per-source rows and its staged pages with it", async () => {
     const runId = "2026-12-02";
     await db.query("update ingest_sources set last_crawled_at = null");
     await startMidCrawl(runId);
@@ -131,5 +136,7 @@ describe("a running ingest run", { timeout: 180_000 }, () => {
     await db.query("delete from ingest_runs where id = $1", [runId]);
     expect(await count("select count(*)::int as n from ingest_runs where id = $1", runId)).toBe(0);
     expect(await count("select count(*)::int as n from ingest_run_sources where run_id = $1", runId)).toBe(0);
+    // Kept for a retry to index, staged pages have no one to index them once their run is gone.
+    expect(await count("select count(*)::int as n from ingest_staging where run_id = $1", runId)).toBe(0);
   });
 });
