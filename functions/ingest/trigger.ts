@@ -6,6 +6,7 @@ import { HttpError, json, readJsonBody } from "../shared/http.ts";
 import { listNames } from "../shared/name-list.ts";
 import type { Validation } from "../shared/webhook.ts";
 import { ingestWorkflowId, runIdFor } from "./run-id.ts";
+import type { StartOutcome } from "./start-run.ts";
 
 export interface TriggerRequest {
   force: boolean;
@@ -15,8 +16,9 @@ export interface TriggerRequest {
 export interface TriggerDeps {
   secret: string;
   now(): Date;
-  /** Records the run row (if new) and begins the workflow; returns whether the row was new. */
-  start(runId: string, workflowId: string, req: TriggerRequest): Promise<{ created: boolean }>;
+  /** Begins the workflow and records the run row (if new); returns whether the row was new, or the
+   *  finished workflow of a run whose row was deleted, which is not started again. */
+  start(runId: string, workflowId: string, req: TriggerRequest): Promise<StartOutcome>;
 }
 
 export function parseTriggerRequest(body: unknown): Validation<TriggerRequest> {
@@ -64,8 +66,15 @@ export function triggerHandler(deps: () => Promise<TriggerDeps>) {
         if (!parsed.ok) return json(400, { error: parsed.error });
         const runId = runIdFor(d.now(), parsed.value.force);
         const workflowId = ingestWorkflowId(runId);
-        const { created } = await d.start(runId, workflowId, parsed.value);
-        return json(202, { workflow_id: workflowId, run_id: runId, created });
+        const started = await d.start(runId, workflowId, parsed.value);
+        if ("finished" in started) {
+          const { workflowId: attempt, state } = started.finished;
+          return json(409, {
+            error: `run ${runId} already ran (workflow ${attempt} is ${state}) and its row was deleted since; post {"force": true} to start a new run today`,
+            workflow_id: attempt,
+          });
+        }
+        return json(202, { workflow_id: workflowId, run_id: runId, created: started.created });
       },
     },
     deps,

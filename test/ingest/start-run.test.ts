@@ -44,4 +44,26 @@ describe("startRun", () => {
     expect(await run("r-ok")).toEqual([{ status: "queued", trigger: "nightly-test", forced: true }]);
     expect(await startRun(client, start, "r-ok", "ingest/r-ok", req)).toEqual({ created: false });
   });
+
+  it("does not start again a day whose run finished and whose row was deleted: nothing would run", async () => {
+    // What resonate.gc and a finished run leave: the workflow's attempts, settled, and (after a delete) no row.
+    await client.query(
+      `insert into resonate.promises (id, state, timeout_at, created_at, settled_at)
+       values ('ingest/r-done', 'resolved', 0, 1, 2), ('ingest/r-done/retry-1', 'rejected', 0, 3, 4),
+              ('ingest/r-live', 'pending', 9000000000000, 1, null)`,
+    );
+    const started: string[] = [];
+    const start = async (id: string) => {
+      started.push(id);
+    };
+    const req = { force: false, trigger: "nightly-test" };
+    expect(await startRun(client, start, "r-done", "ingest/r-done", req)).toEqual({
+      finished: { workflowId: "ingest/r-done/retry-1", state: "rejected" },
+    });
+    expect(await run("r-done")).toEqual([]);
+    // A run still pending is rejoined as before (its row is written by whichever side comes first).
+    expect(await startRun(client, start, "r-live", "ingest/r-live", req)).toEqual({ created: true });
+    expect(started).toEqual(["ingest/r-live"]);
+    expect(await run("r-live")).toEqual([{ status: "queued", trigger: "nightly-test", forced: false }]);
+  });
 });

@@ -38,4 +38,21 @@ describe("request validation", () => {
     expect((await post('{"force": 1}')).status).toBe(400);
     expect(started).toEqual(["ingest/2026-11-21", "ingest/2026-11-21"]);
   });
+
+  it("a day whose run finished and whose row was deleted is a 409 that says to force a new run", async () => {
+    const handler = triggerHandler(async () => ({
+      secret: "s3cret",
+      now: () => new Date("2026-11-21T03:00:00Z"),
+      start: async () => ({ finished: { workflowId: "ingest/2026-11-21", state: "resolved" } }),
+    }));
+    const res = await handler(
+      new Request("http://x/ingest", { method: "POST", headers: { authorization: "Bearer s3cret" } }),
+    );
+    expect(res.status).toBe(409);
+    expect(await res.json()).toEqual({
+      error:
+        'run 2026-11-21 already ran (workflow ingest/2026-11-21 is resolved) and its row was deleted since; post {"force": true} to start a new run today',
+      workflow_id: "ingest/2026-11-21",
+    });
+  });
 });
