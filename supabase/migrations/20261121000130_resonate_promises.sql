@@ -5,13 +5,31 @@
 -- Locking and settlement
 -- ---------------------------------------------------------------------------------------------
 
--- The first step of every writing request: the promise rows it touches, in the global order.
+-- The first step of every writing request: the rows it may write, in the global order (promise rows
+-- by bytewise id, then task rows by id), before it writes any. First the promise rows it touches.
+-- Then the task rows: the requester's own task (p_task), and for each of those promises that settles
+-- in this request (p_settle, or one past its deadline, which eager convergence settles) its own task
+-- and its awaiters' tasks, all of which its cascade writes. Left to the cascade, a child's fulfill
+-- would hold the child's task and then wait for its awaiter's (a lower id) while a heartbeat holding
+-- both by id waits for the child's: a deadlock. Callbacks on a promise are added only under its row
+-- lock, which is held from here on, so the awaiters read here are all the cascade can find.
 -- PL/pgSQL rather than SQL: a SQL function that cannot be inlined is planned on every call, and
 -- this runs on every request; PL/pgSQL keeps the plan.
-create or replace function resonate._lock_promises(p_ids text[]) returns void
+create or replace function resonate._lock_rows(p_ids text[], p_task text, p_settle text, p_now bigint) returns void
 language plpgsql as $$
 begin
   perform 1 from resonate.promises where id = any (p_ids) order by id for no key update;
+  -- A union of index probes (not `or`), as in _settle_cascade.
+  perform 1 from resonate.tasks
+   where id in (
+     select p_task
+     union
+     select p.id from resonate.promises p
+      where p.id = any (p_ids) and p.state = 'pending' and (p.id = p_settle or p.timeout_at <= p_now)
+     union
+     select c.awaiter from resonate.callbacks c join resonate.promises p on p.id = c.awaited
+      where p.id = any (p_ids) and p.state = 'pending' and (p.id = p_settle or p.timeout_at <= p_now))
+   order by id for no key update;
 end
 $$;
 

@@ -406,6 +406,21 @@ begin
   if v_root_state is distinct from 'pending' or p_now >= v_root_timeout then
     return null;
   end if;
+  -- Everything that hands over to the general path because of a settlement it would cascade (a
+  -- deadline passed, a task or anyone waiting on the step) is decided before the task row is locked:
+  -- the general path locks the task rows the cascade writes together, in id order, and the fencing
+  -- task's may sort after an awaiter's. Callbacks and listeners are added only under the step's row
+  -- lock, which we hold, so if there are none (and no task) now, settling has no cascade.
+  if v_kind = 'promise.create' then
+    if v_c.state = 'pending' and p_now >= v_c.timeout_at then
+      return null;
+    end if;
+  elsif v_c.id is null or v_c.state <> 'pending' or p_now >= v_c.timeout_at
+     or exists (select 1 from resonate.tasks where id = v_child_id)
+     or exists (select 1 from resonate.callbacks where awaited = v_child_id)
+     or exists (select 1 from resonate.listeners where awaited = v_child_id) then
+    return null;
+  end if;
   -- Then the task row: promise rows before task rows.
   select t.state = 'acquired' and t.version = floor((p_data ->> 'version')::numeric) into v_fenced
     from resonate.tasks t where t.id = v_id for no key update;
@@ -418,9 +433,6 @@ begin
     -- value fails after the fence check, not before it.
     v_timeout := floor((v_adata ->> 'timeoutAt')::numeric)::bigint;
     if v_c.id is not null then
-      if v_c.state = 'pending' and p_now >= v_c.timeout_at then
-        return null;
-      end if;
       v_promise := resonate._promise_json(v_c, p_now);
     else
       if p_now >= v_timeout then
@@ -437,16 +449,6 @@ begin
     -- See _task_fence: a local step's start need not wait for its own WAL flush.
     perform set_config('synchronous_commit', 'off', true);
   else
-    if v_c.id is null or v_c.state <> 'pending' or p_now >= v_c.timeout_at then
-      return null;
-    end if;
-    -- Callbacks and listeners are added only under this row lock, which we hold: if there are
-    -- none (and no task) now, settling has no cascade.
-    if exists (select 1 from resonate.tasks where id = v_child_id)
-       or exists (select 1 from resonate.callbacks where awaited = v_child_id)
-       or exists (select 1 from resonate.listeners where awaited = v_child_id) then
-      return null;
-    end if;
     update resonate.promises p
        set state = v_adata ->> 'state', value = v_value, settled_at = p_now
      where p.id = v_child_id

@@ -1,5 +1,5 @@
 -- ---------------------------------------------------------------------------------------------
--- Dispatch: validation (400) first, then the promise locks in global order, then eager
+-- Dispatch: validation (400) first, then the row locks in global order (_lock_rows), then eager
 -- convergence of the touched ids in the reference's order, then the handler.
 -- ---------------------------------------------------------------------------------------------
 
@@ -27,7 +27,7 @@ begin
 
   when 'promise.settle' then
     v_id := resonate._txt(v_data, 'id');
-    perform resonate._lock_promises(array[v_id]);
+    perform resonate._lock_rows(array[v_id], null, v_id, p_now);
     perform resonate._converge(v_id, p_now);
     return resonate._promise_settle(v_data, p_now);
 
@@ -35,14 +35,14 @@ begin
     if resonate._txt(v_data, 'awaited') = resonate._txt(v_data, 'awaiter') then
       return resonate._err(400, 'Awaited and awaiter must be different');
     end if;
-    perform resonate._lock_promises(array[v_data ->> 'awaited', v_data ->> 'awaiter']);
+    perform resonate._lock_rows(array[v_data ->> 'awaited', v_data ->> 'awaiter'], null, null, p_now);
     perform resonate._converge(v_data ->> 'awaited', p_now);
     perform resonate._converge(v_data ->> 'awaiter', p_now);
     return resonate._promise_register_callback(v_data, p_now);
 
   when 'promise.register_listener' then
     v_id := resonate._txt(v_data, 'awaited');
-    perform resonate._lock_promises(array[v_id]);
+    perform resonate._lock_rows(array[v_id], null, null, p_now);
     perform resonate._converge(v_id, p_now);
     return resonate._promise_register_listener(v_data, p_now);
 
@@ -59,13 +59,13 @@ begin
       return resonate._err(400, 'Action must have a resonate:target tag');
     end if;
     v_id := resonate._txt(v_action, 'id');
-    perform resonate._lock_promises(array[v_id]);
+    perform resonate._lock_rows(array[v_id], v_id, null, p_now);
     perform resonate._converge(v_id, p_now);
     return resonate._task_create(v_data, p_now);
 
   when 'task.acquire', 'task.release', 'task.halt', 'task.continue' then
     v_id := resonate._txt(v_data, 'id');
-    perform resonate._lock_promises(array[v_id]);
+    perform resonate._lock_rows(array[v_id], v_id, null, p_now);
     perform resonate._converge(v_id, p_now);
     return case v_kind
       when 'task.acquire' then resonate._task_acquire(v_data, p_now)
@@ -82,7 +82,7 @@ begin
     if not resonate._valid_settle_state(resonate._txt(v_action, 'state')) then
       return resonate._err(400, 'state must be resolved, rejected or rejected_canceled');
     end if;
-    perform resonate._lock_promises(array[v_id]);
+    perform resonate._lock_rows(array[v_id], v_id, v_id, p_now);
     perform resonate._converge(v_id, p_now);
     return resonate._task_fulfill(v_data, p_now);
 
@@ -103,7 +103,7 @@ begin
     if v_id = any (v_ids) then
       return resonate._err(400, 'Task cannot await its own promise');
     end if;
-    perform resonate._lock_promises(array[v_id] || v_ids);
+    perform resonate._lock_rows(array[v_id] || v_ids, v_id, null, p_now);
     perform resonate._converge(v_id, p_now);
     foreach v_action in array array(select to_jsonb(x) from unnest(v_ids) x) loop
       perform resonate._converge(v_action #>> '{}', p_now);
@@ -117,7 +117,8 @@ begin
        or coalesce(v_action ->> 'kind', '') not in ('promise.create', 'promise.settle') then
       perform resonate._bad('action must be a promise.create or promise.settle request');
     end if;
-    perform resonate._lock_promises(array[v_id, resonate._txt(v_action -> 'data', 'id')]);
+    perform resonate._lock_rows(array[v_id, resonate._txt(v_action -> 'data', 'id')], v_id,
+      case when v_action ->> 'kind' = 'promise.settle' then v_action -> 'data' ->> 'id' end, p_now);
     perform resonate._converge(v_id, p_now);
     perform resonate._converge(v_action -> 'data' ->> 'id', p_now);
     return resonate._task_fence(v_data, p_now);
