@@ -39,6 +39,32 @@ begin
 end
 $$;
 
+-- A task version as a request names it, exactly (docs/resonate-protocol.md §4: acquire quotes it
+-- exactly, a fence needs it equal, a heartbeat renews only at the same version), as the reference
+-- compares it (task.version !== version). Null for a number that is no int4 (1.5, 2^32), which equals
+-- no version: acquire and the fences answer 409, a heartbeat skips the entry. Rounded instead, 1.5
+-- would pass for a version its sender was never given, and one rounding down (fences) beside one
+-- rounding to nearest (heartbeats) would not even agree which. Null for a non-number too, which the
+-- requests that answer with a status refuse first (_version).
+create or replace function resonate._exact_version(p jsonb) returns integer
+language sql immutable as $$
+  select case when jsonb_typeof(p) = 'number'
+                   and (p #>> '{}')::numeric % 1 = 0
+                   and (p #>> '{}')::numeric between -2147483648 and 2147483647
+              then (p #>> '{}')::numeric::integer end
+$$;
+
+-- The version a fencing request or an acquire names: 400 unless a number, then _exact_version.
+create or replace function resonate._version(p_obj jsonb, p_key text) returns integer
+language plpgsql immutable as $$
+begin
+  if jsonb_typeof(p_obj -> p_key) is distinct from 'number' then
+    perform resonate._bad(format('%s must be a number', p_key));
+  end if;
+  return resonate._exact_version(p_obj -> p_key);
+end
+$$;
+
 create or replace function resonate._obj(p_obj jsonb, p_key text) returns jsonb
 language plpgsql immutable as $$
 begin

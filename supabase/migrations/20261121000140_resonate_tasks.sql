@@ -94,7 +94,7 @@ create or replace function resonate._task_acquire(p_data jsonb, p_now bigint) re
 language plpgsql as $$
 declare
   v_id text := resonate._txt(p_data, 'id');
-  v_version integer := resonate._i64(p_data, 'version');
+  v_version integer := resonate._version(p_data, 'version');
   v_pid text := resonate._txt(p_data, 'pid');
   v_ttl bigint := resonate._i64(p_data, 'ttl');
   v_t resonate.tasks;
@@ -111,7 +111,7 @@ begin
   if not resonate._logically_pending(v_p, p_now) then
     return resonate._err(409, 'Task logically fulfilled');
   end if;
-  if v_t.version <> v_version then
+  if v_t.version is distinct from v_version then
     return resonate._err(409, 'Version mismatch');
   end if;
   update resonate.tasks
@@ -132,7 +132,7 @@ create or replace function resonate._task_fence_check(p_data jsonb, p_now bigint
 language plpgsql as $$
 declare
   v_id text := resonate._txt(p_data, 'id');
-  v_version integer := resonate._i64(p_data, 'version');
+  v_version integer := resonate._version(p_data, 'version');
   v_p resonate.promises;
 begin
   select * into o_task from resonate.tasks where id = v_id for no key update;
@@ -147,7 +147,7 @@ begin
     o_error := resonate._err(409, coalesce(p_conflict, 'Task not acquired'));
     return;
   end if;
-  if o_task.version <> v_version then
+  if o_task.version is distinct from v_version then
     o_task := null;
     o_error := resonate._err(409, coalesce(p_conflict, 'Version mismatch'));
   end if;
@@ -316,7 +316,7 @@ declare
   v_tasks jsonb := resonate._arr(p_data, 'tasks');
 begin
   with refs as (
-    select e ->> 'id' as id, (e ->> 'version')::numeric::integer as version
+    select e ->> 'id' as id, resonate._exact_version(e -> 'version') as version
       from jsonb_array_elements(v_tasks) e
   ), locked as (
     select t.id from resonate.tasks t join refs on refs.id = t.id
@@ -422,7 +422,7 @@ begin
     return null;
   end if;
   -- Then the task row: promise rows before task rows.
-  select t.state = 'acquired' and t.version = floor((p_data ->> 'version')::numeric) into v_fenced
+  select t.state = 'acquired' and t.version = resonate._exact_version(p_data -> 'version') into v_fenced
     from resonate.tasks t where t.id = v_id for no key update;
   if v_fenced is not true then
     return null;

@@ -133,9 +133,8 @@ declare
   v_written text[] := '{}'::text[];
 begin
   if jsonb_typeof(p_req -> 'id') is distinct from 'string'
-     or jsonb_typeof(p_req -> 'version') is distinct from 'number'
      or jsonb_typeof(v_steps) is distinct from 'array'
-     or abs((p_req ->> 'version')::numeric) >= 2e9 then
+     or resonate._exact_version(p_req -> 'version') is null then
     return '[]'::json;
   end if;
   for k in 0 .. jsonb_array_length(v_steps) - 1 loop
@@ -152,7 +151,7 @@ begin
       or jsonb_typeof(v_step -> 4) is distinct from 'string'
       or jsonb_typeof(v_step -> 5) is distinct from 'object';
     if k = 0 then
-      v_root_timeout := resonate._step_fence(p_req ->> 'id', floor((p_req ->> 'version')::numeric)::integer);
+      v_root_timeout := resonate._step_fence(p_req ->> 'id', resonate._exact_version(p_req -> 'version'));
       exit when v_root_timeout is null;
     end if;
     v_at := resonate._step_put(p_req ->> 'id', v_root_timeout, v_step ->> 0, floor((v_step ->> 1)::numeric)::bigint,
