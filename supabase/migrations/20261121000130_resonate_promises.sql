@@ -7,29 +7,30 @@
 
 -- The first step of every writing request: the rows it may write, in the global order (promise rows
 -- by bytewise id, then task rows by id), before it writes any. First the promise rows it touches.
--- Then the task rows: the requester's own task (p_task), and for each of those promises that settles
--- in this request (p_settle, or one past its deadline, which eager convergence settles) its own task
--- and its awaiters' tasks, all of which its cascade writes. Left to the cascade, a child's fulfill
--- would hold the child's task and then wait for its awaiter's (a lower id) while a heartbeat holding
--- both by id waits for the child's: a deadlock. Callbacks on a promise are added only under its row
--- lock, which is held from here on, so the awaiters read here are all the cascade can find.
+-- Then, if any of them settles in this request (p_settle, or one past its deadline, which eager
+-- convergence settles), the task rows its cascade writes (that promise's task and its awaiters'
+-- tasks) together with the requester's own (p_task). Left to the cascade, a child's fulfill would
+-- hold the child's task and then wait for its awaiter's (a lower id) while a heartbeat holding both
+-- by id waits for the child's: a deadlock. Callbacks on a promise are added only under its row lock,
+-- which is held from here on, so the awaiters read here are all the cascade can find. When nothing
+-- settles, the handler's own task lock is the request's only one, and it takes it next.
 -- PL/pgSQL rather than SQL: a SQL function that cannot be inlined is planned on every call, and
--- this runs on every request; PL/pgSQL keeps the plan.
+-- this runs on every request; PL/pgSQL keeps the plan. Plain `= any (array)` probes: a union of
+-- subqueries here gets a custom plan on every call (its generic plan looks dearer), and that planning
+-- costs many times the locking.
 create or replace function resonate._lock_rows(p_ids text[], p_task text, p_settle text, p_now bigint) returns void
 language plpgsql as $$
+declare
+  v_settling text[];
 begin
-  perform 1 from resonate.promises where id = any (p_ids) order by id for no key update;
-  -- A union of index probes (not `or`), as in _settle_cascade.
-  perform 1 from resonate.tasks
-   where id in (
-     select p_task
-     union
-     select p.id from resonate.promises p
-      where p.id = any (p_ids) and p.state = 'pending' and (p.id = p_settle or p.timeout_at <= p_now)
-     union
-     select c.awaiter from resonate.callbacks c join resonate.promises p on p.id = c.awaited
-      where p.id = any (p_ids) and p.state = 'pending' and (p.id = p_settle or p.timeout_at <= p_now))
-   order by id for no key update;
+  select coalesce(array_agg(p.id) filter (where p.state = 'pending' and (p.id = p_settle or p.timeout_at <= p_now)), '{}')
+    into v_settling
+    from (select id, state, timeout_at from resonate.promises where id = any (p_ids) order by id for no key update) p;
+  if cardinality(v_settling) > 0 then
+    perform 1 from resonate.tasks
+     where id = any (v_settling || p_task || array(select awaiter from resonate.callbacks where awaited = any (v_settling)))
+     order by id for no key update;
+  end if;
 end
 $$;
 
@@ -51,6 +52,8 @@ begin
      and not exists (select 1 from resonate.listeners where awaited = any (p_ids)) then
     return;
   end if;
+  -- A request took these rows already, with its own task, in _lock_rows; the timer loop and a read's
+  -- convergence hold no task row before this one statement, which takes them in id order.
   -- Written as a union (not `or`) so it stays two index probes instead of a scan of all tasks.
   perform 1 from resonate.tasks
    where id in (select unnest(p_ids) union select awaiter from resonate.callbacks where awaited = any (p_ids))
