@@ -49,7 +49,12 @@ async function acquiredTask(id: string): Promise<void> {
 
 /** A child of `parent` created by the parent's fence at version 1: a workflow of its own with a target
  *  (a task, pending at version 0), or a local step without one. */
-async function child(parent: string, id: string, withTask: boolean): Promise<void> {
+async function child(
+  parent: string,
+  id: string,
+  withTask: boolean,
+  timeoutAt = Date.now() + HOUR,
+): Promise<void> {
   const tags = withTask
     ? {
         "resonate:target": TARGET,
@@ -61,7 +66,7 @@ async function child(parent: string, id: string, withTask: boolean): Promise<voi
   await rpc("task.fence", {
     id: parent,
     version: 1,
-    action: req("promise.create", { id, timeoutAt: Date.now() + HOUR, param: {}, tags }),
+    action: req("promise.create", { id, timeoutAt, param: {}, tags }),
   });
 }
 
@@ -195,5 +200,39 @@ describe("a settlement whose cascade reaches an awaiting task, beside a heartbea
       Number((await task(waiting)).timer_at),
       "the heartbeat renewed the waiting task's lease",
     ).toBeGreaterThan(Date.now() + HOUR / 2);
+  });
+  it("task.suspend converging two children past their deadlines takes both tasks in id order: no deadlock", async () => {
+    const root = uid("lo-suspend");
+    const [first, second] = [`${root}:1`, `${root}:2`];
+    await acquiredTask(root);
+    // Two child workflows held by the same worker, both past their deadlines and not yet converged
+    // (no timer pass runs here): the suspend's eager convergence settles both and fulfills their tasks.
+    const deadline = Date.now() + 300;
+    for (const c of [first, second]) {
+      await child(root, c, true, deadline);
+      await rpc("task.acquire", { id: c, version: 0, pid: WORKER, ttl: HOUR });
+    }
+    await new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now()) + 50));
+
+    // Awaited in the order the workflow named them, which need not be id order.
+    const [suspended, beat] = await raceBesideHeartbeat(
+      second,
+      req("task.suspend", {
+        id: root,
+        version: 1,
+        actions: [second, first].map((a) => req("promise.register_callback", { awaiter: root, awaited: a })),
+      }),
+      req("task.heartbeat", {
+        pid: WORKER,
+        tasks: [
+          { id: first, version: 1 },
+          { id: second, version: 1 },
+        ],
+      }),
+    );
+    expect(suspended?.head.status, "the suspend was answered (300: an awaited promise settled)").toBe(300);
+    expect(beat?.head.status, "the heartbeat was answered, not made a deadlock victim").toBe(200);
+    expect(await task(first)).toMatchObject({ state: "fulfilled" });
+    expect(await task(second)).toMatchObject({ state: "fulfilled" });
   });
 });
