@@ -1,10 +1,10 @@
 // Which tasks this process is running, read off the requests the SDK sends through the network: the
 // SDK's public interface does not say when an execution ends, but its requests do. An execution
 // starts with a task.acquire (an execute message) or a task.create (an in-process run) answered 200,
-// and ends when the SDK fulfills, suspends (200) or releases the task, when the acquire is refused, or
-// at once for a sleep's timer task, which the SDK drops without a word (see its Core). The worker's
-// concurrency cap, graceful stop and orphan sweep all count from here.
-import { isSuccess, type Request, type Response } from "@resonatehq/sdk";
+// and ends when the SDK fulfills, suspends (200) or releases the task, or when the acquire is refused.
+// An acquisition the SDK ends without another request (see silentEnd) starts none: its task is left to
+// its lease. The worker's concurrency cap, graceful stop and orphan sweep all count from here.
+import { Codec, isSuccess, type Request, type Response } from "@resonatehq/sdk";
 
 export interface HeldTask {
   id: string;
@@ -26,6 +26,9 @@ interface Running {
 /** A delivered execute message whose acquire the SDK has not sent within this long is given up. */
 const UNACQUIRED_MS = 10_000;
 
+/** The codec the SDK decodes with as createClient builds it: the default one, no encryptor. */
+const SDK_CODEC = new Codec();
+
 export class Executions {
   /** Execute messages delivered whose acquire the SDK has not sent yet, by task id, with when each was
    *  delivered. */
@@ -36,13 +39,19 @@ export class Executions {
   /** task.create requests in flight: the store may already show their task held by this process. */
   private readonly creating = new Map<string, number>();
   private readonly running = new Map<string, Running>();
+  /** Tasks acquired here that the SDK dropped without a word, with the moment (performance.now())
+   *  their lease ends by this process's clock: kept from the sweep until then. */
+  private readonly leftToLease = new Map<string, number>();
   private readonly onSlotFree: () => void;
+  private readonly onUndecodable: (task: HeldTask, error: string) => void;
   /** Losses of the mailbox's session so far, and whether it is registered again since the last. */
   private losses = 0;
   private sessionUp = true;
 
-  constructor(onSlotFree: () => void) {
+  /** `onUndecodable`: a task was acquired whose promise the SDK cannot decode, so it never runs it. */
+  constructor(onSlotFree: () => void, onUndecodable: (task: HeldTask, error: string) => void = () => {}) {
     this.onSlotFree = onSlotFree;
+    this.onUndecodable = onUndecodable;
   }
 
   /** Executions that occupy a concurrency slot: delivered messages not yet refused or finished. */
@@ -62,14 +71,17 @@ export class Executions {
     return n;
   }
 
-  /** Task ids this process runs or may hold any moment now; never to be released by a sweep. */
+  /** Task ids this process runs, may hold any moment now, or leaves to their lease; never to be
+   *  released by a sweep. */
   keep(): string[] {
+    this.forgetLapsed();
     return [
       ...new Set([
         ...this.delivered.keys(),
         ...this.acquiring.keys(),
         ...this.creating.keys(),
         ...this.running.keys(),
+        ...this.leftToLease.keys(),
       ]),
     ];
   }
@@ -125,9 +137,19 @@ export class Executions {
         if (slotted) count(this.acquiring, id, 1);
         return (res) => {
           if (slotted) count(this.acquiring, id, -1);
-          if (res?.kind === "task.acquire" && isSuccess(res) && !isDroppedTimer(res)) {
-            this.start(id, res.data.task.version, slotted, req.data.ttl, sentAt, lossesAtSend);
-          } else if (slotted) this.onSlotFree();
+          if (res?.kind !== "task.acquire" || !isSuccess(res)) {
+            if (slotted) this.onSlotFree();
+            return;
+          }
+          const version = res.data.task.version;
+          const silent = silentEnd(res);
+          if (silent === undefined) {
+            this.start(id, version, slotted, req.data.ttl, sentAt, lossesAtSend);
+            return;
+          }
+          this.leaveToLease(id, sentAt + req.data.ttl);
+          if (slotted) this.onSlotFree();
+          if (silent.kind === "undecodable") this.onUndecodable({ id, version }, silent.error);
         };
       }
       case "task.create":
@@ -172,11 +194,39 @@ export class Executions {
     sentAt: number,
     lossesAtAcquire: number,
   ): void {
-    const previous = this.running.get(id);
+    this.forgetPrevious(id);
     this.running.set(id, { version, slotted, ttl, leaseUntil: sentAt + ttl, lossesAtAcquire });
-    // A new acquisition of a task this process was running means that execution lost the task (a
-    // lease lapsed, a release) and is being fenced off; its slot goes with its record.
+  }
+
+  /**
+   * An acquisition the SDK ends without another request: no fulfill, suspend or release, and no
+   * heartbeat, so the store's lease lapses and the store offers the task again (a lease expiry is a
+   * release). That is the right fate for a task this process cannot run, and the one the SDK itself
+   * chose for a timer that is not yet due: releasing it here would make the store offer it again at
+   * once, and a worker that cannot run it either would take and drop it again in a tight loop; the
+   * lease spaces the attempts one lease apart, and a worker that can run it (another codec, a fixed
+   * deployment) gets it after at most that long. Meanwhile it occupies no slot and no drain waits for
+   * it, and the sweep leaves it alone until its lease ends by this process's clock (a little before
+   * the store's, which counts from its commit; the sweep releases only what it saw twice, a sweep
+   * interval apart, so the store's own expiry normally comes first either way).
+   */
+  private leaveToLease(id: string, leaseUntil: number): void {
+    this.forgetPrevious(id);
+    this.leftToLease.set(id, leaseUntil);
+  }
+
+  /** A new acquisition of a task this process was running means that execution lost the task (a
+   *  lease lapsed, a release) and is being fenced off; its slot goes with its record. */
+  private forgetPrevious(id: string): void {
+    const previous = this.running.get(id);
+    this.running.delete(id);
+    this.leftToLease.delete(id);
     if (previous?.slotted) this.onSlotFree();
+  }
+
+  private forgetLapsed(): void {
+    const now = performance.now();
+    for (const [id, until] of this.leftToLease) if (now >= until) this.leftToLease.delete(id);
   }
 
   private end(id: string, version: number): void {
@@ -215,9 +265,24 @@ function count(counts: Map<string, number>, id: string, by: number): void {
   else counts.delete(id);
 }
 
-/** A sleep's timer task acquired before its deadline: the SDK drops it without another request. */
-export function isDroppedTimer(
-  res: Extract<Response, { kind: "task.acquire"; head: { status: 200 } }>,
-): boolean {
-  return res.data.promise.tags?.["resonate:timer"] === "true" && res.data.promise.state === "pending";
+type Acquired = Extract<Response, { kind: "task.acquire"; head: { status: 200 } }>;
+
+export type SilentEnd = { kind: "timer" } | { kind: "undecodable"; error: string };
+
+/**
+ * Whether the SDK (0.11.5) ends the execution this acquisition hands it without another request, and
+ * why. Its Core.onMessage decodes the task's promise with its codec before it starts the heartbeat and
+ * outside the try whose catch releases the task, so a promise it cannot decode throws out of it, sent
+ * nothing more; and its executeUntilBlocked drops a sleep's timer task acquired before its deadline
+ * without a word. Every other failure after the acquisition is caught there and releases the task.
+ */
+export function silentEnd(res: Acquired): SilentEnd | undefined {
+  try {
+    SDK_CODEC.decodePromise(res.data.promise);
+  } catch (err) {
+    return { kind: "undecodable", error: err instanceof Error ? err.message : String(err) };
+  }
+  if (res.data.promise.tags?.["resonate:timer"] === "true" && res.data.promise.state === "pending")
+    return { kind: "timer" };
+  return undefined;
 }

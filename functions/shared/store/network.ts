@@ -87,7 +87,15 @@ export class StoreNetwork implements Network {
       onLost: (err) => this.log.warn("durable store session lost", { error: err.message }),
     });
     this.batches = new Batches(this.sessions, connections);
-    this.executions = new Executions(() => this.mailbox.wake());
+    this.executions = new Executions(
+      () => this.mailbox.wake(),
+      (task, error) =>
+        this.log.warn("acquired a task whose promise the SDK cannot decode; left to its lease", {
+          task: task.id,
+          version: task.version,
+          error,
+        }),
+    );
     this.steps = new Steps({
       send: (unit) => this.batches.send(unit),
       defer: opts.deferSteps ?? true,

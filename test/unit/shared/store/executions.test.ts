@@ -16,16 +16,28 @@ const acquire = (ttl: number): Request => ({
   data: { id: TASK, version: 0, pid: "p", ttl },
 });
 
-const acquiredAt = (version: number) =>
+const acquiredAt = (version: number, promise: Record<string, unknown> = {}) =>
   ({
     kind: "task.acquire",
     head: { ...head, status: 200 },
     data: {
       task: { id: TASK, state: "acquired", version, resumes: [] },
-      promise: { id: TASK, state: "pending", param: {}, value: {}, tags: {}, timeoutAt: 0, createdAt: 0 },
+      promise: {
+        id: TASK,
+        state: "pending",
+        param: {},
+        value: {},
+        tags: {},
+        timeoutAt: 0,
+        createdAt: 0,
+        ...promise,
+      },
       preload: [],
     },
   }) as Response;
+
+/** The SDK's encoding of a param: base64 of JSON. */
+const encoded = (value: unknown) => ({ headers: {}, data: btoa(JSON.stringify(value)) });
 
 function acquired(ex: Executions, ttl: number): void {
   ex.track(acquire(ttl))(acquiredAt(1));
@@ -126,5 +138,76 @@ describe("Executions: the concurrency slots", () => {
     } finally {
       clock.mockRestore();
     }
+  });
+});
+
+describe("Executions: an acquisition the SDK ends without another request", () => {
+  it("runs one whose promise the SDK decodes", () => {
+    const ex = new Executions(() => {});
+    ex.deliver(TASK);
+    ex.track(acquire(60_000))(acquiredAt(1, { param: encoded({ func: "f", args: [1] }) }));
+    expect(ex.slotsUsed()).toBe(1);
+    expect(ex.held()).toEqual([{ id: TASK, version: 1 }]);
+  });
+
+  it("frees the slot of a task whose promise the SDK cannot decode, and keeps it from the sweep for its lease", () => {
+    let now = 1_000;
+    const clock = vi.spyOn(performance, "now").mockImplementation(() => now);
+    try {
+      let freed = 0;
+      const undecodable: unknown[] = [];
+      const ex = new Executions(
+        () => freed++,
+        (task, error) => undecodable.push({ task, error }),
+      );
+      ex.deliver(TASK);
+      ex.track(acquire(60_000))(acquiredAt(1, { param: { headers: {}, data: "not base64 of JSON" } }));
+      expect(freed).toBe(1);
+      expect(undecodable).toEqual([{ task: { id: TASK, version: 1 }, error: expect.any(String) }]);
+      expect(ex.slotsUsed()).toBe(0);
+      expect(ex.active()).toBe(0);
+      expect(ex.held()).toEqual([]);
+      expect(ex.leaseHolds(TASK, 1)).toBe(false);
+      // Left acquired until its lease lapses: a sweep releasing it sooner would have it offered again.
+      now += 59_000;
+      expect(ex.keep()).toEqual([TASK]);
+      now += 1_000;
+      expect(ex.keep()).toEqual([]);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  it("treats a timer that is not yet due, which the SDK drops, the same way, without a warning", () => {
+    let now = 1_000;
+    const clock = vi.spyOn(performance, "now").mockImplementation(() => now);
+    try {
+      const undecodable: unknown[] = [];
+      const ex = new Executions(
+        () => {},
+        (task) => undecodable.push(task),
+      );
+      ex.deliver(TASK);
+      ex.track(acquire(10_000))(acquiredAt(3, { tags: { "resonate:timer": "true" } }));
+      expect(ex.slotsUsed()).toBe(0);
+      expect(ex.keep()).toEqual([TASK]);
+      expect(undecodable).toEqual([]);
+      now += 10_000;
+      expect(ex.keep()).toEqual([]);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  it("forgets a running execution of the task when the task is acquired again and dropped", () => {
+    let freed = 0;
+    const ex = new Executions(() => freed++);
+    ex.deliver(TASK);
+    ex.track(acquire(60_000))(acquiredAt(1, { param: encoded({ func: "f", args: [] }) }));
+    ex.deliver(TASK);
+    ex.track(acquire(60_000))(acquiredAt(2, { param: { headers: {}, data: "%%%" } }));
+    expect(ex.slotsUsed()).toBe(0);
+    expect(ex.held()).toEqual([]);
+    expect(freed).toBe(2);
   });
 });
