@@ -4,7 +4,7 @@
 // another worker may take it first; the late local attempt then gets a 409 and is dropped. (On the
 // `resonate` schema, StoreNetwork caps at the source instead: it takes no more than it may run.)
 import type { Message, Network, Request, Response } from "@resonatehq/sdk";
-import { Executions } from "./store/executions.ts";
+import { Executions, releasedHere } from "./store/executions.ts";
 
 export class CappedNetwork implements Network {
   private readonly inner: Network;
@@ -40,6 +40,9 @@ export class CappedNetwork implements Network {
   }
 
   send = (async (req: Request): Promise<Response> => {
+    // As on the `resonate` schema: a task the SDK gave up before running any of it is left to its
+    // lease rather than offered again at once (see Executions.givesUpUnstarted).
+    if (req.kind === "task.release" && this.executions.givesUpUnstarted(req)) return releasedHere(req);
     const outcome = this.executions.track(req);
     try {
       const res = await this.inner.send(req);

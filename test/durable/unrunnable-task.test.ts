@@ -3,8 +3,9 @@
 // right after its acquire is answered 200, before its heartbeat, its execution and the try that
 // releases on error (core.js, Core.onMessage), so a promise its codec cannot decode ends the
 // execution without a fulfill, suspend or release: the adapter must not count it as running (a
-// concurrency slot held for ever, a drain waiting out its grace for it), and the task must neither stay
-// acquired for ever nor be taken again in a loop.
+// concurrency slot held for ever, a drain waiting out its grace for it). A function the worker has not
+// registered fails inside that try, and the SDK releases the task, which the store offers again at
+// once. Either way the task must neither stay acquired for ever nor be taken again in a loop.
 import type { Context, Resonate } from "@resonatehq/sdk";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -118,6 +119,31 @@ describe("a task whose promise the SDK cannot decode", () => {
     await acquired(bad, 2);
     await new Promise((r) => setTimeout(r, 2 * ttl));
     // About one attempt per lease: far from a loop (a release-driven spin reaches hundreds in a second).
+    const elapsed = Date.now() - t0;
+    expect((await task(bad))!.version).toBeLessThanOrEqual(Math.ceil(elapsed / ttl) + 1);
+  });
+});
+
+describe("a task whose function the worker has not registered", () => {
+  it("is left to its lease instead of released, so it is not taken again in a loop; the slot is free meanwhile", async () => {
+    const group = `unregistered-${uid()}`;
+    const ttl = 2_000;
+    await worker(group, ttl);
+    const bad = `unregistered-${uid()}`;
+    await starter.beginRpc(bad, "notRegisteredHere", 1, starter.options({ target: group }));
+    const t0 = Date.now();
+    await acquired(bad, 1);
+    // The SDK's release, sent at once, would have the store offer it again at once: dozens of
+    // acquisitions within the lease.
+    await new Promise((r) => setTimeout(r, ttl / 2));
+    expect(await task(bad)).toEqual({ state: "acquired", version: 1 });
+    const good = `good-${uid()}`;
+    await starter.beginRpc(good, "echo", 7, starter.options({ target: group }));
+    await eventually("the next task to run", async () =>
+      (await state(good)) === "resolved" ? true : undefined,
+    );
+    await acquired(bad, 2);
+    await new Promise((r) => setTimeout(r, 2 * ttl));
     const elapsed = Date.now() - t0;
     expect((await task(bad))!.version).toBeLessThanOrEqual(Math.ceil(elapsed / ttl) + 1);
   });

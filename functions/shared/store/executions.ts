@@ -2,8 +2,9 @@
 // SDK's public interface does not say when an execution ends, but its requests do. An execution
 // starts with a task.acquire (an execute message) or a task.create (an in-process run) answered 200,
 // and ends when the SDK fulfills, suspends (200) or releases the task, or when the acquire is refused.
-// An acquisition the SDK ends without another request (see silentEnd) starts none: its task is left to
-// its lease. The worker's concurrency cap, graceful stop and orphan sweep all count from here.
+// An acquisition the SDK ends without another request (see silentEnd) starts none, and one it gives up
+// before running any of it (see givesUpUnstarted) ends unreleased: their tasks are left to their
+// lease. The worker's concurrency cap, graceful stop and orphan sweep all count from here.
 import { Codec, isSuccess, type Request, type Response } from "@resonatehq/sdk";
 
 export interface HeldTask {
@@ -21,6 +22,9 @@ interface Running {
   /** Losses of the mailbox's session counted when this execution's acquisition was sent (-1: the session
    *  was away then); any loss since leaves it behind the count. */
   lossesAtAcquire: number;
+  /** Whether the SDK has sent anything concerning the task since its acquisition (a fence, a suspend,
+   *  a fulfill): whether it started running it. */
+  progressed: boolean;
 }
 
 /** A delivered execute message whose acquire the SDK has not sent within this long is given up. */
@@ -124,12 +128,36 @@ export class Executions {
     this.delivered.set(taskId, times);
   }
 
+  /**
+   * Whether this release, sent by the SDK, gives up an execution before it sent anything concerning
+   * its task: the SDK could not start running it (a function this process has not registered, a
+   * param that is not a call) and releases it from its catch-all (core.js executeUntilBlocked). The
+   * store would offer the task again at once, and a worker that cannot run it either would take and
+   * release it again in a tight loop (about 40 times a second here). So the execution ends here and
+   * its task is left to its lease instead (see leaveToLease); the caller answers the SDK, which
+   * ignores the answer, and sends nothing. A release after the execution sent something is the SDK
+   * reacting to a failed request (a fence, a suspend): the store or the task's state changed, and the
+   * release goes to the store at once as before. Nothing of the execution waits to be written: it
+   * sent nothing.
+   */
+  givesUpUnstarted(req: Request): boolean {
+    if (req.kind !== "task.release") return false;
+    const r = this.running.get(req.data.id);
+    if (r?.version !== req.data.version || r.progressed) return false;
+    this.leaveToLease(req.data.id, r.leaseUntil);
+    return true;
+  }
+
   /** Called with every request before it is sent; the returned function observes its outcome. */
   track(req: Request): (res: Response | undefined) => void {
     const sentAt = performance.now();
     // An acquisition may have been committed at any moment in between, so it is safe from peers only
     // if the session was up when it was sent and has not been lost since (-1 never matches).
     const lossesAtSend = this.sessionUp ? this.losses : -1;
+    if (req.kind === "task.fence" || req.kind === "task.suspend" || req.kind === "task.fulfill") {
+      const r = this.running.get(req.data.id);
+      if (r?.version === req.data.version) r.progressed = true;
+    }
     switch (req.kind) {
       case "task.acquire": {
         const id = req.data.id;
@@ -195,20 +223,27 @@ export class Executions {
     lossesAtAcquire: number,
   ): void {
     this.forgetPrevious(id);
-    this.running.set(id, { version, slotted, ttl, leaseUntil: sentAt + ttl, lossesAtAcquire });
+    this.running.set(id, {
+      version,
+      slotted,
+      ttl,
+      leaseUntil: sentAt + ttl,
+      lossesAtAcquire,
+      progressed: false,
+    });
   }
 
   /**
-   * An acquisition the SDK ends without another request: no fulfill, suspend or release, and no
-   * heartbeat, so the store's lease lapses and the store offers the task again (a lease expiry is a
-   * release). That is the right fate for a task this process cannot run, and the one the SDK itself
-   * chose for a timer that is not yet due: releasing it here would make the store offer it again at
-   * once, and a worker that cannot run it either would take and drop it again in a tight loop; the
-   * lease spaces the attempts one lease apart, and a worker that can run it (another codec, a fixed
-   * deployment) gets it after at most that long. Meanwhile it occupies no slot and no drain waits for
-   * it, and the sweep leaves it alone until its lease ends by this process's clock (a little before
-   * the store's, which counts from its commit; the sweep releases only what it saw twice, a sweep
-   * interval apart, so the store's own expiry normally comes first either way).
+   * A task this process acquired and will not run, and holds without a heartbeat (the SDK started
+   * none, or stopped it when it gave up): the store's lease lapses and the store offers the task
+   * again (a lease expiry is a release). That is the right fate for a task this process cannot run,
+   * and the one the SDK itself chose for a timer that is not yet due: releasing it here would make the
+   * store offer it again at once, and a worker that cannot run it either would take it again in a
+   * tight loop; the lease spaces the attempts one lease apart, and a worker that can run it (another
+   * codec, a fixed deployment) gets it after at most that long. Meanwhile it occupies no slot and no
+   * drain waits for it, and the sweep leaves it alone until its lease ends by this process's clock (a
+   * little before the store's, which counts from its commit; the sweep releases only what it saw
+   * twice, a sweep interval apart, so the store's own expiry normally comes first either way).
    */
   private leaveToLease(id: string, leaseUntil: number): void {
     this.forgetPrevious(id);
@@ -268,6 +303,15 @@ function count(counts: Map<string, number>, id: string, by: number): void {
 type Acquired = Extract<Response, { kind: "task.acquire"; head: { status: 200 } }>;
 
 export type SilentEnd = { kind: "timer" } | { kind: "undecodable"; error: string };
+
+/** The answer a release left to its lease gets here; the SDK ignores it (core.js releaseTask). */
+export function releasedHere(req: Extract<Request, { kind: "task.release" }>): Response {
+  return {
+    kind: "task.release",
+    head: { corrId: req.head.corrId, status: 200, version: req.head.version },
+    data: {},
+  };
+}
 
 /**
  * Whether the SDK (0.11.5) ends the execution this acquisition hands it without another request, and

@@ -11,7 +11,7 @@
 import { randomUUID } from "node:crypto";
 import type { Message, Network, Request, Response } from "@resonatehq/sdk";
 import { Batches, type BatchStats } from "./batches.ts";
-import { Executions, type HeldTask } from "./executions.ts";
+import { Executions, type HeldTask, releasedHere } from "./executions.ts";
 import { Mailbox, type TickRow } from "./mailbox.ts";
 import { Sessions } from "./sessions.ts";
 import { type StepStats, Steps } from "./steps.ts";
@@ -38,6 +38,10 @@ export interface StoreNetworkOptions {
   /** Whether a local step's create may travel with its result (steps.ts). Off only where each
    *  request's answer must come from the store itself, as in the request-level differential test. */
   deferSteps?: boolean;
+  /** Whether a task the SDK gives up before running any of it is left to its lease instead of
+   *  released (Executions.givesUpUnstarted). Off only where each request's answer must come from the
+   *  store itself, as in the request-level differential test. */
+  leaveUnstartedToLease?: boolean;
   log?: StoreLog;
   /** Called each time the store's session comes up. */
   onReady?: () => void;
@@ -64,6 +68,7 @@ export class StoreNetwork implements Network {
   private readonly mailbox: Mailbox;
   private readonly concurrency: number;
   private readonly sweepMs: number;
+  private readonly leaveUnstartedToLease: boolean;
   private readonly log: StoreLog;
   private readonly receivers: ((msg: Message) => void)[] = [];
   private initialized = false;
@@ -79,6 +84,7 @@ export class StoreNetwork implements Network {
     this.anycast = `poll://any@${opts.group}`;
     this.concurrency = opts.concurrency ?? 100;
     this.sweepMs = opts.sweepMs ?? SWEEP_MS;
+    this.leaveUnstartedToLease = opts.leaveUnstartedToLease ?? true;
     this.log = opts.log ?? consoleLog;
     const connections = opts.connections ?? 4;
     this.sessions = new Sessions({
@@ -148,6 +154,21 @@ export class StoreNetwork implements Network {
 
   // An arrow property: the SDK calls `send` detached from the network object.
   send = (async (req: Request): Promise<Response> => {
+    if (req.kind === "task.release" && this.leaveUnstartedToLease && this.executions.givesUpUnstarted(req)) {
+      this.log.warn("the SDK gave up a task before running any of it; left to its lease, not released", {
+        task: req.data.id,
+        version: req.data.version,
+      });
+      const res = releasedHere(req);
+      // Ends the task's record of steps, as the store's answer would: the execution sent none.
+      this.steps.observe(req, res);
+      return res;
+    }
+    return this.forward(req);
+  }) as Network["send"];
+
+  /** Sends a request to the store, observing it on the way: the SDK's, and this network's own. */
+  private async forward(req: Request): Promise<Response> {
     const outcome = this.executions.track(req);
     let res: Response;
     try {
@@ -160,7 +181,7 @@ export class StoreNetwork implements Network {
     this.steps.observe(req, res);
     outcome(res);
     return res;
-  }) as Network["send"];
+  }
 
   recv(callback: (msg: Message) => void): void {
     this.receivers.push(callback);
@@ -231,7 +252,7 @@ export class StoreNetwork implements Network {
   private async release(tasks: HeldTask[], reason: string): Promise<string[]> {
     const answers = await Promise.all(
       tasks.map((t) =>
-        this.send({
+        this.forward({
           kind: "task.release",
           head: { corrId: `${reason}-${this.pid}-${t.id}-${t.version}`, version: "2026-04-01" },
           data: { id: t.id, version: t.version },

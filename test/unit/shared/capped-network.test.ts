@@ -101,6 +101,28 @@ describe("CappedNetwork", () => {
     expect(got).toEqual(["refused", "next"]);
   });
 
+  it("frees the slot of an execution the SDK gave up before running it, and keeps its release from the server", async () => {
+    const server = fakeServer();
+    const sent: string[] = [];
+    const send = server.inner.send;
+    server.inner.send = ((req: Request) => {
+      sent.push(req.kind);
+      return send(req);
+    }) as Network["send"];
+    const net = new CappedNetwork(server.inner, 1);
+    const got: string[] = [];
+    net.recv((m) => {
+      if (m.kind === "execute") got.push(m.data.task.id);
+    });
+    server.push("unregistered");
+    server.push("next");
+    await net.send(acquire("unregistered"));
+    const res = await net.send({ kind: "task.release", head, data: { id: "unregistered", version: 1 } });
+    expect(res.head.status).toBe(200);
+    expect(sent).toEqual(["task.acquire"]);
+    expect(got).toEqual(["unregistered", "next"]);
+  });
+
   it("passes unblock messages through at once", () => {
     const server = fakeServer();
     const net = new CappedNetwork(server.inner, 0);

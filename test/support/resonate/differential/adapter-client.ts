@@ -3,7 +3,8 @@
 // the same call, so each answer proves a batched request is answered exactly as if sent alone. Step
 // creates are not deferred here: answering a create before the store has seen it moves a refused
 // fence from the create to the step's result by design, which a request-level comparison would
-// report (steps.ts and test/durable/store-network.test.ts cover that path).
+// report (steps.ts and test/durable/store-network.test.ts cover that path). Nor is a release that
+// follows an acquire at once answered here, as it is for the SDK (test/durable/unrunnable-task.test.ts).
 import type { Request, Response } from "@resonatehq/sdk";
 import type pg from "pg";
 import { StoreNetwork } from "../../../../functions/shared/store/network.ts";
@@ -30,6 +31,7 @@ export class AdapterClient extends SchemaClient {
       group: "differential",
       connections: 1,
       deferSteps: false,
+      leaveUnstartedToLease: false,
     });
     return new AdapterClient(client, network);
   }

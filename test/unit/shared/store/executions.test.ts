@@ -211,3 +211,55 @@ describe("Executions: an acquisition the SDK ends without another request", () =
     expect(freed).toBe(2);
   });
 });
+
+describe("Executions: a release the SDK sends before it ran anything of its task", () => {
+  const release = (version: number): Request => ({ kind: "task.release", head, data: { id: TASK, version } });
+  const fence: Request = {
+    kind: "task.fence",
+    head,
+    data: {
+      id: TASK,
+      version: 1,
+      action: { kind: "promise.create", head, data: { id: `${TASK}:0`, timeoutAt: 0, param: {}, tags: {} } },
+    },
+  };
+
+  it("ends the execution and leaves its task to its lease, for a release straight after the acquire", () => {
+    let now = 1_000;
+    const clock = vi.spyOn(performance, "now").mockImplementation(() => now);
+    try {
+      let freed = 0;
+      const ex = new Executions(() => freed++);
+      ex.deliver(TASK);
+      ex.track(acquire(60_000))(acquiredAt(1));
+      expect(ex.givesUpUnstarted(release(1))).toBe(true);
+      expect(freed).toBe(1);
+      expect(ex.slotsUsed()).toBe(0);
+      expect(ex.held()).toEqual([]);
+      now += 59_000;
+      expect(ex.keep()).toEqual([TASK]);
+      now += 1_000;
+      expect(ex.keep()).toEqual([]);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  it("lets a release go to the store once the execution sent something concerning its task", () => {
+    const ex = new Executions(() => {});
+    ex.deliver(TASK);
+    ex.track(acquire(60_000))(acquiredAt(1));
+    ex.track(fence)(undefined);
+    expect(ex.givesUpUnstarted(release(1))).toBe(false);
+    expect(ex.slotsUsed()).toBe(1);
+  });
+
+  it("lets any other release go to the store: another version's, one for a task not running here", () => {
+    const ex = new Executions(() => {});
+    expect(ex.givesUpUnstarted(release(1))).toBe(false);
+    ex.deliver(TASK);
+    ex.track(acquire(60_000))(acquiredAt(2));
+    expect(ex.givesUpUnstarted(release(1))).toBe(false);
+    expect(ex.held()).toEqual([{ id: TASK, version: 2 }]);
+  });
+});
