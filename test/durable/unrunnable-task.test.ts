@@ -107,17 +107,17 @@ describe("a task whose promise the SDK cannot decode", () => {
 
   it("is left to its lease: not taken again before it lapses, offered again once it has", async () => {
     const group = `lease-${uid()}`;
-    const ttl = 2_000;
+    const ttl = 3_000;
     await worker(group, ttl);
     const bad = await undecodable(group);
     const t0 = Date.now();
     await acquired(bad, 1);
     // Within the lease nobody takes it again: no release, so no immediate re-dispatch to spin on.
-    await new Promise((r) => setTimeout(r, ttl / 2));
+    await new Promise((r) => setTimeout(r, ttl / 3));
     expect(await task(bad)).toEqual({ state: "acquired", version: 1 });
     // After the lease the store offers it again, and the worker (whose one slot is free) takes it.
     await acquired(bad, 2);
-    await new Promise((r) => setTimeout(r, 2 * ttl));
+    await new Promise((r) => setTimeout(r, ttl));
     // About one attempt per lease: far from a loop (a release-driven spin reaches hundreds in a second).
     const elapsed = Date.now() - t0;
     expect((await task(bad))!.version).toBeLessThanOrEqual(Math.ceil(elapsed / ttl) + 1);
@@ -127,7 +127,7 @@ describe("a task whose promise the SDK cannot decode", () => {
 describe("a task whose function the worker has not registered", () => {
   it("is left to its lease instead of released, so it is not taken again in a loop; the slot is free meanwhile", async () => {
     const group = `unregistered-${uid()}`;
-    const ttl = 2_000;
+    const ttl = 3_000;
     await worker(group, ttl);
     const bad = `unregistered-${uid()}`;
     await starter.beginRpc(bad, "notRegisteredHere", 1, starter.options({ target: group }));
@@ -135,7 +135,7 @@ describe("a task whose function the worker has not registered", () => {
     await acquired(bad, 1);
     // The SDK's release, sent at once, would have the store offer it again at once: dozens of
     // acquisitions within the lease.
-    await new Promise((r) => setTimeout(r, ttl / 2));
+    await new Promise((r) => setTimeout(r, ttl / 3));
     expect(await task(bad)).toEqual({ state: "acquired", version: 1 });
     const good = `good-${uid()}`;
     await starter.beginRpc(good, "echo", 7, starter.options({ target: group }));
@@ -143,7 +143,7 @@ describe("a task whose function the worker has not registered", () => {
       (await state(good)) === "resolved" ? true : undefined,
     );
     await acquired(bad, 2);
-    await new Promise((r) => setTimeout(r, 2 * ttl));
+    await new Promise((r) => setTimeout(r, ttl));
     const elapsed = Date.now() - t0;
     expect((await task(bad))!.version).toBeLessThanOrEqual(Math.ceil(elapsed / ttl) + 1);
   });
