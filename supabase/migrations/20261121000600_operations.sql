@@ -186,13 +186,19 @@ begin
   -- The rows it settles, locked first in the store's global order (promise rows by bytewise id, an
   -- ancestor before its descendants, then their task rows by id), as fences and heartbeats take them:
   -- settling deepest-first while a worker's fence holds the workflow's row and waits for a step's, or
-  -- a heartbeat holds the workflow's task and waits for a child workflow's, would deadlock.
+  -- a heartbeat holds the workflow's task and waits for a child workflow's, would deadlock. The task
+  -- rows include those of workflows outside this one that wait on it (an rpc by explicit id): the
+  -- settlement resumes them, and taken then, after the workflow's own, they would be out of id order.
   perform 1 from resonate.promises
    where (id = target or id like app.like_literal(target) || ':%') and state = 'pending'
    order by id collate "C"
      for no key update;
   perform 1 from resonate.tasks t
-   where t.id = target or t.id like app.like_literal(target) || ':%'
+   where t.id = any (array(
+     select t2.id from resonate.tasks t2 where t2.id = target or t2.id like app.like_literal(target) || ':%'
+     union
+     select c.awaiter from resonate.callbacks c
+      where c.awaited = target or c.awaited like app.like_literal(target) || ':%'))
    order by t.id collate "C"
      for no key update;
   for pid in

@@ -87,10 +87,19 @@ async function blocked(pid: number): Promise<true | undefined> {
   return rows[0]!.n > 0 ? true : undefined;
 }
 
-/** Holds the task row `held` open in one session; sends `settling` in a second, and once it waits, the
- *  heartbeat in a third; once that waits too, lets go of the row. Returns both answers (null for a
- *  request that was chosen as a deadlock victim). */
-async function raceBesideHeartbeat(held: string, settling: Json, heartbeat: Json): Promise<[Json, Json]> {
+const batch = (c: pg.PoolClient, r: Json): Promise<Json> =>
+  c
+    .query("select resonate.resonate_batch($1::jsonb) as res", [JSON.stringify([[r]])])
+    .then((x) => x.rows[0].res[0][0]);
+
+/** Holds the task row `held` open in one session; sends `settling` (a request, through resonate_batch,
+ *  or a call of its own) in a second, and once it waits, the heartbeat in a third; once that waits too,
+ *  lets go of the row. Returns both answers (null for a request that was chosen as a deadlock victim). */
+async function raceBesideHeartbeat(
+  held: string,
+  settling: Json | ((c: pg.PoolClient) => Promise<Json>),
+  heartbeat: Json,
+): Promise<[Json, Json]> {
   const [locker, settler, beater] = [await pool.connect(), await pool.connect(), await pool.connect()];
   try {
     const pidOf = async (c: pg.PoolClient) =>
@@ -98,11 +107,7 @@ async function raceBesideHeartbeat(held: string, settling: Json, heartbeat: Json
     const [settlerPid, beaterPid] = [await pidOf(settler), await pidOf(beater)];
     await locker.query("begin");
     await locker.query("select 1 from resonate.tasks where id = $1 for no key update", [held]);
-    const batch = (c: pg.PoolClient, r: Json) =>
-      c
-        .query("select resonate.resonate_batch($1::jsonb) as res", [JSON.stringify([[r]])])
-        .then((x) => x.rows[0].res[0][0]);
-    const settled = batch(settler, settling);
+    const settled = typeof settling === "function" ? settling(settler) : batch(settler, settling);
     await eventually("the settling request waiting for the held row", () => blocked(settlerPid));
     const beaten = batch(beater, heartbeat);
     await eventually("the heartbeat waiting", () => blocked(beaterPid));
@@ -234,5 +239,35 @@ describe("a settlement whose cascade reaches an awaiting task, beside a heartbea
     expect(beat?.head.status, "the heartbeat was answered, not made a deadlock victim").toBe(200);
     expect(await task(first)).toMatchObject({ state: "fulfilled" });
     expect(await task(second)).toMatchObject({ state: "fulfilled" });
+  });
+
+  it("cancel_workflow takes the task of a workflow waiting on the canceled one with its own: no deadlock", async () => {
+    const base = uid("lo-cancel");
+    // A task outside the canceled workflow's tree waits on it (an rpc by explicit id), and its id sorts first.
+    const [waiting, canceled] = [`${base}/a`, `${base}/r`];
+    await acquiredTask(waiting);
+    await acquiredTask(canceled);
+    await rpc("promise.register_callback", { awaited: canceled, awaiter: waiting });
+    await pool.query("update resonate.tasks set timer_at = 1 where id = $1", [waiting]);
+
+    const [count, beat] = await raceBesideHeartbeat(
+      canceled,
+      (c) =>
+        c.query("select public.cancel_workflow($1) as n", [canceled]).then(
+          (r) => r.rows[0].n,
+          (err: Error) => err.message,
+        ),
+      req("task.heartbeat", {
+        pid: WORKER,
+        tasks: [
+          { id: waiting, version: 1 },
+          { id: canceled, version: 1 },
+        ],
+      }),
+    );
+    expect(count, "cancel_workflow canceled the workflow, not chosen as a deadlock victim").toBe(1);
+    expect(beat?.head.status, "the heartbeat was answered, not made a deadlock victim").toBe(200);
+    expect(await task(canceled)).toMatchObject({ state: "fulfilled" });
+    expect(await task(waiting)).toMatchObject({ state: "acquired", resumes: [canceled] });
   });
 });
