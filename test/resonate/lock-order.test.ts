@@ -252,9 +252,9 @@ describe("a settlement whose cascade reaches an awaiting task, beside a heartbea
 
     const [count, beat] = await raceBesideHeartbeat(
       canceled,
-      (c) =>
-        c.query("select public.cancel_workflow($1) as n", [canceled]).then(
-          (r) => r.rows[0].n,
+      (c: pg.PoolClient) =>
+        c.query<{ n: number }>("select public.cancel_workflow($1) as n", [canceled]).then(
+          (r) => r.rows[0]!.n,
           (err: Error) => err.message,
         ),
       req("task.heartbeat", {
