@@ -302,7 +302,7 @@ function count(counts: Map<string, number>, id: string, by: number): void {
 
 type Acquired = Extract<Response, { kind: "task.acquire"; head: { status: 200 } }>;
 
-export type SilentEnd = { kind: "timer" } | { kind: "undecodable"; error: string };
+type SilentEnd = { kind: "timer" } | { kind: "undecodable"; error: string };
 
 /** The answer a release left to its lease gets here; the SDK ignores it (core.js releaseTask). */
 export function releasedHere(req: Extract<Request, { kind: "task.release" }>): Response {
@@ -320,7 +320,7 @@ export function releasedHere(req: Extract<Request, { kind: "task.release" }>): R
  * nothing more; and its executeUntilBlocked drops a sleep's timer task acquired before its deadline
  * without a word. Every other failure after the acquisition is caught there and releases the task.
  */
-export function silentEnd(res: Acquired): SilentEnd | undefined {
+function silentEnd(res: Acquired): SilentEnd | undefined {
   try {
     SDK_CODEC.decodePromise(res.data.promise);
   } catch (err) {

@@ -174,12 +174,13 @@ export class StoreNetwork implements Network {
     try {
       res = await this.steps.send(req);
     } catch (err) {
-      this.steps.observe(req, undefined);
       outcome(undefined);
+      this.steps.observe(req, undefined);
       throw err;
     }
-    this.steps.observe(req, res);
+    // Executions first: whether an acquisition started an execution is its to decide (steps.ts asks).
     outcome(res);
+    this.steps.observe(req, res);
     return res;
   }
 

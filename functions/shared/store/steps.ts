@@ -38,7 +38,6 @@
 import { isRedirect, isSuccess, type Request, type Response } from "@resonatehq/sdk";
 import { type CreateAction, type Fence, type SettleAction, settledAnswer, startedAnswer } from "./answers.ts";
 import type { Unit } from "./batches.ts";
-import { silentEnd } from "./executions.ts";
 import { isObject } from "./step-pairs.ts";
 
 /** The states a step's result settles to, as resonate._steps_fused takes them. */
@@ -146,7 +145,8 @@ export class Steps {
         if (t) this.end(t);
       }
     } else if (req.kind === "task.acquire" && res.kind === "task.acquire" && isSuccess(res)) {
-      if (silentEnd(res)) return;
+      // An acquisition the SDK ends without running it (executions.ts silentEnd) started no execution.
+      if (!this.opts.leaseHolds(res.data.task.id, res.data.task.version)) return;
       this.begin(res.data.task.id, res.data.task.version, res.data.promise, res.data.preload);
     } else if (req.kind === "task.create" && res.kind === "task.create" && isSuccess(res)) {
       if (res.data.task?.state === "acquired")
