@@ -38,6 +38,18 @@ export type ItemResult = { ok: true; stagingId: string } | { ok: false };
 
 const deps = (ctx: Context) => dependency<IngestDeps>(ctx, ingestRoute.kind);
 
+/** One item's failure, where the user finds it (ingest_item_errors) and in the log. */
+async function itemFailed(
+  { pool, log }: Pick<IngestDeps, "pool" | "log">,
+  runId: string,
+  sourceId: number,
+  key: string,
+  err: unknown,
+): Promise<void> {
+  await db.recordItemError(pool, runId, sourceId, key, errorMessage(err));
+  log.warn("item failed", { run_id: runId, source_id: sourceId, item: key, error: errorMessage(err) });
+}
+
 async function loadSource(pool: pg.Pool, sourceId: number) {
   const row = await db.loadSourceRow(pool, sourceId);
   if (!row) throw new Error(`source ${sourceId} no longer exists`);
@@ -96,8 +108,7 @@ export async function crawlFlat(
     try {
       rows.push(toStagingRow(runId, sourceId, kind.kind, d));
     } catch (err) {
-      await db.recordItemError(pool, runId, sourceId, d.path, errorMessage(err));
-      log.warn("item failed", { run_id: runId, source_id: sourceId, item: d.path, error: errorMessage(err) });
+      await itemFailed({ pool, log }, runId, sourceId, d.path, err);
       failed++;
     }
   }
@@ -169,8 +180,7 @@ export async function fetchItem(
     const doc = await (kind as ListedKind<unknown>).fetchItem(config, { key, url });
     row = toStagingRow(runId, sourceId, kind.kind, { ...doc, path: key });
   } catch (err) {
-    await db.recordItemError(pool, runId, sourceId, key, errorMessage(err));
-    log.warn("item failed", { run_id: runId, source_id: sourceId, item: key, error: errorMessage(err) });
+    await itemFailed({ pool, log }, runId, sourceId, key, err);
     return { ok: false };
   }
   if ((await writeStaging(pool, [row])) === 0) {
